@@ -1,0 +1,125 @@
+"""The book's notebooks: jupytext pairs in sync, committed without outputs, parametrized.
+
+Every chapter is ``notebooks/<name>.py`` (jupytext py:percent, the source people
+edit) plus ``notebooks/<name>.ipynb`` (its pair, committed output-free for Colab
+and Jupyter). These tests read only the repository's files, never execute a
+notebook: ``make book`` does that.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+COLAB_INSTALL = "git+https://github.com/glmlib/glmlib-book"
+REQUIRED_PARAMETERS = {"seed": 0, "quick": False, "device": "auto"}
+
+STEMS = sorted(
+    {p.stem for p in NOTEBOOKS.glob("*.py")} | {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
+)
+
+
+def toc_files(entry: dict[str, Any] | list[Any]) -> Iterator[str]:
+    """Yield every ``root`` and ``file`` entry of a (nested) _toc.yml structure."""
+    if isinstance(entry, list):
+        for item in entry:
+            yield from toc_files(item)
+        return
+    for key in ("root", "file"):
+        if key in entry:
+            yield entry[key]
+    for key in ("parts", "chapters", "sections"):
+        if key in entry:
+            yield from toc_files(entry[key])
+
+
+TOC = list(toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text())))
+
+
+def tags(cell: Any) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def test_there_is_at_least_one_notebook() -> None:
+    assert any(entry.startswith("notebooks/") for entry in TOC)
+
+
+@pytest.mark.parametrize("entry", TOC)
+def test_toc_entry_exists(entry: str) -> None:
+    if entry.startswith("notebooks/"):
+        for suffix in (".py", ".ipynb"):
+            path = ROOT / f"{entry}{suffix}"
+            assert path.is_file(), f"_toc.yml lists {entry} but {path.name} is missing"
+    else:
+        candidates = [ROOT / f"{entry}{suffix}" for suffix in (".md", ".ipynb")]
+        assert any(p.is_file() for p in candidates), f"_toc.yml lists {entry}, no such page"
+
+
+def test_every_page_is_in_the_toc() -> None:
+    pages = [f"notebooks/{stem}" for stem in STEMS]
+    pages += [p.relative_to(ROOT).with_suffix("").as_posix() for p in (ROOT / "book").glob("*.md")]
+    assert sorted(set(pages) - set(TOC)) == [], "pages that _toc.yml does not list"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_pair_is_in_sync(stem: str) -> None:
+    py, ipynb = NOTEBOOKS / f"{stem}.py", NOTEBOOKS / f"{stem}.ipynb"
+    assert py.is_file(), f"{ipynb.name} has no paired {py.name}"
+    assert ipynb.is_file(), f"{py.name} has no paired {ipynb.name}: run `jupytext --sync {py}`"
+
+    def cells(path: Path) -> list[tuple[str, str, list[str]]]:
+        nb = jupytext.read(path)
+        return [(c.cell_type, c.source, tags(c)) for c in nb.cells]
+
+    assert cells(py) == cells(ipynb), f"pair out of sync: run `jupytext --sync notebooks/{stem}.py`"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_committed_ipynb_has_no_outputs(stem: str) -> None:
+    path = NOTEBOOKS / f"{stem}.ipynb"
+    if not path.is_file():
+        pytest.skip(f"{path.name} missing (reported by test_pair_is_in_sync)")
+    cells = json.loads(path.read_text())["cells"]
+    dirty = [
+        i
+        for i, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+    assert dirty == [], f"{path.name}: cells {dirty} carry outputs or execution counts"
+
+
+def notebook(stem: str) -> Any:
+    py = NOTEBOOKS / f"{stem}.py"
+    return jupytext.read(py if py.is_file() else NOTEBOOKS / f"{stem}.ipynb")
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_first_cell_installs_glmlib_on_colab_only(stem: str) -> None:
+    first = notebook(stem).cells[0]
+    assert first.cell_type == "code"
+    assert '"google.colab" in sys.modules' in first.source
+    assert COLAB_INSTALL in first.source
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_parameters_cell(stem: str) -> None:
+    cells = [c for c in notebook(stem).cells if "parameters" in tags(c)]
+    assert len(cells) == 1, "exactly one cell must be tagged 'parameters'"
+    values = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = ast.literal_eval(node.value)
+    for name, default in REQUIRED_PARAMETERS.items():
+        assert name in values, f"parameters cell lacks {name}"
+        assert values[name] == default and type(values[name]) is type(default), (
+            f"{name} = {values[name]!r}, expected default {default!r}"
+        )
