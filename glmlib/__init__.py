@@ -1,0 +1,19 @@
+"""glmlib: fast, correct generalized linear models on NumPy and PyTorch.
+
+Public API
+----------
+GLM
+    Penalised GLM estimator for every family and link (scikit-learn API).
+GLMCV
+    Regularisation path with cross-validated choice of alpha.
+families, links
+    Exponential families and link functions.
+datasets
+    The book's real data sets and a synthetic GLM generator.
+"""
+
+from . import families, links
+from .glm import GLM
+
+__all__ = ["GLM", "families", "links"]
+__version__ = "0.1.0"

@@ -1,0 +1,142 @@
+"""Input checking: turn user input into validated arrays, or fail with a clear message.
+
+NumPy, pandas and scipy.sparse input goes through scikit-learn's
+``validate_data`` (so messages and ``feature_names_in_`` follow its
+conventions); torch and CuPy arrays are checked on their own device so that
+they never leave it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import array_api_compat
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array, validate_data
+
+from ._backend import namespace, to_numpy
+
+__all__ = ["check_penalty", "validate_X", "validate_vector"]
+
+
+def _is_device_array(X: Any) -> bool:
+    return array_api_compat.is_torch_array(X) or array_api_compat.is_cupy_array(X)
+
+
+def _reject_non_numeric(X: Any) -> None:
+    if isinstance(X, pd.DataFrame):
+        bad = [
+            str(c)
+            for c, dt in X.dtypes.items()
+            if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
+        ]
+        if bad:
+            raise TypeError(
+                f"X has non-numeric columns {bad}; encode them first (for example with "
+                "sklearn.preprocessing.OneHotEncoder) or fit with a formula"
+            )
+
+
+def validate_X(estimator: Any, X: Any, *, reset: bool) -> Any:
+    """Validate a design matrix; set or check n_features_in_ / feature_names_in_.
+
+    Returns a float64/float32 NumPy array, a CSR/CSC matrix, or the torch/CuPy
+    array itself (floating point, 2-D, finite).
+    """
+    if _is_device_array(X):
+        xp = namespace(X)
+        if X.ndim != 2:
+            raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"Found array with shape {tuple(X.shape)}: X is empty")
+        if not xp.isdtype(X.dtype, "real floating"):
+            X = xp.astype(X, xp.float64)
+        if not bool(xp.all(xp.isfinite(X))):
+            raise ValueError("Input X contains NaN or infinity.")
+        if reset:
+            estimator.n_features_in_ = int(X.shape[1])
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+        elif X.shape[1] != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(estimator).__name__} "
+                f"is expecting {estimator.n_features_in_} features as input."
+            )
+        return X
+    _reject_non_numeric(X)
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        accept_sparse=["csr", "csc"],
+        dtype=[np.float64, np.float32],
+        ensure_min_samples=1,
+    )
+    if sp.issparse(X):
+        X.sort_indices()
+    return X
+
+
+def validate_vector(
+    v: Any, n: int, name: str, *, allow_none_value: float | None = None
+) -> np.ndarray | Any:
+    """A finite float64 vector of length n (y, sample_weight or offset).
+
+    Torch/CuPy vectors stay on their device. ``None`` becomes a constant
+    vector ``allow_none_value`` when that is given.
+    """
+    if v is None:
+        if allow_none_value is None:
+            raise ValueError(f"{name} is required")
+        return np.full(n, float(allow_none_value))
+    if isinstance(v, numbers.Number) and not isinstance(v, bool):
+        v = np.full(n, float(v))
+    if _is_device_array(v):
+        xp = namespace(v)
+        v = xp.reshape(xp.astype(v, xp.float64), (-1,))
+        if v.shape[0] != n:
+            raise ValueError(f"{name} has {v.shape[0]} entries but X has {n} rows")
+        if not bool(xp.all(xp.isfinite(v))):
+            raise ValueError(f"{name} contains NaN or infinity")
+        return v
+    if isinstance(v, pd.Series | pd.DataFrame):
+        v = v.to_numpy()
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}") from None
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} entries but X has {n} rows")
+    arr = check_array(arr, ensure_2d=False, dtype=np.float64, input_name=name)
+    return arr
+
+
+def check_sample_weight(w: Any) -> None:
+    """Weights must be non-negative with a positive sum."""
+    w_h = to_numpy(w)
+    if np.any(w_h < 0):
+        raise ValueError("sample_weight must be non-negative; found negative weights")
+    if not np.sum(w_h) > 0:
+        raise ValueError("sample_weight sums to zero: there is nothing to fit")
+
+
+def check_penalty(alpha: Any, l1_ratio: Any) -> tuple[float, float]:
+    """Validate alpha >= 0 and l1_ratio in [0, 1]."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number, got {type(alpha).__name__}")
+    if not np.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real):
+        raise TypeError(f"l1_ratio must be a real number, got {type(l1_ratio).__name__}")
+    if not 0 <= l1_ratio <= 1:
+        raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
+    return float(alpha), float(l1_ratio)

@@ -1,0 +1,428 @@
+"""Exponential-dispersion families: a variance function, a unit deviance and a link.
+
+A family declares its variance V(mu), unit deviance d(y, mu), the support of y,
+its canonical (default) link and the links it accepts. The shared base class
+supplies the total deviance, Pearson statistics and R's AIC bookkeeping once.
+Array functions work on NumPy, PyTorch and CuPy arrays; log-likelihoods (used
+once after a fit) take NumPy arrays.
+
+References
+----------
+McCullagh, P. and Nelder, J. A. (1989). *Generalized Linear Models*, 2nd ed.
+Chapman & Hall.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy.special import gammaln
+
+from ._backend import namespace
+from .links import Identity, Inverse, InverseSquared, Link, Log, Logit, get_link
+
+__all__ = [
+    "Binomial",
+    "Family",
+    "Gamma",
+    "Gaussian",
+    "InverseGaussian",
+    "NegativeBinomial",
+    "Poisson",
+    "Tweedie",
+    "get_family",
+]
+
+
+def _xlogy_ratio(y: Any, mu: Any) -> Any:
+    """y * log(y / mu), defined as 0 where y == 0."""
+    xp = namespace(y, mu)
+    pos = y > 0
+    return xp.where(pos, y * xp.log(xp.where(pos, y, 1.0) / mu), 0.0)
+
+
+class Family:
+    """Base class for exponential-dispersion families.
+
+    Subclasses set ``name``, ``canonical_link``, ``valid_links`` and
+    ``has_dispersion`` and implement :meth:`variance`, :meth:`unit_deviance`,
+    :meth:`check_y` and :meth:`_aic_term`.
+    """
+
+    name: str = "family"
+    canonical_link: type[Link] = Identity
+    valid_links: tuple[str, ...] = ()
+    #: Whether the dispersion is estimated (Pearson chi^2 / df) rather than fixed at 1.
+    has_dispersion: bool = True
+
+    def __init__(self, link: str | Link | None = None) -> None:
+        self.link = self.canonical_link() if link is None else get_link(link)
+        if self.valid_links and self.link.name not in self.valid_links:
+            raise ValueError(
+                f"link {self.link.name!r} is not valid for the {self.name} family; "
+                f"valid links: {list(self.valid_links)}"
+            )
+
+    # --------------------------------------------------------------- to define
+    def variance(self, mu: Any) -> Any:
+        """Variance function V(mu)."""
+        raise NotImplementedError
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        """Unit deviance d(y, mu) >= 0, zero at mu = y."""
+        raise NotImplementedError
+
+    def check_y(self, y: np.ndarray) -> None:
+        """Raise ValueError when ``y`` lies outside the family's support."""
+
+    def _aic_term(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dev: float) -> float:
+        """R's ``family()$aic``: -2 log-likelihood (+2 for a free dispersion)."""
+        return math.nan
+
+    # ------------------------------------------------------------------ shared
+    def deviance(self, y: Any, mu: Any, w: Any) -> Any:
+        """Total deviance sum_i w_i d(y_i, mu_i)."""
+        return namespace(y).sum(w * self.unit_deviance(y, mu))
+
+    def pearson_chi2(self, y: Any, mu: Any, w: Any) -> Any:
+        """Pearson statistic sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
+        return namespace(y).sum(w * (y - mu) ** 2 / self.variance(mu))
+
+    def starting_mu(self, y: Any, w: Any) -> Any:
+        """Starting means for IRLS: halfway between y and its weighted mean."""
+        xp = namespace(y)
+        ybar = xp.sum(w * y) / xp.sum(w)
+        return (y + ybar) / 2.0
+
+    def r_aic(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, rank: int) -> float:
+        """AIC as R's ``glm()`` reports it: family aic term + 2 * rank."""
+        keep = w > 0
+        y, mu, w = y[keep], mu[keep], w[keep]
+        dev = float(np.sum(w * np.asarray(self.unit_deviance(y, mu))))
+        return self._aic_term(y, mu, w, dev) + 2.0 * rank
+
+    def n_params_extra(self) -> int:
+        """Parameters beyond the coefficients counted by R's logLik (the dispersion)."""
+        return 1 if self.name in ("gaussian", "gamma", "inverse_gaussian") else 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(link={self.link!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, repr(self)))
+
+    def init_params(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this family."""
+        return {"link": self.link}
+
+
+class Gaussian(Family):
+    """Gaussian family: V(mu) = 1, d(y, mu) = (y - mu)^2; canonical link identity."""
+
+    name = "gaussian"
+    canonical_link = Identity
+    valid_links = ("identity", "log", "inverse", "power", "sqrt", "inverse_squared")
+
+    def variance(self, mu: Any) -> Any:
+        return namespace(mu).ones_like(mu)
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        return (y - mu) ** 2
+
+    def starting_mu(self, y: Any, w: Any) -> Any:
+        if self.link.name == "identity":
+            return y
+        return super().starting_mu(y, w)
+
+    def _aic_term(self, y, mu, w, dev):
+        nobs = y.shape[0]
+        return nobs * (math.log(2 * math.pi * dev / nobs) + 1) + 2 - float(np.sum(np.log(w)))
+
+
+class Binomial(Family):
+    """Binomial family for proportions y in [0, 1] with trials as weights.
+
+    V(mu) = mu (1 - mu); d(y, mu) = 2 [y log(y/mu) + (1-y) log((1-y)/(1-mu))].
+    As in R's ``glm(cbind(successes, failures) ~ ...)``, pass the proportion of
+    successes as ``y`` and the number of trials as ``sample_weight``.
+    Canonical link logit.
+    """
+
+    name = "binomial"
+    canonical_link = Logit
+    valid_links = ("logit", "probit", "cloglog", "log")
+    has_dispersion = False
+
+    def variance(self, mu: Any) -> Any:
+        return mu * (1.0 - mu)
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        return 2.0 * (_xlogy_ratio(y, mu) + _xlogy_ratio(1.0 - y, 1.0 - mu))
+
+    def starting_mu(self, y: Any, w: Any) -> Any:
+        # R's binomial()$initialize: (w y + 0.5) / (w + 1).
+        return (w * y + 0.5) / (w + 1.0)
+
+    def check_y(self, y):
+        if np.any((y < 0) | (y > 1)):
+            raise ValueError(
+                "binomial y must be proportions in [0, 1] (pass the number of trials "
+                "as sample_weight); found values outside [0, 1]"
+            )
+
+    def _aic_term(self, y, mu, w, dev):
+        # R: m = trials = prior weights; log dbinom(round(m y), round(m), mu).
+        m = w
+        k = np.round(m * y)
+        n = np.round(m)
+        logpmf = (
+            gammaln(n + 1)
+            - gammaln(k + 1)
+            - gammaln(n - k + 1)
+            + _np_xlogy(k, mu)
+            + _np_xlogy(n - k, 1 - mu)
+        )
+        return -2.0 * float(np.sum(np.where(m > 0, w / m, 0.0) * logpmf))
+
+
+class Poisson(Family):
+    """Poisson family: V(mu) = mu, d(y, mu) = 2 [y log(y/mu) - (y - mu)]; canonical link log."""
+
+    name = "poisson"
+    canonical_link = Log
+    valid_links = ("log", "identity", "sqrt")
+    has_dispersion = False
+
+    def variance(self, mu: Any) -> Any:
+        return mu
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        return 2.0 * (_xlogy_ratio(y, mu) - (y - mu))
+
+    def check_y(self, y):
+        if np.any(y < 0):
+            raise ValueError("poisson y must be non-negative counts; found negative values")
+
+    def _aic_term(self, y, mu, w, dev):
+        logpmf = _np_xlogy(y, mu) - mu - gammaln(y + 1)
+        return -2.0 * float(np.sum(logpmf * w))
+
+
+class Gamma(Family):
+    """Gamma family: V(mu) = mu^2, d(y, mu) = 2 [-log(y/mu) + (y - mu)/mu]; canonical link inverse."""
+
+    name = "gamma"
+    canonical_link = Inverse
+    valid_links = ("inverse", "identity", "log")
+
+    def variance(self, mu: Any) -> Any:
+        return mu**2
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        xp = namespace(y, mu)
+        return 2.0 * (-xp.log(y / mu) + (y - mu) / mu)
+
+    def check_y(self, y):
+        if np.any(y <= 0):
+            raise ValueError("gamma y must be strictly positive; found values <= 0")
+
+    def _aic_term(self, y, mu, w, dev):
+        # R: disp <- dev/n; -2 * sum(dgamma(y, 1/disp, scale = mu*disp, log = TRUE) * wt) + 2
+        disp = dev / float(np.sum(w))
+        shape = 1.0 / disp
+        scale = mu * disp
+        logpdf = -gammaln(shape) - shape * np.log(scale) + (shape - 1) * np.log(y) - y / scale
+        return -2.0 * float(np.sum(logpdf * w)) + 2.0
+
+
+class InverseGaussian(Family):
+    """Inverse Gaussian family: V(mu) = mu^3, d(y, mu) = (y - mu)^2 / (mu^2 y).
+
+    Canonical link inverse_squared (1 / mu^2).
+    """
+
+    name = "inverse_gaussian"
+    canonical_link = InverseSquared
+    valid_links = ("inverse_squared", "inverse", "identity", "log")
+
+    def variance(self, mu: Any) -> Any:
+        return mu**3
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        return (y - mu) ** 2 / (mu**2 * y)
+
+    def check_y(self, y):
+        if np.any(y <= 0):
+            raise ValueError("inverse_gaussian y must be strictly positive; found values <= 0")
+
+    def _aic_term(self, y, mu, w, dev):
+        sw = float(np.sum(w))
+        return sw * (math.log(dev / sw * 2 * math.pi) + 1) + 3 * float(np.sum(np.log(y) * w)) + 2
+
+
+class Tweedie(Family):
+    """Tweedie family with variance power p: V(mu) = mu^p.
+
+    p = 0 is Gaussian, 1 Poisson, 2 Gamma, 3 inverse Gaussian; 1 < p < 2 is the
+    compound Poisson-gamma distribution for non-negative data with exact zeros.
+    The default link is log (the canonical link mu^(1-p) constrains the sign of
+    eta and is rarely used; glum and scikit-learn also default to log).
+    The log-likelihood has no closed form, so ``llf_``/``aic_`` are NaN, as R's
+    ``statmod::tweedie`` reports NA.
+    """
+
+    name = "tweedie"
+    canonical_link = Log
+    valid_links = ("log", "identity", "power", "inverse", "sqrt", "inverse_squared")
+
+    def __init__(self, power: float = 1.5, link: str | Link | None = None) -> None:
+        power = float(power)
+        if not math.isfinite(power) or 0 < power < 1 or power < 0:
+            raise ValueError(f"Tweedie power must be 0 or >= 1, got {power!r}")
+        self.power = power
+        super().__init__(link)
+
+    def variance(self, mu: Any) -> Any:
+        return mu**self.power
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        p = self.power
+        xp = namespace(y, mu)
+        if p == 0:
+            return (y - mu) ** 2
+        if p == 1:
+            return 2.0 * (_xlogy_ratio(y, mu) - (y - mu))
+        if p == 2:
+            return 2.0 * (-xp.log(y / mu) + (y - mu) / mu)
+        y_pos = xp.clip(y, 0.0, None)
+        return 2.0 * (
+            y_pos ** (2 - p) / ((1 - p) * (2 - p))
+            - y * mu ** (1 - p) / (1 - p)
+            + mu ** (2 - p) / (2 - p)
+        )
+
+    def check_y(self, y):
+        if self.power >= 2 and np.any(y <= 0):
+            raise ValueError(f"tweedie y must be > 0 for power {self.power:g}; found values <= 0")
+        if 1 <= self.power < 2 and np.any(y < 0):
+            raise ValueError(f"tweedie y must be >= 0 for power {self.power:g}; found negatives")
+
+    def init_params(self) -> dict[str, Any]:
+        return {"power": self.power, "link": self.link}
+
+    def __repr__(self) -> str:
+        return f"Tweedie(power={self.power:g}, link={self.link!r})"
+
+
+class NegativeBinomial(Family):
+    """Negative binomial family with fixed alpha: V(mu) = mu + alpha mu^2.
+
+    d(y, mu) = 2 [y log(y/mu) - (y + 1/alpha) log((1 + alpha y) / (1 + alpha mu))].
+    alpha = 1/theta in R's ``MASS::negative.binomial(theta)``. The default link
+    is log (as in MASS and statsmodels); the canonical link is seldom used.
+    """
+
+    name = "negative_binomial"
+    canonical_link = Log
+    valid_links = ("log", "identity", "sqrt")
+    has_dispersion = False
+
+    def __init__(self, alpha: float = 1.0, link: str | Link | None = None) -> None:
+        alpha = float(alpha)
+        if not math.isfinite(alpha) or alpha <= 0:
+            raise ValueError(f"NegativeBinomial alpha must be > 0, got {alpha!r}")
+        self.alpha = alpha
+        super().__init__(link)
+
+    def variance(self, mu: Any) -> Any:
+        return mu + self.alpha * mu**2
+
+    def unit_deviance(self, y: Any, mu: Any) -> Any:
+        xp = namespace(y, mu)
+        a = self.alpha
+        return 2.0 * (
+            _xlogy_ratio(y, mu) - (y + 1.0 / a) * xp.log((1.0 + a * y) / (1.0 + a * mu))
+        )
+
+    def check_y(self, y):
+        if np.any(y < 0):
+            raise ValueError("negative_binomial y must be non-negative counts; found negatives")
+
+    def _aic_term(self, y, mu, w, dev):
+        # MASS::negative.binomial(theta)$aic
+        theta = 1.0 / self.alpha
+        term = (
+            (y + theta) * np.log(mu + theta)
+            - _np_xlogy(y, mu)
+            + gammaln(y + 1)
+            - theta * np.log(theta)
+            + gammaln(theta)
+            - gammaln(theta + y)
+        )
+        return 2.0 * float(np.sum(term * w))
+
+    def init_params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "link": self.link}
+
+    def __repr__(self) -> str:
+        return f"NegativeBinomial(alpha={self.alpha:g}, link={self.link!r})"
+
+
+def _np_xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+_FAMILIES: dict[str, type[Family]] = {
+    "gaussian": Gaussian,
+    "normal": Gaussian,
+    "binomial": Binomial,
+    "poisson": Poisson,
+    "gamma": Gamma,
+    "inverse_gaussian": InverseGaussian,
+    "tweedie": Tweedie,
+    "negative_binomial": NegativeBinomial,
+}
+
+
+def get_family(family: str | Family, link: str | Link | None = None, **kwargs: Any) -> Family:
+    """Return a :class:`Family` from a name or an instance.
+
+    Parameters
+    ----------
+    family : str or Family
+        ``"gaussian"``, ``"binomial"``, ``"poisson"``, ``"gamma"``,
+        ``"inverse_gaussian"``, ``"tweedie"`` or ``"negative_binomial"``, or an
+        instance such as ``Tweedie(power=1.5)``.
+    link : str or Link, optional
+        Overrides the family's default link. With a Family instance whose link
+        differs, a new instance is built with this link.
+    **kwargs
+        Family parameters for names: ``power`` for Tweedie, ``alpha`` for the
+        negative binomial.
+
+    Examples
+    --------
+    >>> get_family("poisson").link
+    Log()
+    >>> get_family("binomial", link="probit")
+    Binomial(link=Probit())
+    """
+    if isinstance(family, Family):
+        if link is None or get_link(link) == family.link:
+            return family
+        params = family.init_params()
+        params["link"] = link
+        return type(family)(**params)
+    if not isinstance(family, str):
+        raise TypeError(
+            f"family must be a string or a glmlib.families.Family, got {type(family).__name__}"
+        )
+    key = family.strip().lower().replace("-", "_").replace(" ", "_")
+    if key not in _FAMILIES:
+        raise ValueError(f"unknown family {family!r}; valid families: {sorted(set(_FAMILIES))}")
+    return _FAMILIES[key](link=link, **kwargs)

@@ -1,0 +1,572 @@
+"""The GLM estimator: penalised maximum likelihood for any family and link."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._backend import Backend, resolve_backend, to_numpy
+from ._design import make_design
+from ._inference import information_criteria, wald_table
+from ._solver import FitResult, Problem, fit_lbfgs, newton
+from ._validation import (
+    _is_device_array,
+    check_penalty,
+    check_sample_weight,
+    validate_vector,
+    validate_X,
+)
+from .families import Family, get_family
+
+__all__ = ["GLM"]
+
+SOLVERS = ("auto", "irls", "prox-newton", "lbfgs")
+# Above this many coefficients a (p+1)^2 Gram matrix is too costly; "auto" uses L-BFGS.
+_GRAM_LIMIT = 4000
+_SCALE_RATIO_WARN = 1e6
+
+
+@dataclass
+class _Data:
+    """Validated inputs of one fit, on the fit's backend."""
+
+    design: Any
+    y: Any
+    w: Any
+    offset: Any
+    backend: Backend
+    family: Family
+    X_host_kind: str
+
+
+class _GLMBase(RegressorMixin, BaseEstimator):
+    """Input handling and post-fit statistics shared by GLM and GLMCV."""
+
+    # ----------------------------------------------------------------- inputs
+    def _family(self) -> Family:
+        return get_family(self.family, self.link)
+
+    def _check_common_params(self) -> None:
+        if not isinstance(self.fit_intercept, bool | np.bool_):
+            raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
+            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        if not isinstance(self.tol, numbers.Real) or not self.tol > 0:
+            raise ValueError(f"tol must be a positive number, got {self.tol!r}")
+
+    def _prepare(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> _Data:
+        self._check_common_params()
+        family = self._family()
+        backend = resolve_backend(self.backend, self.device, X)
+        kind = "device" if _is_device_array(X) else "host"
+        X = validate_X(self, X, reset=True)
+        n = X.shape[0]
+        if y is None:
+            raise ValueError("requires y to be passed, but the target y is None")
+        if not _is_device_array(y):
+            y = np.asarray(y) if not isinstance(y, pd.Series | pd.DataFrame) else y.to_numpy()
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = column_or_1d(y, warn=True)
+        y = validate_vector(y, n, "y")
+        family.check_y(to_numpy(y))
+        w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
+        check_sample_weight(w)
+        off = validate_vector(offset, n, "offset", allow_none_value=0.0)
+        design = make_design(X, backend)
+        f64 = np.float64
+        return _Data(
+            design,
+            backend.asarray(y, dtype=f64),
+            backend.asarray(w, dtype=f64),
+            backend.asarray(off, dtype=f64),
+            backend,
+            family,
+            kind,
+        )
+
+    def _penalty_factor(self, p: int) -> np.ndarray:
+        pf = getattr(self, "penalty_factor", None)
+        if pf is None:
+            return np.ones(p)
+        pf = np.asarray(pf, dtype=np.float64).reshape(-1)
+        if pf.shape[0] != p:
+            raise ValueError(f"penalty_factor has {pf.shape[0]} entries but X has {p} columns")
+        if not np.all(np.isfinite(pf)) or np.any(pf < 0):
+            raise ValueError("penalty_factor must be finite and non-negative")
+        return pf
+
+    def _problem(self, data: _Data, alpha: float, l1_ratio: float, weights: Any = None) -> Problem:
+        """The objective for penalty (alpha, l1_ratio), optionally with other weights."""
+        b = data.backend
+        w = data.w if weights is None else weights
+        pf = b.asarray(self._penalty_factor(data.design.p), dtype=np.float64)
+        return Problem(
+            design=data.design,
+            y=data.y,
+            weights=w / b.xp.sum(w),
+            offset=data.offset,
+            family=data.family,
+            l1=alpha * l1_ratio * pf,
+            l2=alpha * (1.0 - l1_ratio) * pf,
+            backend=b,
+            fit_intercept=self.fit_intercept,
+            weight_sum=float(b.xp.sum(w)),
+        )
+
+    def _warn_about_columns(self, data: _Data) -> None:
+        """Warn about constant columns and extreme differences in column scale."""
+        X = data.design.X
+        if sp.issparse(X):
+            mean = np.asarray(X.mean(axis=0)).ravel()
+            sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+            std = np.sqrt(np.clip(sq - mean**2, 0.0, None))
+        else:
+            std = to_numpy(data.backend.xp.std(data.design.X, axis=0)).astype(np.float64)
+            mean = None
+        names = self._term_names()[int(True) :]
+        if self.fit_intercept and np.any(std == 0):
+            const = [names[j] for j in np.flatnonzero(std == 0)]
+            warnings.warn(
+                f"columns {const[:10]} are constant and so collinear with the intercept; "
+                "their coefficients are not identified (the minimum-norm solution is reported)",
+                UserWarning,
+                stacklevel=3,
+            )
+        pos = std[std > 0]
+        if pos.size > 1 and pos.max() / pos.min() > _SCALE_RATIO_WARN:
+            warnings.warn(
+                f"column scales differ by a factor of {pos.max() / pos.min():.1e}; glmlib "
+                "equilibrates internally, but penalties act on the raw scale: consider "
+                "standardizing X (sklearn.preprocessing.StandardScaler)",
+                UserWarning,
+                stacklevel=3,
+            )
+        del mean
+
+    # ---------------------------------------------------------------- solving
+    def _start(self, prob: Problem) -> tuple[Any, float]:
+        """Fit the null model; return (start theta for all columns, null deviance)."""
+        xp = prob.xp
+        b = prob.backend
+        fam = prob.family
+        p = prob.design.p
+        if self.fit_intercept:
+            mu0 = fam.starting_mu(prob.y, prob.weights)
+            m = float(xp.sum(prob.weights * mu0))
+            if fam.name == "binomial":
+                m = min(max(m, 1e-8), 1 - 1e-8)
+            elif fam.name != "gaussian":
+                m = max(m, 1e-8)
+            b0 = float(to_numpy(fam.link.link(b.asarray(np.array([m]), dtype=np.float64)))[0])
+            b0 = b0 - float(xp.sum(prob.weights * prob.offset))
+            null = newton(
+                prob,
+                b.asarray(np.array([b0]), dtype=np.float64),
+                b.asarray(np.zeros(0, dtype=np.int64)),
+                tol=self.tol,
+                max_iter=self.max_iter,
+            )
+            eta_null = null.eta
+            theta = xp.concat([null.theta, xp.zeros(p, dtype=xp.float64, device=_dev(null.theta))])
+        else:
+            eta_null = prob.offset
+            theta = xp.zeros(p, dtype=xp.float64, device=_dev(prob.y))
+        null_dev = self._deviance(prob, eta_null)
+        return theta, null_dev
+
+    @staticmethod
+    def _deviance(prob: Problem, eta: Any) -> float:
+        """Deviance sum_i w_i d_i with the caller's (unnormalised) weights."""
+        mu = prob.family.link.inverse(eta)
+        return float(prob.family.deviance(prob.y, mu, prob.weights)) * prob.weight_sum
+
+    def _solve(self, prob: Problem, theta: Any, cols: Any = None) -> FitResult:
+        solver = self.solver
+        p = prob.design.p
+        has_l1 = bool(prob.xp.any(prob.l1 > 0))
+        if solver == "auto":
+            solver = "lbfgs" if p + 1 > _GRAM_LIMIT else ("prox-newton" if has_l1 else "irls")
+        if solver == "irls" and has_l1:
+            raise ValueError("solver='irls' cannot fit an L1 penalty; use 'prox-newton' or 'auto'")
+        if solver == "lbfgs":
+            if cols is not None:
+                theta = _scatter(prob, theta, cols)
+            return fit_lbfgs(prob, theta, tol=self.tol, max_iter=max(self.max_iter, 1000))
+        inner = "cd" if prob.backend.device == "cpu" else "fista"
+        return newton(prob, theta, cols, tol=self.tol, max_iter=self.max_iter, inner=inner)
+
+    # ----------------------------------------------------------- fitted state
+    def _term_names(self) -> list[str]:
+        if hasattr(self, "feature_names_in_"):
+            names = [str(c) for c in self.feature_names_in_]
+        else:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        return ["intercept", *names]
+
+    def _set_fitted(self, prob: Problem, data: _Data, res: FitResult, null_dev: float) -> None:
+        xp = prob.xp
+        b0, beta = prob.split(res.theta)
+        self.coef_ = to_numpy(beta).astype(np.float64)
+        self.intercept_ = float(b0)
+        self.n_iter_ = int(res.n_iter)
+        self.converged_ = bool(res.converged)
+        self.history_ = pd.DataFrame(res.history)
+        self.null_deviance_ = float(null_dev)
+        self.deviance_ = self._deviance(prob, res.eta)
+        y = to_numpy(data.y)
+        w = to_numpy(data.w)
+        mu = to_numpy(prob.family.link.inverse(res.eta))
+        fam = prob.family
+        self.nobs_ = int(np.sum(w > 0))
+
+        # Fisher information at the solution, for ranks, df and standard errors.
+        k = prob.design.p + int(self.fit_intercept)
+        if k <= _GRAM_LIMIT:
+            _, _, fisher = prob.working_weights(res.eta)
+            info = to_numpy(prob.design.gram(fisher, None, intercept=self.fit_intercept))
+            info = info * prob.weight_sum
+            cov_unscaled, rank = _pinv_rank(info)
+            l2 = to_numpy(prob.penalties(None)[1]) * prob.weight_sum
+            theta_h = to_numpy(res.theta)
+            active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
+            df_model = _effective_df(info, l2, active)
+        else:
+            cov_unscaled, rank = None, k
+            df_model = float(np.count_nonzero(to_numpy(res.theta)))
+        self.rank_ = int(rank)
+        penalized = bool(xp.any(prob.l1 > 0) or xp.any(prob.l2 > 0))
+        self.df_model_ = float(rank if not penalized else df_model)
+        self.df_resid_ = float(self.nobs_ - self.df_model_)
+        if fam.has_dispersion:
+            pearson = float(np.sum(w * (y - mu) ** 2 / np.asarray(fam.variance(mu))))
+            self.scale_ = pearson / self.df_resid_ if self.df_resid_ > 0 else math.nan
+        else:
+            self.scale_ = 1.0
+        self.llf_, self.aic_, self.bic_ = information_criteria(fam, y, mu, w, self.df_model_)
+        self._cov_unscaled = cov_unscaled
+        self._penalized = penalized
+
+        if res.rank_deficient or self.rank_ < k:
+            warnings.warn(
+                f"X is rank deficient (rank {self.rank_} < {k} coefficients): duplicated, constant "
+                "or collinear columns. glmlib reports the minimum-norm solution; the coefficients "
+                "of aliased columns are not identified (R reports NA for them).",
+                UserWarning,
+                stacklevel=3,
+            )
+        if not res.converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge in {res.n_iter} iterations (tol={self.tol:g}). "
+                "Try a larger max_iter, standardizing X, or an L2 penalty (alpha > 0, l1_ratio < 1).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if fam.name == "binomial" and not penalized:
+            eps = 10 * np.finfo(np.float64).eps
+            if np.any((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)):
+                warnings.warn(
+                    "fitted probabilities numerically 0 or 1 occurred: the classes may be "
+                    "(quasi-)completely separated, so the maximum-likelihood coefficients are "
+                    "infinite and the reported ones are large but finite. Use alpha > 0.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
+    # -------------------------------------------------------------- predict
+    def _linear(self, X: Any, offset: Any) -> Any:
+        check_is_fitted(self, "coef_")
+        device_input = _is_device_array(X)
+        X = validate_X(self, X, reset=False)
+        if device_input:
+            xp = _namespace(X)
+            coef = xp.asarray(self.coef_, dtype=X.dtype, device=_dev(X))
+            eta = xp.astype(X @ coef, xp.float64) + self.intercept_
+        else:
+            eta = np.asarray(X @ self.coef_.astype(X.dtype), dtype=np.float64) + self.intercept_
+        if offset is not None:
+            off = validate_vector(offset, X.shape[0], "offset")
+            eta = eta + (off if not device_input else _namespace(X).asarray(off, device=_dev(X)))
+        return eta
+
+    def predict_linear(self, X: Any, offset: Any = None) -> Any:
+        """Linear predictor eta = intercept + X coef + offset.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or tensor of shape (n_samples, n_features)
+        offset : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        eta : ndarray (or tensor, for tensor input) of shape (n_samples,)
+        """
+        return self._linear(X, offset)
+
+    def predict(self, X: Any, offset: Any = None) -> Any:
+        """Predicted mean mu = g^{-1}(eta).
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or tensor of shape (n_samples, n_features)
+        offset : array-like of shape (n_samples,), optional
+            For a log link, log exposure.
+
+        Returns
+        -------
+        mu : ndarray (or tensor, for tensor input) of shape (n_samples,)
+        """
+        return self._family().link.inverse(self._linear(X, offset))
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None, offset: Any = None) -> float:
+        """D^2, the fraction of deviance explained, on (X, y).
+
+        D^2 = 1 - D(y, mu_hat) / D(y, y_bar) with y_bar the weighted mean of y;
+        for the Gaussian family it equals R^2.
+        """
+        fam = self._family()
+        mu = to_numpy(self.predict(X, offset=offset))
+        y = validate_vector(to_numpy(y) if _is_device_array(y) else y, mu.shape[0], "y")
+        w = validate_vector(sample_weight, mu.shape[0], "sample_weight", allow_none_value=1.0)
+        ybar = np.full_like(y, np.average(y, weights=w))
+        dev = float(fam.deviance(y, mu, w))
+        dev_null = float(fam.deviance(y, ybar, w))
+        return 1.0 - dev / dev_null if dev_null > 0 else (1.0 if dev == 0 else -math.inf)
+
+    def covariance(self) -> pd.DataFrame:
+        """Estimated covariance of (intercept, coef): scale * (X'WX)^{-1} (pseudo-inverse).
+
+        For penalised fits this is the unpenalised Fisher information at the
+        penalised estimate: it ignores the penalty and any variable selection.
+        """
+        check_is_fitted(self, "coef_")
+        if self._cov_unscaled is None:
+            raise ValueError("no covariance: too many coefficients for a Gram matrix")
+        names = self._term_names()
+        if not self.fit_intercept:
+            names = names[1:]
+        scale = self.scale_ if math.isfinite(self.scale_) else 0.0
+        return pd.DataFrame(self._cov_unscaled * scale, index=names, columns=names)
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Coefficient table: coef, std_err, z, p_value, ci_low, ci_high.
+
+        Indexed by term ("intercept" first, then the feature names). Standard
+        errors are R's: sqrt(diag(scale * (X'WX)^{-1})); p-values and intervals
+        use Student's t with the residual degrees of freedom when the
+        dispersion is estimated (Gaussian, Gamma, inverse Gaussian, Tweedie)
+        and the normal distribution otherwise. For penalised fits the
+        intervals ignore the penalty and are not valid inference (a warning
+        says so).
+        """
+        cov = self.covariance()
+        if self._penalized:
+            warnings.warn(
+                "summary() of a penalised fit: the standard errors ignore the penalty and "
+                "variable selection, so p-values and intervals are not valid inference",
+                UserWarning,
+                stacklevel=2,
+            )
+        coef = np.concatenate([[self.intercept_], self.coef_]) if self.fit_intercept else self.coef_
+        df_resid = self.df_resid_ if self._family().has_dispersion else None
+        return wald_table(list(cov.index), coef, cov.to_numpy(), df_resid, level)
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class GLM(_GLMBase):
+    """Generalized linear model with optional elastic-net penalty.
+
+    Minimises the glmnet/glum objective
+
+    .. math::
+
+        \\frac{1}{\\sum_i w_i} \\sum_i w_i \\frac{d(y_i, \\mu_i)}{2}
+        + \\alpha \\Big(\\rho \\sum_j f_j |\\beta_j|
+        + \\frac{1 - \\rho}{2} \\sum_j f_j \\beta_j^2\\Big),
+
+    with :math:`d` the family's unit deviance, :math:`\\mu_i = g^{-1}(\\beta_0 +
+    x_i^\\top \\beta + o_i)`, :math:`\\rho` = ``l1_ratio`` and :math:`f_j` the
+    penalty factors. The intercept is not penalised. With ``alpha=0`` this is
+    R's ``glm()``: same coefficients, standard errors, deviance and AIC.
+
+    Parameters
+    ----------
+    family : str or Family, default="gaussian"
+        ``"gaussian"``, ``"binomial"``, ``"poisson"``, ``"gamma"``,
+        ``"inverse_gaussian"``, ``"tweedie"``, ``"negative_binomial"`` or a
+        :mod:`glmlib.families` instance (e.g. ``Tweedie(power=1.5)``).
+    link : str or Link, optional
+        Defaults to the family's canonical link (log for Tweedie and the
+        negative binomial).
+    alpha : float, default=0.0
+        Overall penalty strength.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing: 0 is ridge, 1 is lasso.
+    fit_intercept : bool, default=True
+    penalty_factor : array-like of shape (n_features,), optional
+        Per-feature multipliers of the penalty (0 leaves a feature unpenalised).
+    solver : {"auto", "irls", "prox-newton", "lbfgs"}, default="auto"
+        ``"irls"``: Newton/Fisher scoring with a Cholesky solve (no L1).
+        ``"prox-newton"``: proximal Newton with coordinate descent (CPU) or
+        FISTA (GPU) on the p x p quadratic model. ``"lbfgs"``: L-BFGS-B,
+        for p too large for a Gram matrix. ``"auto"`` picks IRLS without L1,
+        proximal Newton with L1, and L-BFGS above 4000 features.
+    max_iter : int, default=100
+        Maximum outer (Newton) iterations.
+    tol : float, default=1e-8
+        Convergence: no coefficient step changes the linear predictor by more
+        than ``tol`` (in units of its weighted RMS).
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where to fit. ``"auto"`` uses CUDA when PyTorch sees a GPU.
+    backend : {None, "numpy", "torch", "cupy"}, default=None
+        Array library. None: torch for torch tensors or CUDA, CuPy for CuPy
+        arrays, NumPy otherwise.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+    converged_ : bool
+    deviance_, null_deviance_ : float
+        Model deviance and R's null deviance (intercept-only model with the
+        same weights and offset).
+    llf_, aic_, bic_ : float
+        Log-likelihood and information criteria as R reports them (NaN for
+        Tweedie, whose density has no closed form). For penalised fits the
+        degrees of freedom are the effective ones, tr(H (H + P)^{-1}) over
+        the non-zero coefficients.
+    scale_ : float
+        Dispersion: Pearson chi^2 / (n - p) when estimated, 1 for the
+        binomial, Poisson and negative binomial families.
+    rank_, df_model_, df_resid_, nobs_ : numbers
+    history_ : DataFrame
+        One row per Newton iteration (objective, step size, largest change).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Present when X had string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glmlib import GLM
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 3))
+    >>> y = rng.poisson(np.exp(0.3 + X @ [0.5, -0.2, 0.0]))
+    >>> model = GLM(family="poisson").fit(X, y)
+    >>> model.coef_.round(1)
+    array([ 0.5, -0.2,  0. ])
+    """
+
+    def __init__(
+        self,
+        family: str | Family = "gaussian",
+        link: Any = None,
+        alpha: float = 0.0,
+        l1_ratio: float = 0.0,
+        *,
+        fit_intercept: bool = True,
+        penalty_factor: Any = None,
+        solver: str = "auto",
+        max_iter: int = 100,
+        tol: float = 1e-8,
+        device: str = "cpu",
+        backend: str | None = None,
+    ) -> None:
+        self.family = family
+        self.link = link
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.penalty_factor = penalty_factor
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.device = device
+        self.backend = backend
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, offset: Any = None) -> GLM:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame, scipy.sparse matrix or tensor, shape (n_samples, n_features)
+            float32 or float64; DataFrame column names become term names.
+        y : array-like of shape (n_samples,)
+            Response; for the binomial family, proportions in [0, 1].
+        sample_weight : array-like of shape (n_samples,), optional
+            Prior weights (for the binomial family: the number of trials).
+        offset : array-like of shape (n_samples,), optional
+            Added to the linear predictor (e.g. log exposure).
+
+        Returns
+        -------
+        self : GLM
+        """
+        alpha, l1_ratio = check_penalty(self.alpha, self.l1_ratio)
+        data = self._prepare(X, y, sample_weight, offset)
+        self._warn_about_columns(data)
+        prob = self._problem(data, alpha, l1_ratio)
+        theta, null_dev = self._start(prob)
+        res = self._solve(prob, theta)
+        self._set_fitted(prob, data, res, null_dev)
+        return self
+
+
+def _dev(a: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.device(a)
+
+
+def _namespace(a: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.array_namespace(a)
+
+
+def _scatter(prob: Problem, theta: Any, cols: Any) -> Any:
+    """Expand theta over ``cols`` to all p columns (zeros elsewhere)."""
+    xp = prob.xp
+    start = int(prob.fit_intercept)
+    full = xp.zeros(prob.design.p + start, dtype=xp.float64, device=_dev(theta))
+    if start:
+        full[0] = theta[0]
+    full[cols + start] = theta[start:]
+    return full
+
+
+def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pseudo-inverse and numerical rank of a symmetric PSD matrix (equilibrated)."""
+    d = np.sqrt(np.where(np.diag(a) > 0, np.diag(a), 1.0))
+    a_s = a / np.outer(d, d)
+    evals, evecs = np.linalg.eigh(a_s)
+    cutoff = max(evals.max(), 0.0) * a.shape[0] * np.finfo(float).eps * 100
+    keep = evals > cutoff
+    inv = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
+    return inv / np.outer(d, d), int(keep.sum())
+
+
+def _effective_df(info: np.ndarray, l2: np.ndarray, active: np.ndarray) -> float:
+    """tr(H_A (H_A + diag(l2_A))^{-1}) over the active coefficients A."""
+    h = info[np.ix_(active, active)]
+    m = h + np.diag(l2[active])
+    try:
+        return float(np.trace(np.linalg.solve(m, h)))
+    except np.linalg.LinAlgError:
+        return float(np.trace(np.linalg.pinv(m) @ h))
