@@ -37,8 +37,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check glmlib tests notebooks
-	$(BIN)/ruff format --check glmlib tests notebooks
+	$(BIN)/ruff check glmlib tests notebooks .ci
+	$(BIN)/ruff format --check glmlib tests notebooks .ci
 	$(BIN)/mypy
 
 # pytest exits 5 when it collects no tests: that is not a failure here.

@@ -1,0 +1,177 @@
+"""Check the built book in headless Chromium: every page in _toc.yml loads and renders cleanly.
+
+Usage (from the repository root, after `make book`)::
+
+    .venv/bin/python .ci/check_book.py [_build/html] [--chromium /usr/bin/chromium] [--screenshots DIR]
+
+It serves the HTML directory on 127.0.0.1, opens each page listed in _toc.yml
+through playwright (driving the system Chromium; playwright never downloads a
+browser here), blocks every request that leaves 127.0.0.1, and fails when
+
+- a page does not load (HTTP status other than 200) or has no <h1>;
+- an image on a page has not loaded (``naturalWidth == 0``);
+- a notebook chapter (a ``notebooks/...`` entry) shows no figure at all, or its
+  Colab button does not open the committed ``notebooks/<name>.ipynb``;
+- any cell shows error output: a traceback, an error, stderr output, or text
+  such as ``ValueError: ...`` / ``Traceback (most recent call last)``.
+
+`make check-book` installs playwright into the venv and runs this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import yaml
+from playwright.sync_api import Page, Route, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Jupyter Book (myst-nb) renders outputs in div.cell_output; these classes mark error output.
+ERROR_OUTPUT = "div.cell_output .output.traceback, div.cell_output .output.error, div.cell_output .output.stderr"
+# Sphinx 7.4 re-adds sphinx-thebe's inline <script> (a body-only script registered after
+# Builder.init() is not recognised as a duplicate), so every page declares THEBE_JS_URL twice.
+# The second declaration fails, the first has already run, and thebe is not enabled: harmless.
+KNOWN_JS_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
+ERROR_TEXT = r"/Traceback \(most recent call last\)|^\s*\w*(Error|Exception)\b.*:/m"
+
+PAGE_STATE = f"""() => {{
+  const main = document.querySelector("main") || document.body;
+  const images = Array.from(main.querySelectorAll("img"));
+  const outputs = Array.from(document.querySelectorAll("div.cell_output"));
+  const colab = document.querySelector('a[href*="colab.research.google.com"]');
+  return {{
+    title: (main.querySelector("h1") || {{}}).textContent || "",
+    broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+    figures: outputs.flatMap(o => Array.from(o.querySelectorAll("img")))
+                    .filter(i => i.complete && i.naturalWidth > 0).length,
+    errorOutputs: document.querySelectorAll({ERROR_OUTPUT!r}).length,
+    errorText: outputs.map(o => o.innerText).filter(t => {ERROR_TEXT}.test(t)),
+    colab: colab ? colab.href : null,
+  }};
+}}"""
+
+
+def toc_entries(toc: dict) -> list[str]:
+    """Every page of a (possibly nested) _toc.yml, in book order."""
+    entries = [toc["root"]] if "root" in toc else []
+    for key in ("parts", "chapters", "sections"):
+        for item in toc.get(key, []):
+            if "file" in item:
+                entries.append(item["file"])
+            entries += toc_entries({k: v for k, v in item.items() if k != "file"})
+    return entries
+
+
+def colab_url(config: dict, entry: str) -> str:
+    """The URL the Colab button of notebook `entry` must open (dot segments resolved)."""
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    base = Path(config["repository"].get("path_to_book", ".")) / f"{entry}.ipynb"
+    return f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/{base.as_posix()}"
+
+
+def serve(directory: Path) -> http.server.ThreadingHTTPServer:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def check_page(page: Page, url: str, entry: str, config: dict) -> list[str]:
+    response = page.goto(url, wait_until="load")
+    if response is None or response.status != 200:
+        return [f"HTTP {response.status if response else 'no response'}"]
+    page.wait_for_load_state("networkidle")
+    state = page.evaluate(PAGE_STATE)
+    problems = []
+    if not state["title"].strip():
+        problems.append("no <h1> title")
+    problems += [f"image not loaded: {src}" for src in state["broken"]]
+    if state["errorOutputs"]:
+        problems.append(f"{state['errorOutputs']} error/traceback/stderr output(s)")
+    problems += [f"error text in output: {text[:200]!r}" for text in state["errorText"]]
+    if entry.startswith("notebooks/"):
+        if state["figures"] == 0:
+            problems.append("notebook chapter shows no loaded figure")
+        expected = colab_url(config, entry)
+        if state["colab"] != expected:
+            problems.append(f"Colab button opens {state['colab']}, expected {expected}")
+        if not (ROOT / f"{entry}.ipynb").is_file():
+            problems.append(f"Colab button targets {entry}.ipynb, which is not in the repository")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("html", nargs="?", default=ROOT / "_build" / "html", type=Path)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--screenshots", type=Path, help="save a full-page PNG of each page here")
+    args = parser.parse_args()
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    entries = toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    missing = [e for e in entries if not (args.html / f"{e}.html").is_file()]
+    if missing:
+        print(f"FAIL: pages in _toc.yml with no HTML in {args.html}: {missing}")
+        return 1
+
+    server = serve(args.html)
+    origin = f"http://127.0.0.1:{server.server_port}"
+    failures = 0
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        browser = p.chromium.launch_persistent_context(
+            profile, executable_path=args.chromium, headless=True, args=CHROMIUM_FLAGS
+        )
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+
+        def offline(route: Route) -> None:  # no internet in CI: fail fast instead of waiting
+            if route.request.url.startswith(origin):
+                route.continue_()
+            else:
+                route.abort()
+
+        page.route("**/*", offline)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        for entry in entries:
+            errors.clear()
+            problems = check_page(page, f"{origin}/{entry}.html", entry, config)
+            problems += [f"JavaScript error: {e}" for e in errors if e not in KNOWN_JS_ERRORS]
+            if args.screenshots:
+                args.screenshots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(
+                    path=args.screenshots / f"{entry.replace('/', '_')}.png", full_page=True
+                )
+            print(f"{'FAIL' if problems else 'ok  '} {entry}")
+            for problem in problems:
+                print(f"       {problem}")
+            failures += bool(problems)
+        browser.close()
+    server.shutdown()
+    print(f"{len(entries) - failures}/{len(entries)} pages pass")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
