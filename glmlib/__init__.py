@@ -12,8 +12,9 @@ datasets
     The book's real data sets and a synthetic GLM generator.
 """
 
-from . import families, links
+from . import datasets, families, links
 from .glm import GLM
+from .glm_cv import GLMCV
 
-__all__ = ["GLM", "families", "links"]
+__all__ = ["GLM", "GLMCV", "datasets", "families", "links"]
 __version__ = "0.1.0"

@@ -17,7 +17,6 @@ from typing import Any
 
 import numba
 import numpy as np
-
 from array_api_compat import device as _device
 
 from ._backend import namespace

@@ -34,8 +34,8 @@ import numpy as np
 import scipy.optimize
 
 from ._backend import Backend, to_numpy
-from .families import Family
 from ._inner import coordinate_descent, fista
+from .families import Family
 
 __all__ = ["Problem", "FitResult", "newton", "fit_lbfgs"]
 
@@ -94,7 +94,9 @@ class Problem:
         return 0.5 * self.xp.sum(self.weights * self.family.unit_deviance(self.y, mu))
 
     def objective(self, eta: Any, theta: Any, l1: Any, l2: Any) -> float:
-        value = float(self.loss(eta) + self.xp.sum(l1 * self.xp.abs(theta)) + 0.5 * self.xp.sum(l2 * theta**2))
+        value = float(
+            self.loss(eta) + self.xp.sum(l1 * self.xp.abs(theta)) + 0.5 * self.xp.sum(l2 * theta**2)
+        )
         return value if math.isfinite(value) else math.inf
 
     def working_weights(self, eta: Any) -> tuple[Any, Any, Any]:
@@ -217,7 +219,14 @@ def newton(
         change = float(xp.max(xp.abs(step) * scale)) * (t if accepted else 0.0)
         if accepted:
             theta, eta, f = theta_t, eta_t, f_t
-        history.append({"iteration": it, "objective": f, "step_size": t if accepted else 0.0, "max_change": change})
+        history.append(
+            {
+                "iteration": it,
+                "objective": f,
+                "step_size": t if accepted else 0.0,
+                "max_change": change,
+            }
+        )
         if change <= tol:
             converged = True
             break
@@ -256,14 +265,19 @@ def fit_lbfgs(
         if prob.fit_intercept:
             g = xp.concat([-xp.sum(score)[None], g])
         g_h = to_numpy(g) + l2_h * th
-        f = float(prob.loss(eta)) + 0.5 * float(np.sum(l2_h * th**2)) + float(np.sum(l1_h * np.abs(z[:k]) + l1_h * np.abs(z[k:])))
+        f = (
+            float(prob.loss(eta))
+            + 0.5 * float(np.sum(l2_h * th**2))
+            + float(np.sum(l1_h * np.abs(z[:k]) + l1_h * np.abs(z[k:])))
+        )
         if not math.isfinite(f):
             return 1e300, np.zeros(2 * k)
         return f, np.concatenate([g_h + l1_h, -g_h + l1_h])
 
     z0 = np.concatenate([np.clip(theta_h, 0, None), np.clip(-theta_h, 0, None)])
-    bounds = [(None, None) if j < start else (0, None) for j in range(k)] * 2
-    bounds[k : k + start] = [(0, 0)] * start  # the intercept lives in the positive part
+    bounds: list[tuple[float | None, float | None]]
+    bounds = [(None, None) if j < start else (0.0, None) for j in range(k)] * 2
+    bounds[k : k + start] = [(0.0, 0.0)] * start  # the intercept lives in the positive part
     res = scipy.optimize.minimize(
         fun,
         z0,

@@ -93,7 +93,7 @@ def validate_vector(
             raise ValueError(f"{name} is required")
         return np.full(n, float(allow_none_value))
     if isinstance(v, numbers.Number) and not isinstance(v, bool):
-        v = np.full(n, float(v))
+        v = np.full(n, float(v))  # type: ignore[arg-type]
     if _is_device_array(v):
         xp = namespace(v)
         v = xp.reshape(xp.astype(v, xp.float64), (-1,))
@@ -133,10 +133,12 @@ def check_penalty(alpha: Any, l1_ratio: Any) -> tuple[float, float]:
     """Validate alpha >= 0 and l1_ratio in [0, 1]."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a real number, got {type(alpha).__name__}")
+    alpha = float(alpha)
     if not np.isfinite(alpha) or alpha < 0:
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
     if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real):
         raise TypeError(f"l1_ratio must be a real number, got {type(l1_ratio).__name__}")
+    l1_ratio = float(l1_ratio)
     if not 0 <= l1_ratio <= 1:
         raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
-    return float(alpha), float(l1_ratio)
+    return alpha, l1_ratio

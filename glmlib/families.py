@@ -345,9 +345,7 @@ class NegativeBinomial(Family):
     def unit_deviance(self, y: Any, mu: Any) -> Any:
         xp = namespace(y, mu)
         a = self.alpha
-        return 2.0 * (
-            _xlogy_ratio(y, mu) - (y + 1.0 / a) * xp.log((1.0 + a * y) / (1.0 + a * mu))
-        )
+        return 2.0 * (_xlogy_ratio(y, mu) - (y + 1.0 / a) * xp.log((1.0 + a * y) / (1.0 + a * mu)))
 
     def check_y(self, y):
         if np.any(y < 0):

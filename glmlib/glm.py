@@ -61,7 +61,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
+        if not isinstance(self.max_iter, numbers.Integral) or int(self.max_iter) < 1:
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         if not isinstance(self.tol, numbers.Real) or not self.tol > 0:
             raise ValueError(f"tol must be a positive number, got {self.tol!r}")
