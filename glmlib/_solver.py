@@ -276,7 +276,9 @@ def fit_lbfgs(
 
     z0 = np.concatenate([np.clip(theta_h, 0, None), np.clip(-theta_h, 0, None)])
     bounds: list[tuple[float | None, float | None]]
-    bounds = [(None, None) if j < start else (0.0, None) for j in range(k)] * 2
+    free: tuple[float | None, float | None] = (None, None)
+    positive: tuple[float | None, float | None] = (0.0, None)
+    bounds = [free if j < start else positive for j in range(k)] * 2
     bounds[k : k + start] = [(0.0, 0.0)] * start  # the intercept lives in the positive part
     res = scipy.optimize.minimize(
         fun,

@@ -63,7 +63,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         if not isinstance(self.max_iter, numbers.Integral) or int(self.max_iter) < 1:
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not isinstance(self.tol, numbers.Real) or not self.tol > 0:
+        if not isinstance(self.tol, numbers.Real) or not float(self.tol) > 0:
             raise ValueError(f"tol must be a positive number, got {self.tol!r}")
 
     def _prepare(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> _Data:
