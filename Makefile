@@ -16,10 +16,11 @@ QUICK ?=
 PAPERMILL_PARAMS := $(if $(filter 1 true True yes,$(QUICK)),-p quick True)
 
 # Chapter notebooks are the notebooks/<name> entries of _toc.yml, in book order.
-NOTEBOOKS := $(shell grep -oE 'notebooks/[A-Za-z0-9_.-]+' _toc.yml)
+NOTEBOOKS := $(shell sed -n 's|^[^#]*file: *\(notebooks/[^ #]*\).*|\1|p' _toc.yml)
 
 # Let papermill and jupyter-book find the venv's kernel before any in ~/.local.
 export JUPYTER_PREFER_ENV_PATH := 1
+# Silence the kernel's "frozen modules" debugger warning on every notebook start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: venv test lint book check-book clean distclean
