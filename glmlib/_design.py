@@ -10,13 +10,14 @@ float64) and Gram matrices are accumulated in float64.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-from ._backend import Backend
+from ._backend import Backend, to_numpy
 
 __all__ = ["DenseDesign", "ScipySparseDesign", "TorchSparseDesign", "make_design"]
 
@@ -53,6 +54,10 @@ class DenseDesign:
         """X[:, cols].T @ v as a float64 vector."""
         out = self._cols(cols).T @ self._cast(v)
         return self.xp.astype(out, self.xp.float64)
+
+    def column_std(self) -> np.ndarray:
+        """Unweighted standard deviation of each column, on the host."""
+        return to_numpy(self.xp.std(self.X, axis=0)).astype(np.float64)
 
     def _device(self) -> Any:
         import array_api_compat
@@ -100,6 +105,9 @@ class ScipySparseDesign:
         self.dtype = self.X.dtype
         self.is_sparse = True
 
+    def column_std(self) -> np.ndarray:
+        return _sparse_column_std(self.X)
+
     def matvec(self, beta: Any, cols: Any = None) -> Any:
         if cols is None:
             return np.asarray(self.Xr @ beta.astype(self.dtype), dtype=np.float64)
@@ -134,29 +142,19 @@ class TorchSparseDesign:
         import torch
 
         Xc = sp.csr_matrix(X)
+        self._host = Xc
         dev = backend._torch_device
         tdtype = torch.float32 if Xc.dtype == np.float32 else torch.float64
-        self.X = torch.sparse_csr_tensor(
-            torch.as_tensor(Xc.indptr, dtype=torch.int64),
-            torch.as_tensor(Xc.indices, dtype=torch.int64),
-            torch.as_tensor(Xc.data, dtype=tdtype),
-            size=Xc.shape,
-            device=dev,
-        )
-        Xt = sp.csr_matrix(Xc.T)
-        self.Xt = torch.sparse_csr_tensor(
-            torch.as_tensor(Xt.indptr, dtype=torch.int64),
-            torch.as_tensor(Xt.indices, dtype=torch.int64),
-            torch.as_tensor(Xt.data, dtype=tdtype),
-            size=Xt.shape,
-            device=dev,
-        )
+        self.X, self.Xt = (_torch_csr(A, tdtype, dev) for A in (Xc, sp.csr_matrix(Xc.T)))
         self._coo = self.X.to_sparse_coo().coalesce()
         self.backend = backend
         self.xp = backend.xp
         self.n, self.p = Xc.shape
         self.dtype = tdtype
         self.is_sparse = True
+
+    def column_std(self) -> np.ndarray:
+        return _sparse_column_std(self._host)
 
     def _sub(self, cols: Any) -> Any:
         import torch
@@ -199,6 +197,27 @@ class TorchSparseDesign:
         col = torch.sparse.mm(X.t(), d.to(self.dtype)[:, None])[:, 0].to(torch.float64)
         top = torch.cat([d.sum()[None], col])
         return torch.cat([top[None, :], torch.cat([col[:, None], g], dim=1)], dim=0)
+
+
+def _torch_csr(A: sp.csr_matrix, dtype: Any, device: Any) -> Any:
+    """A scipy CSR matrix as a torch sparse CSR tensor (torch calls its CSR support beta)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(A.indptr, dtype=torch.int64),
+            torch.as_tensor(A.indices, dtype=torch.int64),
+            torch.as_tensor(A.data, dtype=dtype),
+            size=A.shape,
+            device=device,
+        )
+
+
+def _sparse_column_std(X: Any) -> np.ndarray:
+    mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+    sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
+    return np.sqrt(np.clip(sq - mean**2, 0.0, None))
 
 
 def make_design(X: Any, backend: Backend) -> Any:

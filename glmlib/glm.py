@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -127,15 +126,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
 
     def _warn_about_columns(self, data: _Data) -> None:
         """Warn about constant columns and extreme differences in column scale."""
-        X = data.design.X
-        if sp.issparse(X):
-            mean = np.asarray(X.mean(axis=0)).ravel()
-            sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-            std = np.sqrt(np.clip(sq - mean**2, 0.0, None))
-        else:
-            std = to_numpy(data.backend.xp.std(data.design.X, axis=0)).astype(np.float64)
-            mean = None
-        names = self._term_names()[int(True) :]
+        std = data.design.column_std()
+        names = self._term_names()[1:]
         if self.fit_intercept and np.any(std == 0):
             const = [names[j] for j in np.flatnonzero(std == 0)]
             warnings.warn(
@@ -153,7 +145,6 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        del mean
 
     # ---------------------------------------------------------------- solving
     def _start(self, prob: Problem) -> tuple[Any, float]:
