@@ -121,7 +121,9 @@ def make_data(family, link, mode="plain", n=300, seed=0):
         p = TWEEDIE_POWER  # compound Poisson-gamma with dispersion 1
         counts = rng.poisson(mu ** (2 - p) / (2 - p))
         shape, scale = (2 - p) / (p - 1), (p - 1) * mu ** (p - 1)
-        y = np.array([rng.gamma(shape, sc, size=k).sum() for k, sc in zip(counts, scale)])
+        y = np.array(
+            [rng.gamma(shape, sc, size=k).sum() for k, sc in zip(counts, scale, strict=True)]
+        )
     else:
         y = rng.negative_binomial(1 / NB_ALPHA, 1 / (1 + NB_ALPHA * mu)).astype(float)
     return X, y, w, off
