@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._backend import Backend, resolve_backend, to_numpy
 from ._design import make_design
+from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
 from ._solver import FitResult, Problem, fit_lbfgs, newton
 from ._validation import (
@@ -68,6 +69,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     def _prepare(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> _Data:
         self._check_common_params()
         family = self._family()
+        if getattr(self, "formula", None) is not None:
+            X, y_formula, self.model_spec_ = formula_design(self.formula, X, self.fit_intercept)
+            if y is None:
+                y = y_formula
+        elif hasattr(self, "model_spec_"):
+            del self.model_spec_
         backend = resolve_backend(self.backend, self.device, X)
         kind = "device" if _is_device_array(X) else "host"
         X = validate_X(self, X, reset=True)
@@ -278,6 +285,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     # -------------------------------------------------------------- predict
     def _linear(self, X: Any, offset: Any) -> Any:
         check_is_fitted(self, "coef_")
+        if hasattr(self, "model_spec_"):
+            X = apply_formula(self.model_spec_, X)
         device_input = _is_device_array(X)
         X = validate_X(self, X, reset=False)
         if device_input:
@@ -320,13 +329,15 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         """
         return self._family().link.inverse(self._linear(X, offset))
 
-    def score(self, X: Any, y: Any, sample_weight: Any = None, offset: Any = None) -> float:
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> float:
         """D^2, the fraction of deviance explained, on (X, y).
 
         D^2 = 1 - D(y, mu_hat) / D(y, y_bar) with y_bar the weighted mean of y;
         for the Gaussian family it equals R^2.
         """
         fam = self._family()
+        if y is None and hasattr(self, "model_spec_"):
+            y = formula_design(self.formula, X, self.fit_intercept)[1]
         mu = to_numpy(self.predict(X, offset=offset))
         y = validate_vector(to_numpy(y) if _is_device_array(y) else y, mu.shape[0], "y")
         w = validate_vector(sample_weight, mu.shape[0], "sample_weight", allow_none_value=1.0)
@@ -427,6 +438,11 @@ class GLM(_GLMBase):
     backend : {None, "numpy", "torch", "cupy"}, default=None
         Array library. None: torch for torch tensors or CUDA, CuPy for CuPy
         arrays, NumPy otherwise.
+    formula : str, optional
+        A Wilkinson formula such as ``"y ~ age * income + C(region)"``,
+        evaluated by formulaic on the DataFrame passed as X (y may then be
+        omitted). Its intercept must agree with ``fit_intercept``. New data
+        for ``predict`` gets the same columns (``model_spec_``).
 
     Attributes
     ----------
@@ -451,6 +467,8 @@ class GLM(_GLMBase):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Present when X had string column names.
+    model_spec_ : formulaic.ModelSpec
+        Present when fitted with a formula.
 
     Examples
     --------
@@ -478,6 +496,7 @@ class GLM(_GLMBase):
         tol: float = 1e-8,
         device: str = "cpu",
         backend: str | None = None,
+        formula: str | None = None,
     ) -> None:
         self.family = family
         self.link = link
@@ -490,15 +509,17 @@ class GLM(_GLMBase):
         self.tol = tol
         self.device = device
         self.backend = backend
+        self.formula = formula
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, offset: Any = None) -> GLM:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLM:
         """Fit the model.
 
         Parameters
         ----------
         X : array-like, DataFrame, scipy.sparse matrix or tensor, shape (n_samples, n_features)
             float32 or float64; DataFrame column names become term names.
-        y : array-like of shape (n_samples,)
+            With ``formula``, the DataFrame of variables the formula names.
+        y : array-like of shape (n_samples,), optional with a formula
             Response; for the binomial family, proportions in [0, 1].
         sample_weight : array-like of shape (n_samples,), optional
             Prior weights (for the binomial family: the number of trials).

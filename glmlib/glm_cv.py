@@ -133,7 +133,7 @@ class GLMCV(_GLMBase):
 
     Parameters
     ----------
-    family, link, fit_intercept, penalty_factor, solver, max_iter, tol, device, backend
+    family, link, fit_intercept, penalty_factor, solver, max_iter, tol, device, backend, formula
         As in :class:`glmlib.GLM`.
     l1_ratio : float, default=1.0
         Elastic-net mixing (1 = lasso). With 0 the grid is sized as if
@@ -189,6 +189,7 @@ class GLMCV(_GLMBase):
         backend: str | None = None,
         random_state: Any = None,
         progress: bool = False,
+        formula: str | None = None,
     ) -> None:
         self.family = family
         self.link = link
@@ -206,6 +207,7 @@ class GLMCV(_GLMBase):
         self.backend = backend
         self.random_state = random_state
         self.progress = progress
+        self.formula = formula
 
     def _alpha_grid(self, prob: Problem, eta_null: Any, pf: np.ndarray) -> np.ndarray:
         if self.alphas is not None:
@@ -220,7 +222,7 @@ class GLMCV(_GLMBase):
         top = alpha_max(prob, eta_null, float(self.l1_ratio), pf)
         return np.geomspace(top, top * self.eps, int(self.n_alphas))
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, offset: Any = None) -> GLMCV:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLMCV:
         """Fit the path, cross-validate alpha and refit at ``alpha_``.
 
         Parameters
