@@ -62,6 +62,26 @@ class Problem:
     fit_intercept: bool = True
     #: sum of the caller's weights, to turn normalised quantities back into R's.
     weight_sum: float = 1.0
+    #: optional p x p positive semi-definite penalty S adding beta' S beta / 2
+    #: (smoothing penalties of GAMs, Gaussian priors).
+    penalty_matrix: Any = None
+
+    def quadratic_penalty(self, theta: Any, cols: Any = None) -> tuple[Any, Any]:
+        """(S theta, S) restricted to ``cols`` and padded for the intercept.
+
+        Coefficients outside ``cols`` are zero, so the rows and columns of S
+        that belong to them drop out of beta' S beta.
+        """
+        xp = self.xp
+        S = self.penalty_matrix
+        if cols is not None:
+            S = xp.take(xp.take(S, cols, axis=0), cols, axis=1)
+        if self.fit_intercept:
+            k = S.shape[0] + 1
+            padded = xp.zeros((k, k), dtype=xp.float64, device=_dev(S))
+            padded[1:, 1:] = S
+            S = padded
+        return S @ theta, S
 
     @property
     def xp(self) -> Any:
@@ -93,8 +113,11 @@ class Problem:
         mu = self.family.link.inverse(eta)
         return 0.5 * self.xp.sum(self.weights * self.family.unit_deviance(self.y, mu))
 
-    def objective(self, eta: Any, theta: Any, l1: Any, l2: Any) -> float:
-        value = float(
+    def objective(self, eta: Any, theta: Any, l1: Any, l2: Any, cols: Any = None) -> float:
+        quad = 0.0
+        if self.penalty_matrix is not None:
+            quad = 0.5 * float(self.xp.sum(theta * self.quadratic_penalty(theta, cols)[0]))
+        value = quad + float(
             self.loss(eta) + self.xp.sum(l1 * self.xp.abs(theta)) + 0.5 * self.xp.sum(l2 * theta**2)
         )
         return value if math.isfinite(value) else math.inf
@@ -175,7 +198,7 @@ def newton(
     l1, l2 = prob.penalties(cols)
     has_l1 = bool(xp.any(l1 > 0))
     eta = prob.eta(theta, cols)
-    f = prob.objective(eta, theta, l1, l2)
+    f = prob.objective(eta, theta, l1, l2, cols)
     history: list[dict[str, float]] = []
     rank_deficient = False
     converged = False
@@ -185,6 +208,10 @@ def newton(
         grad, hess = prob.quadratic_model(theta, eta, cols)
         grad_s = grad + l2 * theta
         hess_s = hess + xp.eye(hess.shape[0], dtype=hess.dtype, device=_dev(hess)) * l2
+        if prob.penalty_matrix is not None:
+            s_theta, s_full = prob.quadratic_penalty(theta, cols)
+            grad_s = grad_s + s_theta
+            hess_s = hess_s + s_full
         if not has_l1:
             step, ok = prob.backend.cholesky_solve(hess_s, -grad_s)
             rank_deficient |= not ok
@@ -210,7 +237,7 @@ def newton(
         for _ in range(_MAX_HALVINGS):
             eta_t = eta + t * x_step
             theta_t = theta + t * step
-            f_t = prob.objective(eta_t, theta_t, l1, l2)
+            f_t = prob.objective(eta_t, theta_t, l1, l2, cols)
             if f_t <= f + _ARMIJO * t * min(model_decrease, 0.0) + slack:
                 accepted = True
                 break
