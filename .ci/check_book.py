@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 from playwright.sync_api import Page, Route, sync_playwright
+from sphinx_external_toc.parsing import parse_toc_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
@@ -65,17 +66,6 @@ PAGE_STATE = f"""() => {{
     colab: colab ? colab.href : null,
   }};
 }}"""
-
-
-def toc_entries(toc: dict) -> list[str]:
-    """Every page of a (possibly nested) _toc.yml, in book order."""
-    entries = [toc["root"]] if "root" in toc else []
-    for key in ("parts", "chapters", "sections"):
-        for item in toc.get(key, []):
-            if "file" in item:
-                entries.append(item["file"])
-            entries += toc_entries({k: v for k, v in item.items() if k != "file"})
-    return entries
 
 
 def colab_url(config: dict, entry: str) -> str:
@@ -129,7 +119,7 @@ def main() -> int:
     args = parser.parse_args()
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    entries = toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    entries = list(parse_toc_yaml(ROOT / "_toc.yml"))  # the parser Jupyter Book itself uses
     missing = [e for e in entries if not (args.html / f"{e}.html").is_file()]
     if missing:
         print(f"FAIL: pages in _toc.yml with no HTML in {args.html}: {missing}")
