@@ -40,9 +40,10 @@ def _reject_non_numeric(X: Any) -> None:
             )
 
 
-def validate_X(estimator: Any, X: Any, *, reset: bool) -> Any:
+def validate_X(estimator: Any, X: Any, *, reset: bool, min_features: int = 1) -> Any:
     """Validate a design matrix; set or check n_features_in_ / feature_names_in_.
 
+    ``min_features=0`` admits an intercept-only design (formula ``y ~ 1``).
     Returns a float64/float32 NumPy array, a CSR/CSC matrix, or the torch/CuPy
     array itself (floating point, 2-D, finite).
     """
@@ -50,7 +51,7 @@ def validate_X(estimator: Any, X: Any, *, reset: bool) -> Any:
         xp = namespace(X)
         if X.ndim != 2:
             raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
-        if X.shape[0] == 0 or X.shape[1] == 0:
+        if X.shape[0] == 0 or X.shape[1] < min_features:
             raise ValueError(f"Found array with shape {tuple(X.shape)}: X is empty")
         if not xp.isdtype(X.dtype, "real floating"):
             X = xp.astype(X, xp.float64)
@@ -67,6 +68,8 @@ def validate_X(estimator: Any, X: Any, *, reset: bool) -> Any:
             )
         return X
     _reject_non_numeric(X)
+    if isinstance(X, pd.DataFrame) and X.shape[1] == 0 and min_features == 0:
+        X = np.empty((X.shape[0], 0))
     X = validate_data(
         estimator,
         X,
@@ -74,6 +77,7 @@ def validate_X(estimator: Any, X: Any, *, reset: bool) -> Any:
         accept_sparse=["csr", "csc"],
         dtype=[np.float64, np.float32],
         ensure_min_samples=1,
+        ensure_min_features=min_features,
     )
     if sp.issparse(X):
         X.sort_indices()

@@ -56,6 +56,9 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     def _family(self) -> Family:
         return get_family(self.family, self.link)
 
+    def _uses_formula(self) -> bool:
+        return getattr(self, "formula", None) is not None
+
     def _check_common_params(self) -> None:
         if not isinstance(self.fit_intercept, bool | np.bool_):
             raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}")
@@ -69,7 +72,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     def _prepare(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> _Data:
         self._check_common_params()
         family = self._family()
-        if getattr(self, "formula", None) is not None:
+        if self._uses_formula():
             X, y_formula, self.model_spec_ = formula_design(self.formula, X, self.fit_intercept)
             if y is None:
                 y = y_formula
@@ -77,7 +80,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             del self.model_spec_
         backend = resolve_backend(self.backend, self.device, X)
         kind = "device" if _is_device_array(X) else "host"
-        X = validate_X(self, X, reset=True)
+        X = validate_X(self, X, reset=True, min_features=0 if self._uses_formula() else 1)
         n = X.shape[0]
         if y is None:
             raise ValueError("requires y to be passed, but the target y is None")
@@ -288,7 +291,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if hasattr(self, "model_spec_"):
             X = apply_formula(self.model_spec_, X)
         device_input = _is_device_array(X)
-        X = validate_X(self, X, reset=False)
+        X = validate_X(self, X, reset=False, min_features=0 if self._uses_formula() else 1)
         if device_input:
             xp = _namespace(X)
             coef = xp.asarray(self.coef_, dtype=X.dtype, device=_dev(X))

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.model_selection import check_cv
-from tqdm.auto import tqdm
 
 from ._backend import to_numpy
 from ._solver import Problem, fit_lbfgs, newton
@@ -118,6 +117,17 @@ def regularization_path(
         if progress is not None:
             progress.update(1)
     return coefs, intercepts, etas, iters
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar: the notebook widget when ipywidgets is importable, else text."""
+    import importlib.util
+
+    if enabled and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm(total=total, disable=not enabled, desc="GLMCV")
 
 
 class GLMCV(_GLMBase):
@@ -252,7 +262,7 @@ class GLMCV(_GLMBase):
             splitter.random_state = self.random_state
         n = data.design.n
         folds = list(splitter.split(np.zeros((n, 1))))
-        bar = tqdm(total=len(alphas) * (len(folds) + 1), disable=not self.progress, desc="GLMCV")
+        bar = _progress_bar(len(alphas) * (len(folds) + 1), enabled=bool(self.progress))
         self.cv_deviance_ = np.vstack(
             [
                 self._fold_deviance(data, train, test, alphas, l1_ratio, pf, bar)
