@@ -657,3 +657,32 @@ def test_failed_line_search_is_not_reported_as_convergence():
     assert agrees or (not model.converged_ and caught), (
         f"converged_={model.converged_} coef={model.coef_} but statsmodels gives {ref.params}"
     )
+
+
+#: A small sample on which Newton's first steps leave the domain eta > 0 of the
+#: inverse(-squared) links; statsmodels' MLE is interior (min eta = 0.059 and 0.253).
+SMALL_IG_X = np.array(
+    [
+        [0.12573022, -0.13210486],
+        [0.64042265, 0.10490012],
+        [-0.53566937, 0.36159505],
+        [1.30400005, 0.94708096],
+        [-0.70373524, -1.26542147],
+        [-0.62327446, 0.04132598],
+        [-2.32503077, -0.21879166],
+        [-1.24591095, -0.73226735],
+    ]
+)
+SMALL_IG_Y = np.array(
+    [1.25218889, 1.56783767, 1.28886162, 3.87403236, 0.82752687, 1.96670314, 1.1376227, 0.70141682]
+)
+
+
+@pytest.mark.parametrize("link", ["inverse_squared", "inverse"])
+def test_inverse_gaussian_small_sample_matches_statsmodels(link):
+    """Step halving must keep eta inside the link's domain (R's valideta); found by hypothesis."""
+    ones = np.ones(len(SMALL_IG_Y))
+    ref = fit_statsmodels("inverse_gaussian", link, SMALL_IG_X, SMALL_IG_Y, ones, 0 * ones)
+    model = GLM(family="inverse_gaussian", link=link).fit(SMALL_IG_X, SMALL_IG_Y)
+    np.testing.assert_allclose(params_of(model), ref.params, rtol=RTOL)
+    np.testing.assert_allclose(model.deviance_, ref.deviance, rtol=RTOL)

@@ -87,6 +87,21 @@ def test_gaussian_path_and_cv_match_sklearn_elasticnetcv(l1_ratio):
     np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=1e-8)
 
 
+def test_no_intercept_matches_sklearn_elasticnetcv():
+    """fit_intercept=False: alpha_max = max_j |x_j' y| / (n rho); same path and CV MSE."""
+    X, y = make_data("gaussian", n=200, p=10)
+    folds = KFold(5)
+    model = GLMCV(l1_ratio=0.8, n_alphas=15, cv=folds, fit_intercept=False).fit(X, y)
+    ref = ElasticNetCV(
+        l1_ratio=0.8, alphas=15, cv=folds, fit_intercept=False, tol=1e-12, max_iter=100_000
+    ).fit(X, y)
+    np.testing.assert_allclose(model.alphas_, ref.alphas_, rtol=1e-10)
+    np.testing.assert_allclose(model.cv_deviance_, ref.mse_path_.T, rtol=1e-8)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-8)
+    assert model.intercept_ == 0.0
+    np.testing.assert_array_equal(model.intercept_path_, 0.0)
+
+
 # ---------------------------------------------------------------- the alpha grid
 
 
