@@ -160,9 +160,9 @@ def fit_statsmodels(family, link, X, y, w, off, fit_intercept=True, use_t=None):
         endog, kw = np.column_stack([y * w, w - y * w]), {}
     else:
         endog, kw = y, {"var_weights": w}
-    model = sm.GLM(endog, exog, family=sm_family(family, link), offset=off, **kw)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # DomainWarning for non-canonical links
+        model = sm.GLM(endog, exog, family=sm_family(family, link), offset=off, **kw)
         res = model.fit(tol=1e-13, tol_criterion="params", maxiter=1000, use_t=use_t)
     assert res.converged, "statsmodels did not converge: the reference is unusable"
     return res
