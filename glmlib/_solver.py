@@ -109,9 +109,12 @@ class Problem:
         return l1, l2
 
     def loss(self, eta: Any) -> Any:
-        """Smooth part: sum_i v_i d_i / 2 (a 0-d array, inf when mu is invalid)."""
-        mu = self.family.link.inverse(eta)
-        return 0.5 * self.xp.sum(self.weights * self.family.unit_deviance(self.y, mu))
+        """Smooth part: sum_i v_i d_i / 2 (a 0-d array, inf when eta or mu is invalid)."""
+        xp = self.xp
+        fam = self.family
+        mu = fam.link.inverse(eta)
+        value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
+        return xp.where(fam.link.valid_eta(eta) & fam.valid_mu(mu), value, math.inf)
 
     def objective(self, eta: Any, theta: Any, l1: Any, l2: Any, cols: Any = None) -> float:
         quad = 0.0

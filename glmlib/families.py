@@ -77,6 +77,17 @@ class Family:
     def check_y(self, y: np.ndarray) -> None:
         """Raise ValueError when ``y`` lies outside the family's support."""
 
+    #: Whether means must be strictly positive (R's ``validmu``); binomial overrides.
+    positive_mean: bool = True
+
+    def valid_mu(self, mu: Any) -> Any:
+        """Whether every mean is admissible for the family, as a 0-d array."""
+        xp = namespace(mu)
+        ok = xp.isfinite(mu)
+        if self.positive_mean:
+            ok = ok & (mu > 0)
+        return xp.all(ok)
+
     def _aic_term(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dev: float) -> float:
         """R's ``family()$aic``: -2 log-likelihood (+2 for a free dispersion)."""
         return math.nan
@@ -126,6 +137,7 @@ class Gaussian(Family):
 
     name = "gaussian"
     canonical_link = Identity
+    positive_mean = False
     valid_links = ("identity", "log", "inverse", "power", "sqrt", "inverse_squared")
 
     def variance(self, mu: Any) -> Any:
@@ -141,6 +153,8 @@ class Gaussian(Family):
 
     def _aic_term(self, y, mu, w, dev):
         nobs = y.shape[0]
+        if dev <= 0:  # a perfect fit: R reports -Inf
+            return -math.inf
         return nobs * (math.log(2 * math.pi * dev / nobs) + 1) + 2 - float(np.sum(np.log(w)))
 
 
@@ -160,6 +174,10 @@ class Binomial(Family):
 
     def variance(self, mu: Any) -> Any:
         return mu * (1.0 - mu)
+
+    def valid_mu(self, mu: Any) -> Any:
+        xp = namespace(mu)
+        return xp.all((mu > 0) & (mu < 1))
 
     def unit_deviance(self, y: Any, mu: Any) -> Any:
         return 2.0 * (_xlogy_ratio(y, mu) + _xlogy_ratio(1.0 - y, 1.0 - mu))
@@ -234,6 +252,8 @@ class Gamma(Family):
     def _aic_term(self, y, mu, w, dev):
         # R: disp <- dev/n; -2 * sum(dgamma(y, 1/disp, scale = mu*disp, log = TRUE) * wt) + 2
         disp = dev / float(np.sum(w))
+        if disp <= 0:
+            return -math.inf
         shape = 1.0 / disp
         scale = mu * disp
         logpdf = -gammaln(shape) - shape * np.log(scale) + (shape - 1) * np.log(y) - y / scale
@@ -262,6 +282,8 @@ class InverseGaussian(Family):
 
     def _aic_term(self, y, mu, w, dev):
         sw = float(np.sum(w))
+        if dev <= 0:
+            return -math.inf
         return sw * (math.log(dev / sw * 2 * math.pi) + 1) + 3 * float(np.sum(np.log(y) * w)) + 2
 
 
@@ -285,6 +307,7 @@ class Tweedie(Family):
         if not math.isfinite(power) or 0 < power < 1 or power < 0:
             raise ValueError(f"Tweedie power must be 0 or >= 1, got {power!r}")
         self.power = power
+        self.positive_mean = power > 0
         super().__init__(link)
 
     def variance(self, mu: Any) -> Any:

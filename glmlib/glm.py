@@ -183,7 +183,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             theta = xp.concat([null.theta, xp.zeros(p, dtype=xp.float64, device=_dev(null.theta))])
         else:
             eta_null = prob.offset
-            theta = xp.zeros(p, dtype=xp.float64, device=_dev(prob.y))
+            theta = _wls_start(prob)
         null_dev = self._deviance(prob, eta_null)
         return theta, null_dev
 
@@ -564,6 +564,33 @@ def _scatter(prob: Problem, theta: Any, cols: Any) -> Any:
         full[0] = theta[0]
     full[cols + start] = theta[start:]
     return full
+
+
+def _wls_start(prob: Problem) -> Any:
+    """Start without an intercept, as R's glm.fit does: one weighted least-squares
+    fit of the working response at the family's starting means.
+
+    Starting from beta = 0 would put eta = offset, which for links such as the
+    inverse is outside the family's range.
+    """
+    xp = prob.xp
+    fam = prob.family
+    mu0 = fam.starting_mu(prob.y, prob.weights)
+    if fam.name != "gaussian":
+        mu0 = xp.clip(mu0, 1e-8, 1 - 1e-8 if fam.name == "binomial" else None)
+    eta0 = fam.link.link(mu0)
+    dmu = fam.link.inverse_deriv(eta0)
+    var = xp.clip(fam.variance(mu0), 1e-300, None)
+    fisher = prob.weights * dmu * dmu / var
+    z = eta0 - prob.offset + (prob.y - mu0) / dmu
+    gram = prob.design.gram(fisher, None, intercept=False)
+    theta, _ = prob.backend.cholesky_solve(gram, prob.design.rmatvec(fisher * z))
+    zero = xp.zeros_like(theta)
+    l1, l2 = prob.penalties(None)
+    start_ok = math.isfinite(prob.objective(prob.eta(theta, None), theta, l1, l2))
+    if bool(xp.all(xp.isfinite(theta))) and start_ok:
+        return theta
+    return zero
 
 
 def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:

@@ -60,6 +60,11 @@ class Link:
         """g'(mu) = 1 / (d mu / d eta)."""
         return 1.0 / self.inverse_deriv(self.link(mu))
 
+    def valid_eta(self, eta: Any) -> Any:
+        """Whether every eta lies in the link's domain (R's ``valideta``), as a 0-d array."""
+        xp = namespace(eta)
+        return xp.all(xp.isfinite(eta))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -192,6 +197,11 @@ class Power(Link):
         eta = xp.clip(eta, tiny, None)
         return (1.0 / self.power) * eta ** (1.0 / self.power - 1.0)
 
+    def valid_eta(self, eta: Any) -> Any:
+        """eta > 0, as R's ``power()`` links require."""
+        xp = namespace(eta)
+        return xp.all(xp.isfinite(eta) & (eta > 0))
+
     def __repr__(self) -> str:
         return f"Power(power={self.power:g})"
 
@@ -203,6 +213,17 @@ class Inverse(Power):
 
     def __init__(self) -> None:
         super().__init__(-1.0)
+
+    def inverse(self, eta: Any) -> Any:
+        return 1.0 / eta
+
+    def inverse_deriv(self, eta: Any) -> Any:
+        return -1.0 / (eta * eta)
+
+    def valid_eta(self, eta: Any) -> Any:
+        """eta != 0 (R's ``make.link("inverse")``); the family decides the sign of mu."""
+        xp = namespace(eta)
+        return xp.all(xp.isfinite(eta) & (eta != 0))
 
     def __repr__(self) -> str:
         return "Inverse()"

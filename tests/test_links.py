@@ -137,12 +137,27 @@ def test_log_inverse_never_overflows(dtype):
     assert np.all(np.isfinite(mu) & (mu > 0))
 
 
-@pytest.mark.parametrize("link", [links.Inverse(), links.InverseSquared(), links.Sqrt()])
+@pytest.mark.parametrize("link", [links.InverseSquared(), links.Sqrt()])
 def test_power_links_keep_means_positive_and_finite(link):
     eta = np.array([-5.0, -1e-300, 0.0, 1e-300, 1.0])
     mu = link.inverse(eta)
     assert np.all(np.isfinite(mu) & (mu > 0))
     assert np.all(np.isfinite(link.inverse_deriv(eta)))
+
+
+@pytest.mark.parametrize("link", [links.Inverse(), links.InverseSquared(), links.Sqrt()])
+def test_power_links_reject_eta_outside_their_domain(link):
+    """R's valideta: eta > 0 for power links, eta != 0 for the inverse link."""
+    assert bool(link.valid_eta(np.array([0.5, 1.0, 2.0])))
+    assert not bool(link.valid_eta(np.array([0.5, 0.0])))
+    assert bool(link.valid_eta(np.array([-1.0, 2.0]))) == (link.name == "inverse")
+
+
+def test_inverse_link_is_exact_on_both_signs():
+    """The inverse link is 1/eta on both sides of zero (Gaussian models may have mu < 0)."""
+    eta = np.array([-4.0, -0.5, 0.25, 2.0])
+    np.testing.assert_allclose(links.Inverse().inverse(eta), 1 / eta, rtol=1e-15)
+    np.testing.assert_allclose(links.Inverse().inverse_deriv(eta), -1 / eta**2, rtol=1e-15)
 
 
 # ------------------------------------------------------------------ get_link
