@@ -686,3 +686,27 @@ def test_inverse_gaussian_small_sample_matches_statsmodels(link):
     model = GLM(family="inverse_gaussian", link=link).fit(SMALL_IG_X, SMALL_IG_Y)
     np.testing.assert_allclose(params_of(model), ref.params, rtol=RTOL)
     np.testing.assert_allclose(model.deviance_, ref.deviance, rtol=RTOL)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    ("solver", "alpha", "l1_ratio", "tol"),
+    [
+        ("irls", 0.0, 0.0, 1e-8),
+        ("irls", 0.05, 0.0, 1e-8),
+        ("prox-newton", 0.0, 0.0, 1e-8),
+        ("prox-newton", 0.02, 1.0, 1e-8),
+        ("lbfgs", 0.05, 0.0, 1e-5),
+        ("lbfgs", 0.02, 0.5, 1e-5),
+    ],
+)
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_solvers_agree(family, solver, alpha, l1_ratio, tol, fit_intercept):
+    """Every solver reaches the optimum found by the default ("auto") one; L-BFGS, a
+    first-order method stopped on the gradient, to 1e-5."""
+    X, y, w = glum_data(family)
+    kw = dict(family=family, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept)
+    ref = GLM(**kw).fit(X, y, sample_weight=w)
+    model = GLM(solver=solver, **kw).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=tol)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=tol)
