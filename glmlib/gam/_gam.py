@@ -423,8 +423,12 @@ class GAM(RegressorMixin, BaseEstimator):
         """Per-term table: kind, n_coefs, lam, edf, ref_df, statistic, p_value.
 
         Smooths are tested with the Wald test of Wood (2013) at integer rank
-        round(edf) (chi^2 for a known scale, F otherwise); unpenalised terms
-        with an ordinary Wald test. See :mod:`glmlib.gam._inference`.
+        ``ref_df`` = round(edf); unpenalised terms with an ordinary Wald test
+        (``ref_df`` = their number of coefficients). ``statistic`` is the
+        chi^2 statistic when the scale is known (binomial, Poisson) and the F
+        statistic (chi^2 / ref_df, on ref_df and n - edf degrees of freedom)
+        when it is estimated, as in mgcv's ``summary.gam``. See
+        :mod:`glmlib.gam._inference`.
         """
         check_is_fitted(self, "coef_")
         known = not self._family().has_dispersion

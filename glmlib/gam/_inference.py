@@ -97,6 +97,8 @@ def term_test(
 ) -> tuple[float, float]:
     """Wald statistic and p-value of H0: the term is zero (see module docstring).
 
+    Returns T (chi^2 test, known scale) or T / r (F test, estimated scale).
+
     Parameters
     ----------
     beta : coefficients of the term
@@ -122,7 +124,7 @@ def term_test(
     r = int(pos.sum())
     if df_resid is None:
         return stat, float(stats.chi2.sf(stat, r))
-    return stat, float(stats.f.sf(stat / r, r, max(df_resid, 1.0)))
+    return stat / r, float(stats.f.sf(stat / r, r, max(df_resid, 1.0)))
 
 
 def band(estimate: np.ndarray, se: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
