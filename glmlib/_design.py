@@ -5,7 +5,8 @@ Every pass over the data goes through a design object: the linear predictor
 ``[1 X].T diag(d) [1 X]``. Dense designs work for any array-API backend;
 scipy.sparse designs cost time proportional to the number of non-zeros and are
 never densified. Vectors are float64; X keeps its own dtype (float32 or
-float64) and Gram matrices are accumulated in float64.
+float64): each block of X'DX is formed in X's dtype and the blocks are summed
+in float64.
 """
 
 from __future__ import annotations

@@ -207,6 +207,8 @@ def newton(
     converged = False
     it = 0
     inner_tol = tol * 1e-2 if inner_tol is None else inner_tol
+    if theta.shape[0] == 0:  # nothing to fit: no intercept and no candidate columns
+        return FitResult(theta, eta, 0, True, f, False, history)
     for it in range(1, max_iter + 1):
         grad, hess = prob.quadratic_model(theta, eta, cols)
         grad_s = grad + l2 * theta
@@ -257,6 +259,11 @@ def newton(
                 "max_change": change,
             }
         )
+        if not accepted:
+            # No step decreases the objective: converged only if none could
+            # (the model predicts a decrease at round-off level).
+            converged = abs(model_decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0)
+            break
         if change <= tol:
             converged = True
             break

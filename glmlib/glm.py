@@ -157,8 +157,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             )
 
     # ---------------------------------------------------------------- solving
-    def _start(self, prob: Problem) -> tuple[Any, float]:
-        """Fit the null model; return (start theta for all columns, null deviance)."""
+    def _null_model(self, prob: Problem) -> tuple[Any, float]:
+        """Fit the null model (intercept only, or eta = offset without an intercept).
+
+        Returns its parameters over all columns (zero coefficients) and R's
+        null deviance.
+        """
         xp = prob.xp
         b = prob.backend
         fam = prob.family
@@ -183,7 +187,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             theta = xp.concat([null.theta, xp.zeros(p, dtype=xp.float64, device=_dev(null.theta))])
         else:
             eta_null = prob.offset
-            theta = _wls_start(prob)
+            theta = xp.zeros(p, dtype=xp.float64, device=_dev(prob.y))
         null_dev = self._deviance(prob, eta_null)
         return theta, null_dev
 
@@ -206,7 +210,14 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 theta = _scatter(prob, theta, cols)
             return fit_lbfgs(prob, theta, tol=self.tol, max_iter=max(self.max_iter, 1000))
         inner = "cd" if prob.backend.device == "cpu" else "fista"
-        return newton(prob, theta, cols, tol=self.tol, max_iter=self.max_iter, inner=inner)
+        res = newton(prob, theta, cols, tol=self.tol, max_iter=self.max_iter, inner=inner)
+        if not math.isfinite(res.objective):
+            raise ValueError(
+                f"no valid coefficients found: the {prob.family.link.name} link gives means outside "
+                f"the {prob.family.name} family's range at every point tried (R: 'cannot find "
+                "valid starting values'); use a link that maps into that range, such as log"
+            )
+        return res
 
     # ----------------------------------------------------------- fitted state
     def _term_names(self) -> list[str]:
@@ -537,7 +548,9 @@ class GLM(_GLMBase):
         data = self._prepare(X, y, sample_weight, offset)
         self._warn_about_columns(data)
         prob = self._problem(data, alpha, l1_ratio)
-        theta, null_dev = self._start(prob)
+        theta, null_dev = self._null_model(prob)
+        if not self.fit_intercept:
+            theta = _wls_start(prob)
         res = self._solve(prob, theta)
         self._set_fitted(prob, data, res, null_dev)
         return self

@@ -22,6 +22,7 @@ __all__ = ["GLMCV", "alpha_max", "regularization_path"]
 _MIN_L1_RATIO_FOR_GRID = 1e-3
 # Relative slack in the KKT check for features screened out by the strong rule.
 _KKT_SLACK = 1e-7
+_ALPHA_MAX_NUDGE = 1e-12
 
 
 def alpha_max(prob: Problem, eta_null: Any, l1_ratio: float, pf: np.ndarray) -> float:
@@ -35,7 +36,9 @@ def alpha_max(prob: Problem, eta_null: Any, l1_ratio: float, pf: np.ndarray) -> 
     if not np.any(pen):
         return 1.0
     value = float(np.max(grad[pen] / (rho * pf[pen])))
-    return value if value > 0 else 1.0
+    # A relative nudge keeps round-off in the solver from leaving a ~1e-16
+    # coefficient at the first path point.
+    return value * (1.0 + _ALPHA_MAX_NUDGE) if value > 0 else 1.0
 
 
 def regularization_path(
@@ -219,6 +222,16 @@ class GLMCV(_GLMBase):
         self.progress = progress
         self.formula = formula
 
+    @staticmethod
+    def _check_null_is_valid(prob: Problem, eta_null: Any) -> None:
+        """The path starts at the null model; it must be a valid fit."""
+        if not np.isfinite(float(prob.loss(eta_null))):
+            raise ValueError(
+                "the null model (eta = offset, no intercept) is outside the link's domain, "
+                "so the regularization path cannot start there; fit an intercept or use "
+                "another link"
+            )
+
     def _alpha_grid(self, prob: Problem, eta_null: Any, pf: np.ndarray) -> np.ndarray:
         if self.alphas is not None:
             alphas = np.asarray(self.alphas, dtype=np.float64).reshape(-1)
@@ -251,8 +264,9 @@ class GLMCV(_GLMBase):
         self._warn_about_columns(data)
         pf = self._penalty_factor(data.design.p)
         prob = self._problem(data, 0.0, l1_ratio)
-        theta_null, _ = self._start(prob)
+        theta_null, _ = self._null_model(prob)
         eta_null = prob.eta(theta_null, None)
+        self._check_null_is_valid(prob, eta_null)
         alphas = self._alpha_grid(prob, eta_null, pf)
         self.alphas_ = alphas
 
@@ -319,7 +333,7 @@ class GLMCV(_GLMBase):
         if not float(xp.sum(w_train)) > 0:
             raise ValueError("a cross-validation fold has no training rows with positive weight")
         prob = self._problem(data, 0.0, l1_ratio, weights=w_train)
-        theta_null, _ = self._start(prob)
+        theta_null, _ = self._null_model(prob)
         path = dict(tol=self.tol, max_iter=self.max_iter, solver=self.solver, progress=bar)
         _, _, etas, _ = regularization_path(prob, theta_null, alphas, l1_ratio, pf, **path)
         test_mask = b.asarray(np.isin(np.arange(data.design.n), test).astype(np.float64))
