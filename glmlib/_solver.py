@@ -262,7 +262,9 @@ def newton(
         if not accepted:
             # No step decreases the objective: converged only if none could
             # (the model predicts a decrease at round-off level).
-            converged = abs(model_decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0)
+            converged = bool(
+                abs(model_decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0)
+            )
             break
         if change <= tol:
             converged = True
