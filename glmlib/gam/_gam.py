@@ -257,7 +257,7 @@ class GAM(RegressorMixin, BaseEstimator):
             tol=float(self.tol),
             max_iter=int(self.max_iter),
         )
-        self._set_fitted(prob, structure, res, null_dev, y_h, w, Xm)
+        self._set_fitted(prob, structure, res, null_dev, y_h, w)
         return self
 
     def _penalty_structure(self, terms: TermList, q: int) -> PenaltyStructure:
@@ -283,7 +283,6 @@ class GAM(RegressorMixin, BaseEstimator):
         null_dev: float,
         y: np.ndarray,
         w: np.ndarray,
-        Xm: np.ndarray,
     ) -> None:
         fam = prob.family
         theta = to_numpy(res.theta).astype(np.float64)
