@@ -6,15 +6,21 @@ GLM
     Penalised GLM estimator for every family and link (scikit-learn API).
 GLMCV
     Regularisation path with cross-validated choice of alpha.
+GAM, gam
+    Generalized additive models with automatic smoothness (``glmlib.gam``).
+BayesianGLM, bayes
+    Bayesian GLMs on PyMC, or by the Laplace approximation (``glmlib.bayes``).
 families, links
     Exponential families and link functions.
 datasets
     The book's real data sets and a synthetic GLM generator.
 """
 
-from . import datasets, families, links
+from . import bayes, datasets, families, gam, links
+from .bayes import BayesianGLM
+from .gam import GAM
 from .glm import GLM
 from .glm_cv import GLMCV
 
-__all__ = ["GLM", "GLMCV", "datasets", "families", "links"]
+__all__ = ["GAM", "GLM", "GLMCV", "BayesianGLM", "bayes", "datasets", "families", "gam", "links"]
 __version__ = "0.1.0"
