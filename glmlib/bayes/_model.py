@@ -5,8 +5,8 @@ Parametrisation. With ``center=True`` the columns are centred,
 :math:`\\eta = o + \\alpha_c + \\tilde X \\beta` with :math:`\\alpha_c` the
 intercept at the mean of the predictors, which is where the "intercept" prior
 applies (as in rstanarm and bambi); the reported intercept is
-:math:`\\alpha = \\alpha_c - \\bar x^\\top \\beta`. With ``center=False``,
-:math:`\\bar x = 0` and the prior applies to :math:`\\alpha` itself.
+:math:`\\alpha = \\alpha_c - \\bar x^\\top \\beta`. With ``center=False`` or without an
+intercept, :math:`\\bar x = 0` and the prior applies to :math:`\\alpha` itself.
 
 Preconditioning. With independent priors, the sampler does not move in
 :math:`\\theta = (\\alpha_c, \\beta)` but in :math:`z` with

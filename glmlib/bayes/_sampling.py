@@ -63,6 +63,7 @@ def run_nuts(
         chains=chains,
         random_seed=random_seed,
         progressbar=progressbar,
+        quiet=not progressbar,
         target_accept=target_accept,
         model=model,
         compute_convergence_checks=False,

@@ -75,7 +75,7 @@ class BayesianGLM(BaseEstimator):
     center : bool, default=True
         Put the intercept prior on the intercept of the centred predictors
         (rstanarm's and bambi's convention). The reported intercept is always
-        that of the raw predictors.
+        that of the raw predictors. Without an intercept nothing is centred.
     precondition : bool, default=True
         Sample in coordinates whitened by the core engine's Laplace
         approximation (a dense mass matrix; see :mod:`glmlib.bayes._model`).
@@ -177,7 +177,9 @@ class BayesianGLM(BaseEstimator):
         off = validate_vector(offset, n, "offset", allow_none_value=0.0)
         keep = w > 0
         X, y, w, off = X[keep], y[keep], w[keep], off[keep]
-        xbar = X.mean(axis=0) if self.center else np.zeros(X.shape[1])
+        # Centring moves x'beta into the intercept, so it needs one.
+        centre = self.center and self.fit_intercept
+        xbar = X.mean(axis=0) if centre else np.zeros(X.shape[1])
         data = ModelData(X, y, w, off, xbar, self._features(), bool(self.fit_intercept))
         return data, family
 
@@ -222,6 +224,7 @@ class BayesianGLM(BaseEstimator):
             See :mod:`glmlib.bayes._sampling`.
         random_seed : int, optional
         progressbar : bool, default=True
+            False also silences PyMC's log messages (``pm.sample(quiet=True)``).
         target_accept : float, default=0.8
         **sampler_kwargs
             Passed to ``pm.sample`` (PyMC) or as ``nuts_sampler_kwargs``.
@@ -380,7 +383,7 @@ class BayesianGLM(BaseEstimator):
         """Posterior summary indexed by term ("intercept", the features, then dispersion).
 
         Columns are ArviZ's: mean, sd, hdi_<a>%, hdi_<b>%, mcse_mean, mcse_sd,
-        ess_bulk, ess_tail, r_hat. For ``method="laplace"`` mean is the mode,
+        ess_bulk, ess_tail, r_hat, unrounded. For ``method="laplace"`` mean is the mode,
         sd and the HDI bounds are those of the Gaussian approximation, and the
         Monte Carlo columns are NaN.
         """
@@ -388,7 +391,9 @@ class BayesianGLM(BaseEstimator):
         if self.sampler_ == "laplace":
             sd = np.sqrt(np.diag(self._laplace_cov))
             return summary_table(self._terms(), self._laplace_mean, sd, hdi_prob)
-        table = arviz().summary(self.idata_, var_names=self._var_names(), hdi_prob=hdi_prob)
+        table = arviz().summary(
+            self.idata_, var_names=self._var_names(), hdi_prob=hdi_prob, round_to="none"
+        )
         names = {f"coef[{f}]": f for f in self._features()}
         return table.rename(index=names).rename_axis("term")
 

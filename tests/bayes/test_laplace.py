@@ -22,6 +22,7 @@ from glmlib.bayes import (
     Flat,
     HalfNormal,
     Laplace,
+    Logistic,
     Normal,
     RegularizedHorseshoe,
     StudentT,
@@ -179,3 +180,16 @@ def test_laplace_draws_and_predictions() -> None:
     assert list(pred.columns) == ["mean", "hdi_low", "hdi_high", "pi_low", "pi_high"]
     assert np.all((pred["hdi_low"] <= pred["mean"]) & (pred["mean"] <= pred["hdi_high"]))
     assert set(np.unique(model.predict(X[:5], kind="predictive"))) <= {0.0, 1.0}
+
+
+def test_intercept_only_coin_toss_without_fit_intercept() -> None:
+    """A ones column, no intercept, Logistic(0, 1) prior (uniform on p): the posterior of p
+    is Beta(k + 1, n - k + 1), whose mode on the logit scale is logit((k + 1) / (n + 2))."""
+    y = np.array([1.0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0])
+    k, n = int(y.sum()), y.size
+    model = BayesianGLM("binomial", priors=Logistic(0, 1), fit_intercept=False, method="laplace")
+    model.fit(np.ones((n, 1)), y, draws=10)
+    assert special.expit(model.coef_[0]) == pytest.approx((k + 1) / (n + 2), abs=1e-8)
+    # Fisher information n p (1 - p) plus the logistic prior's curvature p (1 - p)
+    p = (k + 1) / (n + 2)
+    assert model.summary()["sd"].iloc[0] == pytest.approx(1 / np.sqrt((n + 2) * p * (1 - p)))
