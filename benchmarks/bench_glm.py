@@ -1,0 +1,888 @@
+"""Benchmark glmlib against glum, scikit-learn and statsmodels on the same data.
+
+Every library fits the same penalised GLM; this script times each fit and
+scores every solution with one objective, computed here from the returned
+coefficients (so no library grades its own work):
+
+    F(b0, beta) = (1 / sum w) sum_i w_i d_i / 2
+                  + alpha * (l1_ratio * ||beta||_1 + (1 - l1_ratio) / 2 * ||beta||_2^2),
+
+with d_i the unit deviance and the intercept b0 unpenalised (w = 1 here).
+Parameterisations are converted to it: glum uses it as is; scikit-learn's
+LogisticRegression minimises C * sum(log-loss) + penalty with log-loss = d/2,
+so C = 1 / (n * alpha); PoissonRegressor minimises 1/(2n) sum d + alpha/2
+||beta||^2, so its alpha is ours; statsmodels' penalised likelihood is
+loglike - pen_weight * sum(beta^2), so pen_weight = n * alpha / 2, and its
+``fit_regularized`` elastic net uses -loglike / n + alpha * (...) as here.
+
+Each fit runs in a forked child process: the data are shared copy-on-write,
+a fit that runs past ``--cap-seconds`` is killed (and reported as capped), and
+one library's memory use cannot slow the next. Inside the child, a small fit
+on the first rows warms up imports and JIT caches before the timed fit.
+Repeats are interleaved (every library once, then every library again, with
+the order rotated) and the best time is reported.
+
+Usage::
+
+    python benchmarks/bench_glm.py                 # all problems, full size, 3 repeats
+    python benchmarks/bench_glm.py --quick         # 1/100 of the size, 1 repeat (smoke test)
+    python benchmarks/bench_glm.py --problems logistic_l2 poisson_l2 --repeats 5
+    python benchmarks/bench_glm.py --threads 1 --out results.json --markdown
+
+``--threads N`` sets OMP/OpenBLAS/MKL/numba thread counts for every library
+(it must be applied before NumPy is imported, so it is read from sys.argv
+first thing); without it each library uses its defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _apply_thread_limit(argv: list[str]) -> str | None:
+    """Set the thread-count variables from ``--threads N`` before NumPy loads."""
+    for i, arg in enumerate(argv):
+        value = None
+        if arg == "--threads" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--threads="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            for var in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS",
+            ):
+                os.environ[var] = value
+            return value
+    return None
+
+
+if __name__ == "__main__":
+    _apply_thread_limit(sys.argv)
+
+# Every library is imported in the parent (imports only: no fits, so no
+# OpenMP thread pool exists before fork) so that forked children start warm.
+import glum  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+import sklearn  # noqa: E402
+import statsmodels  # noqa: E402
+import statsmodels.api as sm  # noqa: E402
+from scipy.special import xlogy  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.linear_model import LogisticRegression, PoissonRegressor  # noqa: E402
+from statsmodels.base._penalized import PenalizedMixin  # noqa: E402
+from statsmodels.base._penalties import L2  # noqa: E402
+
+import glmlib  # noqa: E402
+from glmlib.datasets import make_glm  # noqa: E402
+from glmlib.glm_cv import regularization_path  # noqa: E402
+
+PROBLEMS = ("logistic_l2", "logistic_l1", "poisson_l2", "logistic_l1_path", "sparse_onehot")
+LIBRARIES = ("glmlib", "glum", "sklearn", "statsmodels")
+# Relative objective gap under which a solution counts as "the same optimum".
+GAP_OK = 1e-6
+# Rows of the warm-up fit run (untimed) in each child before the timed fit.
+WARMUP_ROWS = 2000
+
+
+# --------------------------------------------------------------------- problems
+@dataclass
+class Problem:
+    """One penalised GLM: data, family and penalty (or a grid of penalties)."""
+
+    name: str
+    description: str
+    family: str  # "binomial" or "poisson"
+    X: Any  # ndarray or scipy.sparse.csr_matrix
+    y: np.ndarray
+    alpha: float
+    l1_ratio: float
+    alphas: np.ndarray | None = None  # set for a regularisation path
+    frame: pd.DataFrame | None = None  # categorical DataFrame view of X (for glum)
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def is_path(self) -> bool:
+        return self.alphas is not None
+
+    def head(self, rows: int) -> Problem:
+        """The same problem on the first ``rows`` rows (for warm-up fits)."""
+        rows = min(rows, self.n)
+        frame = None if self.frame is None else self.frame.iloc[:rows]
+        return Problem(
+            self.name,
+            self.description,
+            self.family,
+            self.X[:rows],
+            self.y[:rows],
+            self.alpha,
+            self.l1_ratio,
+            self.alphas,
+            frame,
+        )
+
+
+def _dense_logistic(n: int) -> tuple[np.ndarray, np.ndarray]:
+    X, y, _ = make_glm(n, 50, "binomial", eta_std=1.5, random_state=0)
+    return X, y
+
+
+def make_problem(name: str, quick: bool = False, scale: float = 1.0) -> Problem:
+    """Build problem ``name`` with ``scale`` times the full number of rows.
+
+    ``quick`` is scale 1/100 (path: 1/50, with 20 alphas instead of 100).
+    """
+    if quick:
+        scale = 0.01
+    big = round(1_000_000 * scale)
+    if name == "logistic_l2":
+        X, y = _dense_logistic(big)
+        return Problem(
+            name, f"dense logistic, n={big:,}, p=50, L2 alpha=1e-3", "binomial", X, y, 1e-3, 0.0
+        )
+    if name == "logistic_l1":
+        X, y = _dense_logistic(big)
+        alpha = 0.038  # about 20 of the 50 coefficients non-zero
+        return Problem(
+            name,
+            f"dense logistic, n={big:,}, p=50, L1 alpha={alpha:g}",
+            "binomial",
+            X,
+            y,
+            alpha,
+            1.0,
+        )
+    if name == "poisson_l2":
+        X, y, _ = make_glm(big, 50, "poisson", random_state=1)
+        return Problem(
+            name, f"dense Poisson, n={big:,}, p=50, L2 alpha=1e-3", "poisson", X, y, 1e-3, 0.0
+        )
+    if name == "logistic_l1_path":
+        n, n_alphas = (2_000, 20) if quick else (round(100_000 * scale), 100)
+        X, y, _ = make_glm(
+            n, 200, "binomial", n_informative=40, correlation=0.2, eta_std=1.5, random_state=2
+        )
+        alphas = lasso_alpha_grid(X, y, n_alphas=n_alphas, eps=1e-3)
+        return Problem(
+            name,
+            f"dense logistic L1 path, n={n:,}, p=200, {n_alphas} alphas "
+            f"{alphas[0]:.3g} .. {alphas[-1]:.3g}",
+            "binomial",
+            X,
+            y,
+            float(alphas[-1]),
+            1.0,
+            alphas=alphas,
+        )
+    if name == "sparse_onehot":
+        X, y, frame = onehot_poisson(big, seed=3)
+        return Problem(
+            name,
+            f"sparse one-hot Poisson, n={big:,}, p={X.shape[1]} "
+            f"(1000+100+10 levels, 5 numeric), nnz={X.nnz:,}, L2 alpha=1e-4",
+            "poisson",
+            X,
+            y,
+            1e-4,
+            0.0,
+            frame=frame,
+        )
+    raise ValueError(f"unknown problem {name!r}; choose from {PROBLEMS}")
+
+
+def lasso_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int, eps: float) -> np.ndarray:
+    """Geometric grid from alpha_max (all coefficients zero) down to eps * alpha_max.
+
+    For the logistic loss with an unpenalised intercept the null model has
+    mu = mean(y), and alpha_max = max_j |X_j' (y - mean(y))| / n.
+    """
+    top = float(np.max(np.abs(X.T @ (y - y.mean())))) / X.shape[0]
+    return np.geomspace(top, top * eps, n_alphas)
+
+
+def onehot_poisson(n: int, seed: int) -> tuple[sp.csr_matrix, np.ndarray, pd.DataFrame]:
+    """Three categoricals (1000, 100, 10 levels; all levels one-hot) plus 5 numeric columns.
+
+    Level frequencies follow a Zipf-like law (p_k proportional to 1/(k + 5)), so
+    the 1000-level factor has levels with a handful of rows, as in insurance
+    data. Level effects are N(0, 0.3^2), numeric effects N(0, 0.2^2), intercept -1.
+    """
+    rng = np.random.default_rng(seed)
+    levels = (1000, 100, 10)
+    codes = []
+    effects = []
+    for k in levels:
+        prob = 1.0 / (np.arange(k) + 5.0)
+        codes.append(rng.choice(k, size=n, p=prob / prob.sum()))
+        effects.append(rng.normal(0.0, 0.3, size=k))
+    num = rng.normal(size=(n, 5))
+    eta = -1.0 + sum(e[c] for e, c in zip(effects, codes, strict=True))
+    eta = eta + num @ rng.normal(0.0, 0.2, size=5)
+    y = rng.poisson(np.exp(eta)).astype(np.float64)
+
+    offsets = np.cumsum((0, *levels))
+    rows = np.repeat(np.arange(n), 3)
+    cols = np.column_stack([c + o for c, o in zip(codes, offsets[:-1], strict=True)]).ravel()
+    onehot = sp.csr_matrix((np.ones(3 * n), (rows, cols)), shape=(n, offsets[-1]), dtype=np.float64)
+    X = sp.hstack([onehot, sp.csr_matrix(num)], format="csr")
+    X.sort_indices()
+    frame = pd.DataFrame(
+        {
+            f"c{k}": pd.Categorical(c, categories=np.arange(k))
+            for k, c in zip(levels, codes, strict=True)
+        }
+    )
+    for j in range(5):
+        frame[f"x{j}"] = num[:, j]
+    return X, y, frame
+
+
+# -------------------------------------------------------------------- objective
+def half_deviance(family: str, y: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Unit deviance / 2 at linear predictor eta (stable forms)."""
+    if family == "binomial":  # y in {0, 1}: -y log mu - (1 - y) log(1 - mu)
+        return np.logaddexp(0.0, eta) - y * eta
+    if family == "poisson":  # y log(y / mu) - y + mu
+        return xlogy(y, y) - y * eta - y + np.exp(eta)
+    raise ValueError(family)
+
+
+def objective(prob: Problem, intercept: float, coef: np.ndarray, alpha: float) -> float:
+    """The common objective F (see the module docstring) in float64."""
+    coef = np.asarray(coef, dtype=np.float64).ravel()
+    eta = np.asarray(prob.X @ coef, dtype=np.float64).ravel() + float(intercept)
+    loss = float(np.mean(half_deviance(prob.family, prob.y, eta)))
+    r = prob.l1_ratio
+    pen = alpha * (r * np.abs(coef).sum() + (1 - r) / 2 * float(coef @ coef))
+    return loss + float(pen)
+
+
+def objectives(prob: Problem, fit: dict[str, Any]) -> np.ndarray:
+    """F at every alpha of the problem (one value for a single fit)."""
+    if prob.is_path:
+        assert prob.alphas is not None
+        return np.array(
+            [
+                objective(prob, b0, c, a)
+                for b0, c, a in zip(fit["intercepts"], fit["coefs"], prob.alphas, strict=True)
+            ]
+        )
+    return np.array([objective(prob, fit["intercept"], fit["coef"], prob.alpha)])
+
+
+# ---------------------------------------------------------------------- runners
+# Each runner fits the problem and returns {"intercept", "coef"} (or, for a
+# path, {"intercepts", "coefs"} of shape (n_alphas,) and (n_alphas, p)), plus
+# optional "n_iter" and "note".
+
+
+def glmlib_fit(prob: Problem, tol: float) -> dict[str, Any]:
+    m = glmlib.GLM(family=prob.family, alpha=prob.alpha, l1_ratio=prob.l1_ratio, tol=tol)
+    m.fit(prob.X, prob.y)
+    return {"intercept": m.intercept_, "coef": m.coef_, "n_iter": m.n_iter_}
+
+
+def glmlib_path(prob: Problem, tol: float) -> dict[str, Any]:
+    """glmlib.glm_cv.regularization_path on the full data: GLMCV.fit without the folds.
+
+    glmlib has no public path-only entry point, so this repeats GLMCV.fit's
+    own set-up steps (private: _prepare, _problem, the null-model fit) and
+    then calls the public ``regularization_path``: exactly the full-data path
+    that GLMCV.fit computes after its K fold paths.
+    """
+    est = glmlib.GLMCV(family=prob.family, l1_ratio=prob.l1_ratio, alphas=prob.alphas, tol=tol)
+    data = est._prepare(prob.X, prob.y, None, None)
+    pf = est._penalty_factor(data.design.p)
+    problem = est._problem(data, 0.0, prob.l1_ratio)
+    null_model = getattr(est, "_null_model", None) or est._start  # renamed in glmlib 53738d8
+    theta_null, _ = null_model(problem)
+    coefs, intercepts, _, iters = regularization_path(
+        problem,
+        theta_null,
+        prob.alphas,
+        prob.l1_ratio,
+        pf,
+        tol=est.tol,
+        max_iter=est.max_iter,
+        solver=est.solver,
+    )
+    return {"intercepts": intercepts, "coefs": coefs, "n_iter": int(sum(iters))}
+
+
+def glum_fit(prob: Problem, tol: float, frame: bool = False) -> dict[str, Any]:
+    m = glum.GeneralizedLinearRegressor(
+        family=prob.family,
+        alpha=prob.alpha,
+        l1_ratio=prob.l1_ratio,
+        gradient_tol=tol,
+    )
+    m.fit(prob.frame if frame else prob.X, prob.y)
+    return {"intercept": m.intercept_, "coef": m.coef_, "n_iter": m.n_iter_, "note": m._solver}
+
+
+def glum_path(prob: Problem, tol: float) -> dict[str, Any]:
+    m = glum.GeneralizedLinearRegressor(
+        family=prob.family,
+        alpha=prob.alphas,
+        alpha_search=True,
+        l1_ratio=prob.l1_ratio,
+        gradient_tol=tol,
+        # What solver="auto" picks here; naming it avoids glum 3.4's
+        # `self.alpha == 0` test on an array alpha in its auto-selection.
+        solver="irls-cd",
+    )
+    m.fit(prob.X, prob.y)
+    return {"intercepts": m.intercept_path_, "coefs": m.coef_path_, "note": m._solver}
+
+
+def _logistic(prob: Problem, solver: str, alpha: float, **kw: Any) -> LogisticRegression:
+    return LogisticRegression(C=1.0 / (prob.n * alpha), l1_ratio=prob.l1_ratio, solver=solver, **kw)
+
+
+SKLEARN_KW: dict[str, dict[str, Any]] = {
+    "lbfgs": {"max_iter": 10_000},
+    "newton-cholesky": {"max_iter": 100},
+    # liblinear penalises the intercept as the weight of a constant column
+    # with value intercept_scaling; a large value makes that penalty negligible.
+    "liblinear": {"max_iter": 10_000, "intercept_scaling": 1e3, "random_state": 0},
+    "saga": {"max_iter": 10_000, "random_state": 0},
+}
+
+
+def sklearn_fit(prob: Problem, tol: float, solver: str) -> dict[str, Any]:
+    kw = SKLEARN_KW[solver]
+    if prob.family == "binomial":
+        m = _logistic(prob, solver, prob.alpha, tol=tol, **kw)
+        m.fit(prob.X, prob.y)
+        coef, b0 = m.coef_.ravel(), float(m.intercept_[0])
+    else:
+        m = PoissonRegressor(alpha=prob.alpha, solver=solver, tol=tol, max_iter=kw["max_iter"])
+        m.fit(prob.X, prob.y)
+        coef, b0 = m.coef_, float(m.intercept_)
+    return {"intercept": b0, "coef": coef, "n_iter": int(np.max(m.n_iter_))}
+
+
+def sklearn_path(prob: Problem, tol: float, solver: str) -> dict[str, Any]:
+    """One LogisticRegression per alpha; warm-started where the solver supports it."""
+    assert prob.alphas is not None
+    kw = SKLEARN_KW[solver]
+    warm = solver != "liblinear"  # liblinear ignores warm_start
+    m = _logistic(prob, solver, float(prob.alphas[0]), tol=tol, warm_start=warm, **kw)
+    coefs = np.zeros((len(prob.alphas), prob.p))
+    intercepts = np.zeros(len(prob.alphas))
+    n_iter = 0
+    for k, a in enumerate(prob.alphas):
+        m.set_params(C=1.0 / (prob.n * float(a)))
+        m.fit(prob.X, prob.y)
+        coefs[k] = m.coef_.ravel()
+        intercepts[k] = float(m.intercept_[0])
+        n_iter += int(np.max(m.n_iter_))
+    return {"intercepts": intercepts, "coefs": coefs, "n_iter": n_iter}
+
+
+class GLMPenalized(PenalizedMixin, sm.GLM):
+    """statsmodels GLM with a penalised likelihood (as in statsmodels' own tests)."""
+
+
+def _sm_family(prob: Problem) -> Any:
+    return sm.families.Binomial() if prob.family == "binomial" else sm.families.Poisson()
+
+
+def _dense_with_constant(prob: Problem) -> np.ndarray:
+    X = prob.X.toarray() if sp.issparse(prob.X) else prob.X
+    return np.column_stack([np.ones(prob.n), X])
+
+
+def statsmodels_ridge(prob: Problem, tol: float) -> dict[str, Any]:
+    """Newton's method on loglike - (n alpha / 2) ||beta||^2 (intercept unpenalised)."""
+    Xc = _dense_with_constant(prob)
+    weights = np.r_[0.0, np.ones(prob.p)]
+    model = GLMPenalized(
+        prob.y,
+        Xc,
+        family=_sm_family(prob),
+        penal=L2(weights=weights),
+        pen_weight=prob.n * prob.alpha / 2,
+    )
+    res = model.fit(method="newton", maxiter=100, tol=tol, disp=False)
+    params = np.asarray(res.params)
+    return {"intercept": params[0], "coef": params[1:], "n_iter": res.mle_retvals.get("iterations")}
+
+
+def statsmodels_enet(prob: Problem, tol: float) -> dict[str, Any]:
+    """GLM.fit_regularized(method="elastic_net") with alpha 0 on the constant."""
+    Xc = _dense_with_constant(prob)
+    alpha = np.r_[0.0, np.full(prob.p, prob.alpha)]
+    model = sm.GLM(prob.y, Xc, family=_sm_family(prob))
+    res = model.fit_regularized(
+        method="elastic_net", alpha=alpha, L1_wt=prob.l1_ratio, maxiter=1000, cnvrg_tol=tol
+    )
+    params = np.asarray(res.params)
+    return {"intercept": params[0], "coef": params[1:]}
+
+
+@dataclass
+class Runner:
+    """A library's way of fitting problems.
+
+    ``applies(prob)`` returns None when the runner fits ``prob``, a reason
+    when the library cannot (reported as n/a), or "" when the runner is simply
+    for another kind of problem (a path runner on a single fit; not listed).
+    """
+
+    label: str
+    library: str
+    fit: Callable[[Problem, float], dict[str, Any]]  # (problem, tol) -> solution
+    applies: Callable[[Problem], str | None]
+    tol: float
+
+
+def _first(prob: Problem, *checks: Callable[[Problem], str | None]) -> str | None:
+    """The first check that does not return None (a reason, or "" to skip)."""
+    for check in checks:
+        reason = check(prob)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _only_single(prob: Problem) -> str | None:
+    return "" if prob.is_path else None
+
+
+def _only_path(prob: Problem) -> str | None:
+    return None if prob.is_path else ""
+
+
+def _no_l1(prob: Problem) -> str | None:
+    if prob.is_path:
+        return ""
+    return "cannot fit an L1 penalty" if prob.l1_ratio > 0 else None
+
+
+def _only_l1(prob: Problem) -> str | None:
+    if prob.is_path or prob.l1_ratio == 0:
+        return ""  # an L1 solver: not listed on ridge problems
+    return None
+
+
+def _logistic_only(prob: Problem) -> str | None:
+    return None if prob.family == "binomial" else "LogisticRegression is for the binomial family"
+
+
+def _sm_dense(prob: Problem) -> str | None:
+    if sp.issparse(prob.X) and prob.n * prob.p * 8 > 1e9:
+        gb = prob.n * (prob.p + 1) * 8 / 1e9
+        return f"needs a dense X ({gb:.1f} GB as float64)"
+    return _no_l1(prob)
+
+
+def _sm_enet(prob: Problem) -> str | None:
+    if prob.is_path:
+        return "no path solver (fit_regularized would run once per alpha, from scratch)"
+    if prob.l1_ratio == 0:
+        return ""
+    if prob.n * prob.p > 5e5:
+        return "fit_regularized is a per-coordinate Python loop; run only at n*p <= 5e5 (--quick)"
+    return None
+
+
+# Convergence tolerance of every runner, in each library's own units (see
+# README.md, "Tolerances"): the loosest setting on a 10x ladder whose objective
+# is within 1e-7 relative of the best one found, chosen with
+# benchmarks/tol_sweep.py. None of the libraries measures convergence the same
+# way: glmlib bounds the change of the linear predictor per Newton step; glum
+# the (sub)gradient; scikit-learn's lbfgs the projected gradient and its
+# newton-cholesky the Newton decrement; liblinear and saga their own criteria;
+# statsmodels' Newton the change of the parameters.
+TOLERANCES: dict[str, float] = {
+    "glmlib": 1e-8,
+    "glmlib (regularization_path)": 1e-8,
+    "glum": 1e-8,
+    "glum (categorical DataFrame)": 1e-8,
+    "glum (alpha_search path)": 1e-8,
+    "sklearn (lbfgs)": 1e-10,
+    "sklearn (newton-cholesky)": 1e-8,
+    "sklearn (liblinear)": 1e-8,
+    "sklearn (liblinear path)": 1e-8,
+    "sklearn (saga)": 1e-8,
+    "sklearn (saga path, warm start)": 1e-8,
+    "statsmodels (penalized Newton)": 1e-10,
+    "statsmodels (fit_regularized)": 1e-10,
+}
+
+
+def runners() -> list[Runner]:
+    def make(label: str, library: str, fit: Any, applies: Any, **kw: Any) -> Runner:
+        return Runner(
+            label, library, lambda prob, tol: fit(prob, tol, **kw), applies, TOLERANCES[label]
+        )
+
+    out = [
+        make("glmlib", "glmlib", glmlib_fit, _only_single),
+        make("glmlib (regularization_path)", "glmlib", glmlib_path, _only_path),
+        make("glum", "glum", glum_fit, _only_single),
+        make(
+            "glum (categorical DataFrame)",
+            "glum",
+            glum_fit,
+            lambda prob: None if prob.frame is not None else "",
+            frame=True,
+        ),
+        make("glum (alpha_search path)", "glum", glum_path, _only_path),
+    ]
+    for solver in ("lbfgs", "newton-cholesky"):
+        out.append(make(f"sklearn ({solver})", "sklearn", sklearn_fit, _no_l1, solver=solver))
+    for solver in ("liblinear", "saga"):
+        l1_single = lambda prob: _first(prob, _only_l1, _logistic_only)  # noqa: E731
+        out.append(make(f"sklearn ({solver})", "sklearn", sklearn_fit, l1_single, solver=solver))
+        label = f"sklearn ({solver} path{', warm start' if solver == 'saga' else ''})"
+        out.append(make(label, "sklearn", sklearn_path, _only_path, solver=solver))
+    out.append(make("statsmodels (penalized Newton)", "statsmodels", statsmodels_ridge, _sm_dense))
+    out.append(make("statsmodels (fit_regularized)", "statsmodels", statsmodels_enet, _sm_enet))
+    return out
+
+
+# ---------------------------------------------------------------------- harness
+def _child(conn: Any, runner: Runner, prob: Problem) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runner.fit(prob.head(WARMUP_ROWS), runner.tol)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t0 = time.perf_counter()
+            out = runner.fit(prob, runner.tol)
+            seconds = time.perf_counter() - t0
+        msgs = sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})
+        conven = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        conn.send(("ok", seconds, out, msgs, conven))
+    except BaseException:  # noqa: BLE001 - report anything, the parent carries on
+        conn.send(("error", traceback.format_exc(limit=6)))
+    finally:
+        conn.close()
+
+
+def run_once(runner: Runner, prob: Problem, cap: float) -> tuple[str, Any]:
+    """Fit in a forked child; ("ok", result) / ("capped", cap) / ("error", text)."""
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, runner, prob), daemon=True)
+    proc.start()
+    send.close()
+    # Allow the untimed warm-up on top of the cap.
+    if not recv.poll(cap + 60.0):
+        proc.kill()
+        proc.join()
+        return "capped", cap
+    try:
+        msg = recv.recv()
+    except EOFError:
+        proc.join()
+        return "error", f"child exited with code {proc.exitcode} (killed for memory?)"
+    proc.join()
+    if msg[0] == "ok":
+        _, seconds, out, msgs, conven = msg
+        if seconds > cap:
+            return "capped", seconds
+        return "ok", {
+            "seconds": seconds,
+            "fit": out,
+            "warnings": msgs,
+            "convergence_warning": conven,
+        }
+    return "error", msg[1]
+
+
+@dataclass
+class Entry:
+    runner: Runner
+    times: list[float] = field(default_factory=list)
+    fit: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    convergence_warning: bool = False
+    status: str = "ok"
+    detail: str = ""
+
+
+def bench_problem(
+    prob: Problem, libs: list[str], repeats: int, cap: float, budget: float
+) -> list[Entry]:
+    entries = []
+    for r in runners():
+        if r.library not in libs:
+            continue
+        reason = r.applies(prob)
+        if reason == "":
+            continue
+        e = Entry(r)
+        if reason is not None:
+            e.status, e.detail = "n/a", reason
+        entries.append(e)
+    live = [e for e in entries if e.status == "ok"]
+    for rep in range(repeats):
+        order = live[rep % len(live) :] + live[: rep % len(live)] if live else []
+        for e in order:
+            if e.status != "ok":
+                continue
+            spent = sum(e.times)
+            if e.times and spent + min(e.times) > budget:
+                continue  # another repeat would exceed this library's budget
+            status, value = run_once(e.runner, prob, cap)
+            if status == "ok":
+                e.times.append(value["seconds"])
+                if e.fit is None:
+                    e.fit = value["fit"]
+                    e.warnings = value["warnings"]
+                    e.convergence_warning = value["convergence_warning"]
+                print(
+                    f"    {e.runner.label:<40s} rep {rep + 1}: {value['seconds']:8.2f} s",
+                    flush=True,
+                )
+            elif status == "capped":
+                e.status, e.detail = "capped", f"killed at {cap:.0f} s (cap)"
+                print(f"    {e.runner.label:<40s} rep {rep + 1}: capped at {cap:.0f} s", flush=True)
+            else:
+                e.status, e.detail = "error", str(value).strip().splitlines()[-1]
+                print(f"    {e.runner.label:<40s} rep {rep + 1}: ERROR {e.detail}", flush=True)
+                print(value, file=sys.stderr)
+    return entries
+
+
+def summarise(prob: Problem, entries: list[Entry]) -> list[dict[str, Any]]:
+    """Seconds, ratio to glmlib and objective gap for every entry."""
+    ref = next((e for e in entries if e.runner.library == "glmlib" and e.fit is not None), None)
+    ref_obj = objectives(prob, ref.fit) if ref is not None and ref.fit else None
+    ref_t = min(ref.times) if ref is not None and ref.times else None
+    rows = []
+    for e in entries:
+        row: dict[str, Any] = {
+            "label": e.runner.label,
+            "library": e.runner.library,
+            "status": e.status,
+            "detail": e.detail,
+            "times": e.times,
+            "seconds": min(e.times) if e.times else None,
+            "repeats": len(e.times),
+            "warnings": e.warnings,
+            "convergence_warning": e.convergence_warning,
+        }
+        if e.fit is not None:
+            obj = objectives(prob, e.fit)
+            row["objective"] = float(obj[-1]) if not prob.is_path else obj.tolist()
+            row["n_iter"] = e.fit.get("n_iter")
+            row["note"] = e.fit.get("note")
+            coef = e.fit["coef"] if not prob.is_path else e.fit["coefs"][-1]
+            row["nonzero"] = int(np.count_nonzero(np.abs(np.asarray(coef)) > 0))
+            if ref_obj is not None:
+                gap = (obj - ref_obj) / np.abs(ref_obj)
+                row["gap"] = float(np.max(gap))  # worst over the path
+                row["gap_min"] = float(np.min(gap))
+            if ref_t and row["seconds"]:
+                row["ratio"] = row["seconds"] / ref_t
+        rows.append(row)
+    return rows
+
+
+def _fmt(x: Any, spec: str, empty: str = "") -> str:
+    return empty if x is None else format(x, spec)
+
+
+def table(prob: Problem, rows: list[dict[str, Any]], markdown: bool) -> str:
+    gap_name = "gap (max over path)" if prob.is_path else "gap"
+    head = ["library", "seconds", "x glmlib", gap_name, "iters", "note"]
+    lines = []
+    for r in rows:
+        if r["status"] in ("n/a", "error") or (r["status"] == "capped" and not r["times"]):
+            seconds = "n/a" if r["status"] == "n/a" else r["status"]
+            cells = [r["label"], seconds, "", "", "", r["detail"]]
+        else:
+            note = [str(r.get("note") or "")]
+            if r["convergence_warning"]:
+                note.append("ConvergenceWarning")
+            if r["repeats"] > 0:
+                note.append(f"best of {r['repeats']}")
+            cells = [
+                r["label"],
+                _fmt(r["seconds"], ".2f"),
+                _fmt(r.get("ratio"), ".2f"),
+                _fmt(r.get("gap"), "+.1e"),
+                _fmt(r.get("n_iter"), "d") if isinstance(r.get("n_iter"), int) else "",
+                "; ".join(x for x in note if x),
+            ]
+        lines.append(cells)
+    if markdown:
+        out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        out += ["| " + " | ".join(c) + " |" for c in lines]
+        return "\n".join(out)
+    widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(
+        [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+        + [fmt.format(*c) for c in lines]
+    )
+
+
+def targets(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's targets for one problem: no slower than glum, 3x faster than sklearn."""
+    ok = [r for r in rows if r["seconds"] is not None and r.get("gap") is not None]
+    g = next((r for r in ok if r["library"] == "glmlib"), None)
+    if g is None:
+        return {"glmlib": "no result"}
+    out: dict[str, Any] = {"glmlib_seconds": g["seconds"]}
+    for lib, factor in (("glum", 1.0), ("sklearn", 3.0)):
+        cands = [r for r in ok if r["library"] == lib]
+        good = [r for r in cands if r["gap"] <= GAP_OK]
+        pool = good or cands
+        if not pool:
+            out[lib] = {"met": None, "why": "no comparable result"}
+            continue
+        best = min(pool, key=lambda r: r["seconds"])
+        speedup = best["seconds"] / g["seconds"]
+        out[lib] = {
+            "against": best["label"],
+            "seconds": best["seconds"],
+            "speedup": speedup,
+            "required": factor,
+            "objective_gap": best["gap"],
+            "reached_objective": bool(good),
+            "met": bool(speedup >= factor and best["gap"] >= -GAP_OK),
+        }
+    return out
+
+
+def environment() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as fh:
+            kb = int(next(line.split()[1] for line in fh if line.startswith("MemTotal")))
+            mem = round(kb / 2**20, 1)
+    except (OSError, StopIteration):
+        pass
+    import numba
+    import scipy
+    import torch
+    from threadpoolctl import threadpool_info
+
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": mem,
+        "loadavg_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "thread_env": {
+            k: os.environ.get(k)
+            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+        },
+        "threadpools": [
+            {k: t.get(k) for k in ("internal_api", "num_threads", "filepath")}
+            for t in threadpool_info()
+        ],
+        "versions": {
+            "glmlib": glmlib.__version__,
+            "glum": glum.__version__,
+            "scikit-learn": sklearn.__version__,
+            "statsmodels": statsmodels.__version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "numba": numba.__version__,
+            "torch": torch.__version__,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
+    ap.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke test, < 1 min)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed fits per library, best taken (3; 1 with --quick)",
+    )
+    ap.add_argument(
+        "--threads", type=int, default=None, help="threads for BLAS/OpenMP/numba in every library"
+    )
+    ap.add_argument("--cap-seconds", type=float, default=600.0, help="kill a fit after this long")
+    ap.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=900.0,
+        help="skip further repeats of a library once its fits on a problem took this long",
+    )
+    ap.add_argument("--out", help="write all results (times, objectives, warnings) as JSON")
+    ap.add_argument("--markdown", action="store_true", help="print tables as Markdown")
+    args = ap.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+
+    env = environment()
+    print(f"# {env['date']}  {env['cpu']}, {env['cores']} cores, {env['ram_gib']} GiB")
+    print("# " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
+    print(f"# load average at start: {env['loadavg_at_start']}; threads: {env['thread_env']}")
+    report: dict[str, Any] = {"environment": env, "args": vars(args), "problems": {}}
+    for name in args.problems:
+        t0 = time.perf_counter()
+        prob = make_problem(name, args.quick)
+        print(f"\n## {name}: {prob.description}  (data built in {time.perf_counter() - t0:.1f} s)")
+        entries = bench_problem(
+            prob, args.libraries, args.repeats, args.cap_seconds, args.budget_seconds
+        )
+        rows = summarise(prob, entries)
+        tgt = targets(rows)
+        print()
+        print(table(prob, rows, args.markdown))
+        print(f"targets: {json.dumps(tgt, default=float)}")
+        report["problems"][name] = {
+            "description": prob.description,
+            "n": prob.n,
+            "p": prob.p,
+            "alpha": prob.alpha if not prob.is_path else prob.alphas.tolist(),
+            "l1_ratio": prob.l1_ratio,
+            "rows": rows,
+            "targets": tgt,
+            "loadavg_after": os.getloadavg(),
+        }
+        del prob, entries
+        if args.out:  # write as we go, so a long run leaves partial results
+            with open(args.out, "w") as fh:
+                json.dump(report, fh, indent=1, default=float)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
