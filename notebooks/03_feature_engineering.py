@@ -108,6 +108,7 @@ from threadpoolctl import threadpool_limits
 import glmlib
 from glmlib.datasets import load
 
+# %%
 start_time = time.perf_counter()
 if quick:
     n_folds, max_degree, n_alphas = min(n_folds, 3), min(max_degree, 3), min(n_alphas, 10)
@@ -148,6 +149,7 @@ def warning_counts(messages):
     return {kind: sum(key in m for m in messages) for kind, key in kinds.items()}
 
 
+# %%
 def unit_log_loss(y, p):
     """Negative log-likelihood of each 0/1 outcome, with p clipped to [1e-15, 1 - 1e-15]."""
     p = np.clip(p, 1e-15, 1 - 1e-15)
@@ -1146,7 +1148,8 @@ print(
 # - **No features create signal that is not there.** On stock-market
 #   direction, interactions of past returns lost to the intercept-only
 #   model out of time, and the penalised model did no better than it.
-#
+
+# %% [markdown]
 # **Notes on glmlib** (worked around here, not hidden):
 #
 # - `GLMCV(cv=StratifiedKFold(...))` fails: GLMCV calls
