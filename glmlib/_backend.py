@@ -29,6 +29,11 @@ __all__ = [
 ]
 
 BACKENDS = ("numpy", "torch", "cupy")
+_PINV_RTOL = 1e-12
+# Smallest Cholesky pivot, relative to the largest, of an equilibrated matrix that
+# counts as non-singular (condition number up to about 1e12); an exactly singular
+# Gram matrix leaves a last pivot near sqrt(k * eps) ~ 1e-7 after round-off.
+_CHOL_PIVOT_RTOL = 1e-6
 
 
 def namespace(*arrays: Any) -> ModuleType:
@@ -156,7 +161,9 @@ class Backend:
         """Minimum-norm solution of ``a x = b`` for symmetric positive semi-definite ``a``."""
         xp = self.xp
         evals, evecs = xp.linalg.eigh(a)
-        cutoff = xp.max(xp.abs(evals)) * evals.shape[0] * xp.finfo(evals.dtype).eps * 10
+        # Used only when Cholesky failed, i.e. for (nearly) singular systems; round-off
+        # in a Gram matrix summed over many rows reaches well above k * eps.
+        cutoff = xp.max(xp.abs(evals)) * _PINV_RTOL
         inv = xp.where(evals > cutoff, 1.0 / xp.where(evals > cutoff, evals, 1.0), 0.0)
         return evecs @ (inv * (evecs.T @ b))
 
@@ -200,8 +207,7 @@ def _well_conditioned_chol(l_factor: Any) -> bool:
     """Whether a Cholesky factor of an equilibrated matrix is far from singular."""
     xp = namespace(l_factor)
     diag = xp.abs(xp.linalg.diagonal(l_factor))
-    eps = float(xp.finfo(l_factor.dtype).eps)
-    return bool(float(xp.min(diag)) > float(xp.max(diag)) * eps**0.5 * 10)
+    return bool(float(xp.min(diag)) > float(xp.max(diag)) * _CHOL_PIVOT_RTOL)
 
 
 def _torch_dtype(dtype: np.dtype) -> Any:

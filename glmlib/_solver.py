@@ -41,6 +41,7 @@ __all__ = ["Problem", "FitResult", "newton", "fit_lbfgs"]
 
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 50
+_ETA_TOL_FACTOR = 1e-3
 
 
 @dataclass
@@ -266,7 +267,11 @@ def newton(
                 abs(model_decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0)
             )
             break
-        if change <= tol:
+        # Also converged when the fit itself has stopped moving: in a numerically
+        # rank-deficient design round-off can shift coefficients along a null
+        # direction on every iteration without changing eta.
+        eta_change = float(xp.max(xp.abs(x_step))) * t if accepted else 0.0
+        if change <= tol or eta_change <= tol * _ETA_TOL_FACTOR:
             converged = True
             break
     return FitResult(theta, eta, it, converged, f, rank_deficient, history)

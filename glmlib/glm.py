@@ -270,7 +270,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         self._cov_unscaled = cov_unscaled
         self._penalized = penalized
 
-        if res.rank_deficient or self.rank_ < k:
+        ridge_everywhere = bool(xp.all(prob.l2 > 0)) or prob.penalty_matrix is not None
+        if (res.rank_deficient or self.rank_ < k) and not ridge_everywhere:
             warnings.warn(
                 f"X is rank deficient (rank {self.rank_} < {k} coefficients): duplicated, constant "
                 "or collinear columns. glmlib reports the minimum-norm solution; the coefficients "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -155,7 +156,8 @@ class GLMCV(_GLMBase):
     alphas : array-like, optional
         Explicit penalty grid (sorted decreasing); overrides n_alphas and eps.
     eps : float, default=1e-3
-        Ratio of the smallest to the largest alpha.
+        Ratio of the smallest to the largest alpha (times 1e-3 for a pure
+        ridge path, whose largest alpha is sized as if l1_ratio were 1e-3).
     cv : int or cross-validation splitter, default=5
     random_state : int, optional
         Seed of the shuffled K-fold split when ``cv`` is an int.
@@ -243,7 +245,12 @@ class GLMCV(_GLMBase):
         if not (isinstance(self.eps, numbers.Real) and 0 < self.eps < 1):
             raise ValueError(f"eps must be in (0, 1), got {self.eps!r}")
         top = alpha_max(prob, eta_null, float(self.l1_ratio), pf)
-        return np.geomspace(top, top * self.eps, int(self.n_alphas))
+        ratio = float(self.eps)
+        if float(self.l1_ratio) < _MIN_L1_RATIO_FOR_GRID:
+            # The top was sized as if l1_ratio were 1e-3, i.e. inflated by up to
+            # 1 / 1e-3 relative to the lasso scale: extend the bottom by as much.
+            ratio *= _MIN_L1_RATIO_FOR_GRID
+        return np.geomspace(top, top * ratio, int(self.n_alphas))
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLMCV:
         """Fit the path, cross-validate alpha and refit at ``alpha_``.
@@ -275,7 +282,7 @@ class GLMCV(_GLMBase):
             splitter.shuffle = True
             splitter.random_state = self.random_state
         n = data.design.n
-        folds = list(splitter.split(np.zeros((n, 1))))
+        folds = list(splitter.split(np.zeros((n, 1)), to_numpy(data.y)))
         bar = _progress_bar(len(alphas) * (len(folds) + 1), enabled=bool(self.progress))
         self.cv_deviance_ = np.vstack(
             [
@@ -299,6 +306,13 @@ class GLMCV(_GLMBase):
         )
         best = int(np.argmin(mean))
         self.alpha_ = float(alphas[best])
+        if best == len(alphas) - 1 and len(alphas) > 1:
+            warnings.warn(
+                f"the cross-validated alpha_ = {self.alpha_:.3g} is the smallest alpha on the grid; "
+                "the optimum may lie below it: pass a smaller eps or explicit alphas",
+                UserWarning,
+                stacklevel=2,
+            )
         within = np.flatnonzero(mean <= mean[best] + se[best])
         self.alpha_1se_ = float(alphas[within.min()])
 
