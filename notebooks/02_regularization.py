@@ -268,31 +268,31 @@ print(f"  {Xi_train.shape} train, {Xi_test.shape} test; offset = log(Holders)")
 # which minimises the mean held-out deviance, and `alpha_1se_`, the largest
 # penalty whose CV deviance is within one standard error of that minimum
 # (the "one-standard-error rule": the simplest model that is statistically
-# indistinguishable from the best). For ridge the grid extends further down
-# (`eps=1e-6`), because ridge's $\alpha_{\max}$ is sized as if $\rho$ were
-# $10^{-3}$.
+# indistinguishable from the best). Ridge never sets a coefficient to zero,
+# so its $\alpha_{\max}$ is infinite; glmlib sizes the ridge grid as if
+# $\rho$ were $10^{-3}$ and extends its bottom by the same factor, so the
+# ridge path spans six decades of $\alpha$ where the others span three.
 
 # %%
 penalties = {"lasso": 1.0, "elastic net": 0.5, "ridge": 0.0}
 
 
-def fit_cv(X, y, l1_ratio, **fit_kw):
-    """GLMCV over the chapter's grid (extended downwards for ridge)."""
-    family = fit_kw.pop("family", "binomial")
+def fit_cv(label, X, y, l1_ratio, family="binomial", **fit_kw):
+    """GLMCV with the chapter's folds and number of penalties; warnings go under `label`."""
     model = glmlib.GLMCV(
         family=family,
         l1_ratio=l1_ratio,
         n_alphas=n_alphas,
-        eps=1e-3 if l1_ratio > 0 else 1e-6,
         cv=n_folds,
         random_state=seed,
         device=device,
     )
-    return model.fit(X, y, **fit_kw)
+    with record_warnings(label):
+        return model.fit(X, y, **fit_kw)
 
 
 tic = time.perf_counter()
-credit_cv = {name: fit_cv(Xc_train, yc_train, rho) for name, rho in penalties.items()}
+credit_cv = {name: fit_cv("credit", Xc_train, yc_train, rho) for name, rho in penalties.items()}
 for name, model in credit_cv.items():
     print(
         f"{name:12s} alpha_ = {model.alpha_:.2e} ({np.count_nonzero(model.coef_)} non-zero), "
@@ -301,6 +301,7 @@ for name, model in credit_cv.items():
 print(
     f"three GLMCV fits ({n_folds} folds x {n_alphas} alphas each): {time.perf_counter() - tic:.1f} s"
 )
+show_warnings("credit")
 
 
 # %%
@@ -346,21 +347,21 @@ plt.show()
 
 # %%
 tic = time.perf_counter()
-with record_warnings("khan"):
-    khan_cv = {name: fit_cv(Xk_train, yk_train, rho) for name, rho in penalties.items()}
+khan_cv = {name: fit_cv("khan", Xk_train, yk_train, rho) for name, rho in penalties.items()}
 insurance_cv = {
-    name: fit_cv(Xi_train, yi_train, rho, family="poisson", offset=oi_train)
+    name: fit_cv("insurance", Xi_train, yi_train, rho, family="poisson", offset=oi_train)
     for name, rho in penalties.items()
 }
 print(f"Khan and insurance GLMCV fits: {time.perf_counter() - tic:.1f} s")
 show_warnings("khan")
+show_warnings("insurance")
 
 # %% [markdown]
-# On Khan every fit warns that X is rank deficient. That is true of X (63
-# rows, more columns) but it is not a defect of the penalised fits: with
-# $\alpha > 0$ ridge and the elastic net have strictly convex objectives
-# and a unique solution (the warning is reported to glmlib at the end of
-# the chapter).
+# The warnings above are glmlib's. X is rank deficient on Khan (63 rows,
+# more columns), which matters for the lasso, whose solution need not be
+# unique then; with $\alpha > 0$ ridge and the elastic net have strictly
+# convex objectives and a unique solution. The warning that `alpha_` is the
+# smallest penalty on the grid is discussed below the table of choices.
 
 # %%
 lasso_fits = {
@@ -413,7 +414,8 @@ cv_table.style.format(precision=4, subset=[c for c in cv_table if "deviance" in 
 # Where the CV deviance has a minimum inside the grid, the one-standard-error
 # rule picks a sparser or more strongly shrunk model at little cost in CV
 # deviance. On Khan, though, the CV deviance may keep falling to the weakest
-# penalty on the grid. The reason is separation: with more genes than
+# penalty on the grid (glmlib warns when `alpha_` is the grid's smallest
+# penalty, as it did above). The reason is separation: with more genes than
 # tumours, some linear combination of genes puts all type-2 training tumours
 # on one side and the rest on the other, so a weaker penalty only makes the
 # model more confident, and while held-out tumours land on the correct side
@@ -799,8 +801,8 @@ show_warnings("duplicates")
 # the even split, which is one reason to prefer it when features come in
 # correlated groups.
 #
-# glmlib's rank-deficiency warning above is accurate for the lasso (its
-# solution is not unique) but not for ridge, whose penalised solution is.
+# glmlib's rank-deficiency warnings above (if any are printed) come from the
+# lasso fits with the copy, whose solution is indeed not unique.
 
 # %% [markdown]
 # ### Correlated features: bootstrap spread
@@ -830,8 +832,11 @@ print(
     Xb.corr().loc["mean_radius", ["mean_perimeter", "mean_area"]].round(4).to_dict(),
 )
 print("variance inflation factors:", vif.round(1).to_dict())
-ridge_b = fit_cv(Xb, yb, 0.0)
-print(f"ridge alpha_ = {ridge_b.alpha_:.2e}")
+ridge_b = fit_cv("breast cancer", Xb, yb, 0.0)
+print(
+    f"ridge alpha_ = {ridge_b.alpha_:.2e} (grid {ridge_b.alphas_[0]:.1e} .. {ridge_b.alphas_[-1]:.1e})"
+)
+show_warnings("breast cancer")
 
 # %%
 tic = time.perf_counter()
@@ -1246,9 +1251,9 @@ print(
 # every fit, penalised or not, it eigendecomposes that matrix (for standard
 # errors and degrees of freedom). Both cost $O(p^3)$, which is why this
 # chapter keeps `n_genes` of Khan's 2,308 genes to stay within its time
-# budget. The rank-deficiency warning is also raised for penalised fits
-# whose solution is unique (ridge with $p > n$), and `converged_` can be
-# `True` on separated data, as the Khan section showed.
+# budget. On separated data `converged_` can be `True` although no maximum
+# exists, as the Khan section showed; the separation warning is the one to
+# heed.
 #
 # **Further reading.** Friedman, Hastie and Tibshirani {cite}`friedman2010`
 # describe the coordinate-descent path algorithm that `GLMCV` follows,
