@@ -82,7 +82,7 @@ from functools import partial
 
 from tqdm import TqdmWarning
 
-# optuna and glmlib import tqdm.auto, which warns when ipywidgets is absent; this chapter
+# optuna imports tqdm.auto, which warns in Jupyter when ipywidgets is absent; this chapter
 # shows no progress bars, so that one warning is silenced before the imports.
 warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
 
