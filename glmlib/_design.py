@@ -162,7 +162,8 @@ class TorchSparseDesign:
 
         if cols is None:
             return self._coo
-        return torch.index_select(self._coo, 1, torch.as_tensor(cols, device=self._coo.device))
+        picked = torch.index_select(self._coo, 1, torch.as_tensor(cols, device=self._coo.device))
+        return picked.coalesce()
 
     def matvec(self, beta: Any, cols: Any = None) -> Any:
         import torch

@@ -18,6 +18,7 @@ from ._backend import Backend, resolve_backend, to_numpy
 from ._design import make_design
 from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
+from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs, newton
 from ._validation import (
     _is_device_array,
@@ -197,7 +198,15 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         mu = prob.family.link.inverse(eta)
         return float(prob.family.deviance(prob.y, mu, prob.weights)) * prob.weight_sum
 
-    def _solve(self, prob: Problem, theta: Any, cols: Any = None) -> FitResult:
+    def _solve(
+        self, prob: Problem, theta: Any, screen: tuple[float, float] | None = None
+    ) -> FitResult:
+        """Minimise from ``theta`` (all columns) with the configured solver.
+
+        ``screen=(alpha, l1_ratio)`` fits an L1 problem on a KKT-checked working
+        set of features (a cold start at a small alpha then costs what the
+        non-zero coefficients cost, not all p).
+        """
         solver = self.solver
         p = prob.design.p
         has_l1 = bool(prob.xp.any(prob.l1 > 0))
@@ -206,11 +215,16 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if solver == "irls" and has_l1:
             raise ValueError("solver='irls' cannot fit an L1 penalty; use 'prox-newton' or 'auto'")
         if solver == "lbfgs":
-            if cols is not None:
-                theta = _scatter(prob, theta, cols)
             return fit_lbfgs(prob, theta, tol=self.tol, max_iter=max(self.max_iter, 1000))
         inner = "cd" if prob.backend.device == "cpu" else "fista"
-        res = newton(prob, theta, cols, tol=self.tol, max_iter=self.max_iter, inner=inner)
+        if has_l1 and screen is not None:
+            alpha, l1_ratio = screen
+            grad = to_numpy(prob.full_gradient(prob.eta(theta, None)))
+            pf = self._penalty_factor(p)
+            kw = dict(tol=self.tol, max_iter=self.max_iter, inner=inner)
+            res, _ = screened_newton(prob, theta, grad, alpha, alpha, l1_ratio, pf, **kw)
+        else:
+            res = newton(prob, theta, None, tol=self.tol, max_iter=self.max_iter, inner=inner)
         if not math.isfinite(res.objective):
             raise ValueError(
                 f"no valid coefficients found: the {prob.family.link.name} link gives means outside "
@@ -243,23 +257,29 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         fam = prob.family
         self.nobs_ = int(np.sum(w > 0))
 
-        # Fisher information at the solution, for ranks, df and standard errors.
+        # Fisher information at the solution, for df and (lazily) standard errors.
         k = prob.design.p + int(self.fit_intercept)
+        penalized = bool(xp.any(prob.l1 > 0) or xp.any(prob.l2 > 0))
+        theta_h = to_numpy(res.theta)
+        info = None
         if k <= _GRAM_LIMIT:
             _, _, fisher = prob.working_weights(res.eta)
             info = to_numpy(prob.design.gram(fisher, None, intercept=self.fit_intercept))
             info = info * prob.weight_sum
-            cov_unscaled, rank = _pinv_rank(info)
-            l2 = to_numpy(prob.penalties(None)[1]) * prob.weight_sum
-            theta_h = to_numpy(res.theta)
-            active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
-            df_model = _effective_df(info, l2, active)
+        if not penalized:
+            # The solver's last Cholesky factorisation tells whether X'WX is singular.
+            rank = _pinv_rank(info)[1] if res.rank_deficient and info is not None else k
+            df_model = float(rank)
         else:
-            cov_unscaled, rank = None, k
-            df_model = float(np.count_nonzero(to_numpy(res.theta)))
+            active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
+            rank = int(active.sum())
+            if info is not None:
+                l2 = to_numpy(prob.penalties(None)[1]) * prob.weight_sum
+                df_model = _effective_df(info, l2, active)
+            else:
+                df_model = float(rank)
         self.rank_ = int(rank)
-        penalized = bool(xp.any(prob.l1 > 0) or xp.any(prob.l2 > 0))
-        self.df_model_ = float(rank if not penalized else df_model)
+        self.df_model_ = float(df_model)
         self.df_resid_ = float(self.nobs_ - self.df_model_)
         if fam.has_dispersion:
             pearson = float(np.sum(w * (y - mu) ** 2 / np.asarray(fam.variance(mu))))
@@ -267,11 +287,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         else:
             self.scale_ = 1.0
         self.llf_, self.aic_, self.bic_ = information_criteria(fam, y, mu, w, self.df_model_)
-        self._cov_unscaled = cov_unscaled
+        self._fisher_info = info
+        self._cov_unscaled: np.ndarray | None = None
         self._penalized = penalized
 
         ridge_everywhere = bool(xp.all(prob.l2 > 0)) or prob.penalty_matrix is not None
-        if (res.rank_deficient or self.rank_ < k) and not ridge_everywhere:
+        if res.rank_deficient and not ridge_everywhere:
             warnings.warn(
                 f"X is rank deficient (rank {self.rank_} < {k} coefficients): duplicated, constant "
                 "or collinear columns. glmlib reports the minimum-norm solution; the coefficients "
@@ -368,8 +389,10 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         penalised estimate: it ignores the penalty and any variable selection.
         """
         check_is_fitted(self, "coef_")
-        if self._cov_unscaled is None:
+        if self._fisher_info is None:
             raise ValueError("no covariance: too many coefficients for a Gram matrix")
+        if self._cov_unscaled is None:
+            self._cov_unscaled = _pinv_rank(self._fisher_info)[0]
         names = self._term_names()
         if not self.fit_intercept:
             names = names[1:]
@@ -552,7 +575,7 @@ class GLM(_GLMBase):
         theta, null_dev = self._null_model(prob)
         if not self.fit_intercept:
             theta = _wls_start(prob)
-        res = self._solve(prob, theta)
+        res = self._solve(prob, theta, screen=(alpha, l1_ratio))
         self._set_fitted(prob, data, res, null_dev)
         return self
 
@@ -567,17 +590,6 @@ def _namespace(a: Any) -> Any:
     import array_api_compat
 
     return array_api_compat.array_namespace(a)
-
-
-def _scatter(prob: Problem, theta: Any, cols: Any) -> Any:
-    """Expand theta over ``cols`` to all p columns (zeros elsewhere)."""
-    xp = prob.xp
-    start = int(prob.fit_intercept)
-    full = xp.zeros(prob.design.p + start, dtype=xp.float64, device=_dev(theta))
-    if start:
-        full[0] = theta[0]
-    full[cols + start] = theta[start:]
-    return full
 
 
 def _wls_start(prob: Problem) -> Any:

@@ -11,18 +11,17 @@ import numpy as np
 from sklearn.model_selection import check_cv
 
 from ._backend import to_numpy
-from ._solver import Problem, fit_lbfgs, newton
+from ._screening import screened_newton
+from ._solver import Problem, fit_lbfgs
 from ._validation import check_penalty
 from .families import Family
-from .glm import _GRAM_LIMIT, _Data, _GLMBase, _scatter
+from .glm import _GRAM_LIMIT, _Data, _GLMBase
 
 __all__ = ["GLMCV", "alpha_max", "regularization_path"]
 
 # alpha_max for a pure ridge path is infinite; like glmnet, size the grid as if
 # l1_ratio were at least this.
 _MIN_L1_RATIO_FOR_GRID = 1e-3
-# Relative slack in the KKT check for features screened out by the strong rule.
-_KKT_SLACK = 1e-7
 _ALPHA_MAX_NUDGE = 1e-12
 
 
@@ -56,15 +55,11 @@ def regularization_path(
 ) -> tuple[np.ndarray, np.ndarray, list[Any], list[int]]:
     """Warm-started path over decreasing ``alphas`` with strong-rule screening.
 
-    At each alpha only the strong set (Tibshirani et al., 2012) -- features with
-    |grad_j| >= l1_ratio pf_j (2 alpha_k - alpha_{k-1}) at the previous
-    solution, plus those already non-zero -- enters the Gram matrix; the KKT
-    conditions are then checked on every screened-out feature and violators
-    are added until none remain.
+    Each point is fitted by :func:`glmlib._screening.screened_newton` (strong
+    rules with a KKT check), warm-started from the previous one.
 
     Returns (coefs (n_alphas, p), intercepts (n_alphas,), linear predictors, iterations).
     """
-    xp = prob.xp
     b = prob.backend
     p = prob.design.p
     start = int(prob.fit_intercept)
@@ -81,37 +76,24 @@ def regularization_path(
     inner = "cd" if b.device == "cpu" else "fista"
     for k, alpha in enumerate(alphas):
         alpha = float(alpha)
-        prob_k = replace(prob, l1=alpha * l1_ratio * pf_b, l2=alpha * (1 - l1_ratio) * pf_b)
-        beta = to_numpy(theta[start:])
-        l1_h = alpha * l1_ratio * pf
         if use_lbfgs:
+            prob_k = replace(prob, l1=alpha * l1_ratio * pf_b, l2=alpha * (1 - l1_ratio) * pf_b)
             res = fit_lbfgs(prob_k, theta, tol=tol, max_iter=max(max_iter, 1000))
-            theta, eta, n_it = res.theta, res.eta, res.n_iter
+            grad = to_numpy(prob_k.full_gradient(res.eta))
         else:
-            if l1_ratio > 0:
-                smooth = grad + alpha * (1 - l1_ratio) * pf * beta
-                strong = (np.abs(smooth) >= l1_ratio * pf * (2 * alpha - prev_alpha)) | (beta != 0)
-                strong |= pf == 0
-            else:
-                strong = np.ones(p, dtype=bool)
-            n_it = 0
-            while True:
-                cols_h = np.flatnonzero(strong)
-                cols = b.asarray(cols_h.astype(np.int64))
-                sub = theta[: start + 0] if start else theta[:0]
-                sub = xp.concat([sub, theta[start:][cols]]) if cols_h.size else sub
-                res = newton(prob_k, sub, cols, tol=tol, max_iter=max_iter, inner=inner)
-                n_it += res.n_iter
-                theta = _scatter(prob_k, res.theta, cols)
-                eta = res.eta
-                grad = to_numpy(prob_k.full_gradient(eta))
-                beta = to_numpy(theta[start:])
-                smooth = grad + alpha * (1 - l1_ratio) * pf * beta
-                violators = ~strong & (np.abs(smooth) > l1_h * (1 + _KKT_SLACK) + 1e-12)
-                if not np.any(violators):
-                    break
-                strong |= violators
-        grad = to_numpy(prob_k.full_gradient(eta))
+            res, grad = screened_newton(
+                prob,
+                theta,
+                grad,
+                alpha,
+                prev_alpha,
+                l1_ratio,
+                pf,
+                tol=tol,
+                max_iter=max_iter,
+                inner=inner,
+            )
+        theta, eta, n_it = res.theta, res.eta, res.n_iter
         theta_h = to_numpy(theta)
         coefs[k] = theta_h[start:]
         intercepts[k] = theta_h[0] if start else 0.0
