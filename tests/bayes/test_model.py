@@ -131,14 +131,16 @@ def test_model_log_density_matches_scipy(family: str, link: str, extra: dict) ->
     assert got == pytest.approx(reference(t2) - reference(t1), rel=1e-8, abs=1e-8)
 
 
-def test_unit_weight_binomial_is_an_observed_bernoulli() -> None:
+def test_canonical_links_use_the_exponential_family_form() -> None:
+    """Logistic and log-Poisson models: a Potential, not an observed distribution."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(40, 1))
     y = rng.binomial(1, special.expit(X[:, 0])).astype(float)
-    est = BayesianGLM("binomial")
-    data, fam = est._prepare(X, y, None, None)
-    lik = likelihood_for(fam)
-    priors, _ = est._resolve(data, lik)
-    model = build_model(data, lik, priors)
-    assert [v.name for v in model.observed_RVs] == ["y"]
-    assert type(model["y"].owner.op).__name__ == "BernoulliRV"
+    for family, link, observed in [("binomial", None, []), ("binomial", "probit", ["y"])]:
+        est = BayesianGLM(family, link=link)
+        data, fam = est._prepare(X, y, None, None)
+        lik = likelihood_for(fam)
+        priors, _ = est._resolve(data, lik)
+        model = build_model(data, lik, priors)
+        assert [v.name for v in model.observed_RVs] == observed
+        assert ("y_loglik" in [p.name for p in model.potentials]) == (not observed)
