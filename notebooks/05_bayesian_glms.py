@@ -91,7 +91,7 @@ if quick:
     prior_scales = [0.1, 0.5, 10.0]
     laplace_sizes = [20, 200]
     cost_sizes = [2000]
-    sampler = "pymc"  # compiles in about a second for small models (see "What sampling costs")
+    sampler = "pymc"  # compiles fastest for small models (see "What sampling costs")
 if device == "auto":
     try:
         import torch
@@ -100,11 +100,11 @@ if device == "auto":
     except ImportError:
         device = "cpu"
 
-# PyMC reports progress through the logging module (to stderr) and PyTensor warns once
-# that it found no BLAS to link its C code against (the pip wheels bundle none; the
-# numba backend that nutpie uses brings its own). Both are about the machine, not
-# the results, so they are silenced here; convergence problems are not: every fit
-# below goes through `sample()`, which prints its diagnostics.
+# PyMC reports progress through the logging module (to stderr), and PyTensor warns once
+# that it could not link its C code to a BLAS library (it then calls SciPy's BLAS from
+# Python). Both are about the machine, not the results, so they are silenced here;
+# convergence problems are not: every fit below goes through `sample()`, which prints
+# its diagnostics.
 for name in ("pymc", "pytensor", "nutpie"):
     logging.getLogger(name).setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
@@ -680,15 +680,21 @@ say(
 )
 
 # %% [markdown]
-# **Faster samplers and GPUs.** Most of the wall time of a small model is
-# compilation; most of the time of a large one is the $O(np)$ gradient
-# repeated at every leapfrog step. nutpie removes the Python overhead per
-# step and the Laplace preconditioning cuts the number of steps per draw.
+# **Faster samplers and GPUs.** For a small model most of the wall time is
+# compilation, where PyMC's sampler (C code, cached on disk) is cheaper than
+# nutpie (numba, compiled afresh in every process). For a large one most of
+# the time is the gradient, two passes over the $n \times p$ design at every
+# leapfrog step, and a sampler's own per-step overhead, which is where nutpie
+# saves, matters less than how fast that pass runs; which of the two wins on
+# this machine is printed above. What a sampler cannot change, the
+# parametrisation can: `BayesianGLM` samples in coordinates whitened by the
+# core engine's Laplace fit, so that the posterior is close to a standard
+# normal and needs few leapfrog steps per effective draw.
 # The JAX samplers (`sampler="numpyro"` or `"blackjax"`) compile the whole
-# sampler with XLA and run on a GPU when JAX sees one: the matrix-vector
-# products then run on the device, and many chains can be run in parallel
-# for the price of one. Whether that pays depends on $n p$; for a few
-# thousand rows the transfer and launch overheads dominate.
+# sampler with XLA and run on a GPU when JAX sees one: the passes over the
+# data then run on the device, and many chains run in parallel for the price
+# of one. Whether that pays depends on $np$; for a few thousand rows, launch
+# and transfer overheads dominate.
 
 # %%
 from glmlib.bayes._imports import has_module
