@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-if __name__ == "__main__":
-    from bench_glm import _apply_thread_limit
+from _threads import apply_thread_limit  # noqa: E402  (before NumPy loads)
 
-    _apply_thread_limit(sys.argv)
+if __name__ == "__main__":
+    apply_thread_limit(sys.argv)
 
 import numpy as np  # noqa: E402
 from bench_glm import PROBLEMS, make_problem, objectives, run_once, runners  # noqa: E402
