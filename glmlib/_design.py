@@ -6,7 +6,9 @@ Every pass over the data goes through a design object: the linear predictor
 scipy.sparse designs cost time proportional to the number of non-zeros and are
 never densified. Vectors are float64; X keeps its own dtype (float32 or
 float64): each block of X'DX is formed in X's dtype and the blocks are summed
-in float64.
+in float64 (the scipy.sparse kernel accumulates in float64 throughout).
+Screened fits work on a column subset, materialised once per solve by
+``subset`` rather than gathered on every pass.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas
 
 from ._backend import Backend, to_numpy
 
@@ -41,179 +43,220 @@ class DenseDesign:
     def _cast(self, v: Any) -> Any:
         return self.xp.astype(v, self.dtype) if v.dtype != self.dtype else v
 
-    def _cols(self, cols: Any) -> Any:
-        return self.X if cols is None else self.X[:, cols]
+    def subset(self, cols: Any) -> DenseDesign:
+        """The design of X[:, cols], copied once so later passes read contiguous memory."""
+        if cols is None:
+            return self
+        return DenseDesign(self.xp.take(self.X, cols, axis=1), self.backend)
 
-    def matvec(self, beta: Any, cols: Any = None) -> Any:
-        """X[:, cols] @ beta as a float64 vector."""
-        if cols is not None and len(cols) == 0:
-            return self.xp.zeros(self.n, dtype=self.xp.float64, device=self._device())
-        out = self._cols(cols) @ self._cast(beta)
+    def matvec(self, beta: Any) -> Any:
+        """X @ beta as a float64 vector."""
+        out = self.X @ self._cast(beta)
         return self.xp.astype(out, self.xp.float64)
 
-    def rmatvec(self, v: Any, cols: Any = None) -> Any:
-        """X[:, cols].T @ v as a float64 vector."""
-        out = self._cols(cols).T @ self._cast(v)
+    def rmatvec(self, v: Any) -> Any:
+        """X.T @ v as a float64 vector."""
+        out = self.X.T @ self._cast(v)
         return self.xp.astype(out, self.xp.float64)
 
     def column_std(self) -> np.ndarray:
-        """Unweighted standard deviation of each column, on the host."""
-        return to_numpy(self.xp.std(self.X, axis=0)).astype(np.float64)
+        """Unweighted standard deviation of each column, on the host.
+
+        Two chunked passes (mean, then centred squares), so no n x p temporary.
+        """
+        xp = self.xp
+        chunk = _chunk_rows(self.p)
+        total = xp.zeros(self.p, dtype=xp.float64, device=self._device())
+        for start in range(0, self.n, chunk):
+            total = total + xp.sum(xp.astype(self.X[start : start + chunk], xp.float64), axis=0)
+        mean = total / max(self.n, 1)
+        sq = xp.zeros(self.p, dtype=xp.float64, device=self._device())
+        for start in range(0, self.n, chunk):
+            centred = xp.astype(self.X[start : start + chunk], xp.float64) - mean
+            sq = sq + xp.sum(centred * centred, axis=0)
+        return np.sqrt(to_numpy(sq) / max(self.n, 1))
 
     def _device(self) -> Any:
         import array_api_compat
 
         return array_api_compat.device(self.X)
 
-    def gram(self, d: Any, cols: Any = None, intercept: bool = True) -> Any:
-        """[1, X[:, cols]].T diag(d) [1, X[:, cols]] (d >= 0), float64.
+    def gram(self, d: Any, intercept: bool = True) -> Any:
+        """[1, X].T diag(d) [1, X] (d >= 0), float64.
 
-        With ``intercept=False`` the leading column of ones is left out.
+        With ``intercept=False`` the leading column of ones is left out. Each
+        row block is scaled by sqrt(d) once and multiplied by its own
+        transpose (NumPy dispatches ``B.T @ B`` to BLAS syrk); the intercept
+        row is X.T @ d.
         """
         xp = self.xp
-        X = self._cols(cols)
-        k = X.shape[1] + int(intercept)
         sqrt_d = xp.sqrt(d)
-        chunk = max(1024, _CHUNK_ELEMENTS // max(k, 1))
-        out = xp.zeros((k, k), dtype=xp.float64, device=self._device())
-        numpy_blas = self.backend.name == "numpy" and X.dtype in (np.float32, np.float64)
+        chunk = _chunk_rows(self.p)
+        g = xp.zeros((self.p, self.p), dtype=xp.float64, device=self._device())
         for start in range(0, self.n, chunk):
-            s = sqrt_d[start : start + chunk]
-            block = X[start : start + chunk] * self._cast(s)[:, None]
-            if intercept:
-                block = xp.concat([self._cast(s)[:, None], block], axis=1)
-            if numpy_blas:
-                syrk = blas.dsyrk if X.dtype == np.float64 else blas.ssyrk
-                g = syrk(1.0, block, trans=1, lower=0)
-                g = np.triu(g) + np.triu(g, 1).T
-            else:
-                g = block.T @ block
-            out = out + xp.astype(g, xp.float64)
-        return out
+            block = (
+                self.X[start : start + chunk] * self._cast(sqrt_d[start : start + chunk])[:, None]
+            )
+            g = g + xp.astype(block.T @ block, xp.float64)
+        if not intercept:
+            return g
+        return _with_intercept(xp, g, self.rmatvec(d), xp.sum(d))
+
+
+def _chunk_rows(p: int) -> int:
+    return max(1024, _CHUNK_ELEMENTS // max(p, 1))
+
+
+def _with_intercept(xp: Any, g: Any, col: Any, total: Any) -> Any:
+    """Border the Gram matrix g with the intercept's row and column."""
+    top = xp.concat([xp.reshape(total, (1,)), col])
+    return xp.concat([top[None, :], xp.concat([col[:, None], g], axis=1)], axis=0)
 
 
 class ScipySparseDesign:
-    """A scipy.sparse X (CSC internally); cost proportional to nnz."""
+    """A scipy.sparse X (CSR and CSC copies); cost proportional to nnz."""
 
     def __init__(self, X: Any, backend: Backend) -> None:
         if backend.name != "numpy":
             raise ValueError("scipy.sparse input runs on the numpy backend")
-        self.X = sp.csc_matrix(X)
-        self.Xr = sp.csr_matrix(X)
+        self.Xr = _canonical(sp.csr_matrix(X))
+        self.X = sp.csc_matrix(self.Xr)
         self.backend = backend
         self.xp = backend.xp
         self.n, self.p = X.shape
         self.dtype = self.X.dtype
         self.is_sparse = True
 
+    def subset(self, cols: Any) -> ScipySparseDesign:
+        """The design of X[:, cols] (a column slice of the CSC copy)."""
+        if cols is None:
+            return self
+        return ScipySparseDesign(self.X[:, np.asarray(cols)], self.backend)
+
     def column_std(self) -> np.ndarray:
         return _sparse_column_std(self.X)
 
-    def matvec(self, beta: Any, cols: Any = None) -> Any:
-        if cols is None:
-            return np.asarray(self.Xr @ beta.astype(self.dtype), dtype=np.float64)
-        if len(cols) == 0:
-            return np.zeros(self.n)
-        return np.asarray(self.X[:, cols] @ beta.astype(self.dtype), dtype=np.float64)
+    def matvec(self, beta: Any) -> Any:
+        return np.asarray(self.Xr @ beta.astype(self.dtype), dtype=np.float64)
 
-    def rmatvec(self, v: Any, cols: Any = None) -> Any:
-        X = self.X if cols is None else self.X[:, cols]
-        return np.asarray(X.T @ v.astype(self.dtype), dtype=np.float64)
+    def rmatvec(self, v: Any) -> Any:
+        return np.asarray(self.X.T @ v.astype(self.dtype), dtype=np.float64)
 
-    def gram(self, d: Any, cols: Any = None, intercept: bool = True) -> Any:
-        X = self.X if cols is None else self.X[:, cols]
-        dX = sp.csc_matrix(X.multiply(d[:, None].astype(self.dtype)))
-        g = np.asarray((X.T @ dX).toarray(), dtype=np.float64)
-        if not intercept:
-            return g
-        k = X.shape[1] + 1
-        out = np.empty((k, k))
-        out[0, 0] = d.sum()
-        col = np.asarray(X.T @ d, dtype=np.float64)
-        out[0, 1:] = col
-        out[1:, 0] = col
-        out[1:, 1:] = g
-        return out
+    def gram(self, d: Any, intercept: bool = True) -> Any:
+        X = self.Xr
+        g = _csr_gram(X.indptr, X.indices, X.data, np.asarray(d, dtype=np.float64), self.p)
+        return g if intercept else g[1:, 1:]
+
+
+def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
+    """X with sorted, unique column indices per row, never modifying the caller's arrays."""
+    if X.has_canonical_format:
+        return X
+    X = X.copy()
+    X.sum_duplicates()
+    return X
+
+
+@numba.njit(cache=True, nogil=True)
+def _csr_gram(indptr, indices, data, d, p):  # pragma: no cover - compiled
+    """[1, X].T diag(d) [1, X] for a canonical CSR X, by per-row outer products.
+
+    Cost: sum over rows of nnz_i^2 / 2, into a dense (p + 1) x (p + 1) result.
+    """
+    g = np.zeros((p + 1, p + 1))
+    for i in range(indptr.shape[0] - 1):
+        di = d[i]
+        if di == 0.0:
+            continue
+        g[0, 0] += di
+        for a in range(indptr[i], indptr[i + 1]):
+            ja = indices[a] + 1
+            va = data[a] * di
+            g[0, ja] += va
+            for c in range(a, indptr[i + 1]):
+                g[ja, indices[c] + 1] += va * data[c]
+    for r in range(p + 1):
+        for c in range(r + 1, p + 1):
+            g[c, r] = g[r, c]
+    return g
 
 
 class TorchSparseDesign:
-    """A sparse X held as a torch sparse CSR tensor (CPU or CUDA)."""
+    """A sparse X held as torch sparse tensors (CPU or CUDA)."""
 
-    def __init__(self, X: Any, backend: Backend) -> None:
-        import torch
-
-        Xc = sp.csr_matrix(X)
-        self._host = Xc
-        dev = backend._torch_device
-        tdtype = torch.float32 if Xc.dtype == np.float32 else torch.float64
-        self.X, self.Xt = (_torch_csr(A, tdtype, dev) for A in (Xc, sp.csr_matrix(Xc.T)))
-        self._coo = self.X.to_sparse_coo().coalesce()
+    def __init__(self, coo: Any, backend: Backend) -> None:
+        self._coo = coo.coalesce()
+        with warnings.catch_warnings():  # torch calls its CSR support beta
+            warnings.simplefilter("ignore", UserWarning)
+            self.X = self._coo.to_sparse_csr()
+            self.Xt = self._coo.t().coalesce().to_sparse_csr()
         self.backend = backend
         self.xp = backend.xp
-        self.n, self.p = Xc.shape
-        self.dtype = tdtype
+        self.n, self.p = self._coo.shape
+        self.dtype = self._coo.dtype
         self.is_sparse = True
 
+    @classmethod
+    def from_scipy(cls, X: Any, backend: Backend) -> TorchSparseDesign:
+        """Move a scipy.sparse matrix to the backend's device once."""
+        import torch
+
+        Xc = sp.coo_matrix(X)
+        tdtype = torch.float32 if Xc.dtype == np.float32 else torch.float64
+        idx = torch.as_tensor(np.vstack([Xc.row, Xc.col]).astype(np.int64))
+        values = torch.as_tensor(Xc.data, dtype=tdtype)
+        coo = torch.sparse_coo_tensor(idx, values, Xc.shape, check_invariants=False)
+        coo = coo.to(backend._torch_device)
+        return cls(coo, backend)
+
+    def subset(self, cols: Any) -> TorchSparseDesign:
+        """The design of X[:, cols], selected on the device."""
+        import torch
+
+        if cols is None:
+            return self
+        cols = torch.as_tensor(cols, device=self._coo.device)
+        return TorchSparseDesign(torch.index_select(self._coo, 1, cols), self.backend)
+
     def column_std(self) -> np.ndarray:
-        return _sparse_column_std(self._host)
-
-    def _sub(self, cols: Any) -> Any:
         import torch
 
-        if cols is None:
-            return self._coo
-        picked = torch.index_select(self._coo, 1, torch.as_tensor(cols, device=self._coo.device))
-        return picked.coalesce()
+        ones = torch.ones(self.n, 1, dtype=torch.float64, device=self._coo.device)
+        x64 = self._coo.to(torch.float64)
+        mean = torch.sparse.mm(x64.t(), ones)[:, 0] / self.n
+        sq = torch.sparse.mm((x64 * x64).t(), ones)[:, 0] / self.n
+        return np.sqrt(np.clip(to_numpy(sq - mean**2), 0.0, None))
 
-    def matvec(self, beta: Any, cols: Any = None) -> Any:
+    def matvec(self, beta: Any) -> Any:
         import torch
 
-        if cols is None:
-            out = self.X @ beta.to(self.dtype)
-        elif len(cols) == 0:
+        if self.p == 0:
             return torch.zeros(self.n, dtype=torch.float64, device=beta.device)
-        else:
-            out = torch.sparse.mm(self._sub(cols), beta.to(self.dtype)[:, None])[:, 0]
-        return out.to(torch.float64)
+        return (self.X @ beta.to(self.dtype)).to(torch.float64)
 
-    def rmatvec(self, v: Any, cols: Any = None) -> Any:
+    def rmatvec(self, v: Any) -> Any:
         import torch
 
-        if cols is None:
-            out = self.Xt @ v.to(self.dtype)
-        else:
-            out = torch.sparse.mm(self._sub(cols).t(), v.to(self.dtype)[:, None])[:, 0]
-        return out.to(torch.float64)
+        if self.p == 0:
+            return torch.zeros(0, dtype=torch.float64, device=v.device)
+        return (self.Xt @ v.to(self.dtype)).to(torch.float64)
 
-    def gram(self, d: Any, cols: Any = None, intercept: bool = True) -> Any:
+    def gram(self, d: Any, intercept: bool = True) -> Any:
         import torch
 
-        X = self._sub(cols)
+        X = self._coo
         idx = X.indices()
         scaled = torch.sparse_coo_tensor(
-            idx, X.values() * d.to(self.dtype)[idx[0]], X.shape, device=X.device
+            idx,
+            X.values() * d.to(self.dtype)[idx[0]],
+            X.shape,
+            device=X.device,
+            check_invariants=False,
         )
         g = torch.sparse.mm(X.t().coalesce(), scaled).to_dense().to(torch.float64)
         if not intercept:
             return g
-        col = torch.sparse.mm(X.t(), d.to(self.dtype)[:, None])[:, 0].to(torch.float64)
-        top = torch.cat([d.sum()[None], col])
-        return torch.cat([top[None, :], torch.cat([col[:, None], g], dim=1)], dim=0)
-
-
-def _torch_csr(A: sp.csr_matrix, dtype: Any, device: Any) -> Any:
-    """A scipy CSR matrix as a torch sparse CSR tensor (torch calls its CSR support beta)."""
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.as_tensor(A.indptr, dtype=torch.int64),
-            torch.as_tensor(A.indices, dtype=torch.int64),
-            torch.as_tensor(A.data, dtype=dtype),
-            size=A.shape,
-            device=device,
-        )
+        return _with_intercept(self.xp, g, self.rmatvec(d), torch.sum(d))
 
 
 def _sparse_column_std(X: Any) -> np.ndarray:
@@ -226,6 +269,6 @@ def make_design(X: Any, backend: Backend) -> Any:
     """Wrap validated input X in the design class for its storage and backend."""
     if sp.issparse(X):
         if backend.name == "torch":
-            return TorchSparseDesign(X, backend)
+            return TorchSparseDesign.from_scipy(X, backend)
         return ScipySparseDesign(X, backend)
     return DenseDesign(backend.asarray(X), backend)

@@ -94,7 +94,5 @@ def screened_newton(
         if not np.any(violators):
             break
         strong |= violators
-    fit = FitResult(
-        theta, res.eta, n_iter, res.converged, res.objective, res.rank_deficient, history
-    )
+    fit = replace(res, theta=theta, n_iter=n_iter, history=history)
     return fit, grad

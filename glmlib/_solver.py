@@ -27,7 +27,7 @@ first-order alternative for problems whose Gram matrix would not fit.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -68,16 +68,29 @@ class Problem:
     #: (smoothing penalties of GAMs, Gaussian priors).
     penalty_matrix: Any = None
 
-    def quadratic_penalty(self, theta: Any, cols: Any = None) -> tuple[Any, Any]:
-        """(S theta, S) restricted to ``cols`` and padded for the intercept.
+    def restrict(self, cols: Any) -> Problem:
+        """The same objective over the intercept and the columns ``cols`` only.
 
-        Coefficients outside ``cols`` are zero, so the rows and columns of S
-        that belong to them drop out of beta' S beta.
+        The other coefficients are held at zero, so their rows and columns of
+        S drop out of beta' S beta. The design's column subset is copied once
+        here, not gathered again on every pass over X.
         """
         xp = self.xp
         S = self.penalty_matrix
-        if cols is not None:
+        if S is not None:
             S = xp.take(xp.take(S, cols, axis=0), cols, axis=1)
+        return replace(
+            self,
+            design=self.design.subset(cols),
+            l1=xp.take(self.l1, cols),
+            l2=xp.take(self.l2, cols),
+            penalty_matrix=S,
+        )
+
+    def quadratic_penalty(self, theta: Any) -> tuple[Any, Any]:
+        """(S theta, S), padded for the intercept."""
+        xp = self.xp
+        S = self.penalty_matrix
         if self.fit_intercept:
             k = S.shape[0] + 1
             padded = xp.zeros((k, k), dtype=xp.float64, device=_dev(S))
@@ -95,15 +108,14 @@ class Problem:
             return theta[0], theta[1:]
         return 0.0, theta
 
-    def eta(self, theta: Any, cols: Any) -> Any:
+    def eta(self, theta: Any) -> Any:
         b0, beta = self.split(theta)
-        return self.design.matvec(beta, cols) + b0 + self.offset
+        return self.design.matvec(beta) + b0 + self.offset
 
-    def penalties(self, cols: Any) -> tuple[Any, Any]:
+    def penalties(self) -> tuple[Any, Any]:
         """Penalty vectors aligned with theta (zero for the intercept)."""
         xp = self.xp
-        l1 = self.l1 if cols is None else self.l1[cols]
-        l2 = self.l2 if cols is None else self.l2[cols]
+        l1, l2 = self.l1, self.l2
         if self.fit_intercept:
             zero = xp.zeros(1, dtype=xp.float64, device=_dev(l1))
             l1 = xp.concat([zero, l1])
@@ -118,10 +130,10 @@ class Problem:
         value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
         return xp.where(fam.link.valid_eta(eta) & fam.valid_mu(mu), value, math.inf)
 
-    def objective(self, eta: Any, theta: Any, l1: Any, l2: Any, cols: Any = None) -> float:
+    def objective(self, eta: Any, theta: Any, l1: Any, l2: Any) -> float:
         quad = 0.0
         if self.penalty_matrix is not None:
-            quad = 0.5 * float(self.xp.sum(theta * self.quadratic_penalty(theta, cols)[0]))
+            quad = 0.5 * float(self.xp.sum(theta * self.quadratic_penalty(theta)[0]))
         value = quad + float(
             self.loss(eta) + self.xp.sum(l1 * self.xp.abs(theta)) + 0.5 * self.xp.sum(l2 * theta**2)
         )
@@ -132,6 +144,8 @@ class Problem:
         xp = self.xp
         link, fam = self.family.link, self.family
         mu = link.inverse(eta)
+        if fam.natural_link:  # d mu / d eta = V(mu): no derivative or division needed
+            return mu, self.weights * (self.y - mu), self.weights * fam.variance(mu)
         dmu = link.inverse_deriv(eta)
         var = fam.variance(mu)
         tiny = float(xp.finfo(var.dtype).tiny) ** 0.5
@@ -140,14 +154,14 @@ class Problem:
         fisher = self.weights * dmu * dmu / var
         return mu, score, fisher
 
-    def quadratic_model(self, theta: Any, eta: Any, cols: Any) -> tuple[Any, Any]:
+    def quadratic_model(self, eta: Any) -> tuple[Any, Any]:
         """Gradient and Fisher Hessian of the smooth loss in theta (one pass over X)."""
         xp = self.xp
         _, score, fisher = self.working_weights(eta)
-        grad = -self.design.rmatvec(score, cols)
+        grad = -self.design.rmatvec(score)
         if self.fit_intercept:
             grad = xp.concat([-xp.sum(score)[None], grad])
-        hess = self.design.gram(fisher, cols, intercept=self.fit_intercept)
+        hess = self.design.gram(fisher, intercept=self.fit_intercept)
         return grad, hess
 
     def full_gradient(self, eta: Any) -> Any:
@@ -165,6 +179,13 @@ class FitResult:
     objective: float
     rank_deficient: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
+    #: Fisher information of the smooth loss (normalised weights) from the last
+    #: quadratic model, over the intercept and the fitted columns: at the
+    #: iterate one step before ``theta`` (as R's glm.fit reports), or at
+    #: ``theta`` itself when the last step was rejected. None for L-BFGS.
+    hess: Any = None
+    #: host indices of the columns ``hess`` covers after the intercept (None: all).
+    hess_cols: np.ndarray | None = None
 
 
 def _dev(a: Any) -> Any:
@@ -199,11 +220,13 @@ def newton(
     inner : {"cd", "fista"}
         Inner solver for penalised quadratics with an L1 part.
     """
+    if cols is not None:
+        prob = prob.restrict(cols)
     xp = prob.xp
-    l1, l2 = prob.penalties(cols)
+    l1, l2 = prob.penalties()
     has_l1 = bool(xp.any(l1 > 0))
-    eta = prob.eta(theta, cols)
-    f = prob.objective(eta, theta, l1, l2, cols)
+    eta = prob.eta(theta)
+    f = prob.objective(eta, theta, l1, l2)
     history: list[dict[str, float]] = []
     rank_deficient = False
     converged = False
@@ -211,12 +234,13 @@ def newton(
     inner_tol = tol * 1e-2 if inner_tol is None else inner_tol
     if theta.shape[0] == 0:  # nothing to fit: no intercept and no candidate columns
         return FitResult(theta, eta, 0, True, f, False, history)
+    hess = None
     for it in range(1, max_iter + 1):
-        grad, hess = prob.quadratic_model(theta, eta, cols)
+        grad, hess = prob.quadratic_model(eta)
         grad_s = grad + l2 * theta
         hess_s = hess + xp.eye(hess.shape[0], dtype=hess.dtype, device=_dev(hess)) * l2
         if prob.penalty_matrix is not None:
-            s_theta, s_full = prob.quadratic_penalty(theta, cols)
+            s_theta, s_full = prob.quadratic_penalty(theta)
             grad_s = grad_s + s_theta
             hess_s = hess_s + s_full
         if not has_l1:
@@ -234,7 +258,7 @@ def newton(
                 new, _ = fista(hess_s, c, l1, theta, tol=inner_tol)
             step = new - theta
         b0_step, beta_step = prob.split(step)
-        x_step = prob.design.matvec(beta_step, cols) + b0_step
+        x_step = prob.design.matvec(beta_step) + b0_step
         model_decrease = float(
             xp.sum(grad_s * step) + xp.sum(l1 * xp.abs(new)) - xp.sum(l1 * xp.abs(theta))
         )
@@ -246,7 +270,7 @@ def newton(
         for _ in range(_MAX_HALVINGS):
             eta_t = eta + t * x_step
             theta_t = theta + t * step
-            f_t = prob.objective(eta_t, theta_t, l1, l2, cols)
+            f_t = prob.objective(eta_t, theta_t, l1, l2)
             if f_t <= f + _ARMIJO * t * min(model_decrease, 0.0) + slack:
                 accepted = True
                 break
@@ -277,7 +301,8 @@ def newton(
         if change <= tol or eta_change <= tol * _ETA_TOL_FACTOR:
             converged = True
             break
-    return FitResult(theta, eta, it, converged, f, rank_deficient, history)
+    hess_cols = None if cols is None else to_numpy(cols)
+    return FitResult(theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols)
 
 
 def fit_lbfgs(
@@ -293,7 +318,7 @@ def fit_lbfgs(
     and negative parts with bound constraints. Only p-vectors cross to the host.
     """
     xp = prob.xp
-    l1, l2 = prob.penalties(None)
+    l1, l2 = prob.penalties()
     l1_h, l2_h = to_numpy(l1), to_numpy(l2)
     k = theta.shape[0]
     start = int(prob.fit_intercept)
@@ -306,7 +331,7 @@ def fit_lbfgs(
     def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
         th = unpack(z)
         th_b = prob.backend.asarray(th, dtype=np.float64)
-        eta = prob.eta(th_b, None)
+        eta = prob.eta(th_b)
         _, score, _ = prob.working_weights(eta)
         g = -prob.design.rmatvec(score)
         if prob.fit_intercept:
@@ -336,6 +361,6 @@ def fit_lbfgs(
         options={"maxiter": max_iter, "gtol": tol, "ftol": 1e3 * np.finfo(float).eps, "maxcor": 20},
     )
     th = prob.backend.asarray(unpack(res.x), dtype=np.float64)
-    eta = prob.eta(th, None)
+    eta = prob.eta(th)
     history.append({"iteration": int(res.nit), "objective": float(res.fun)})
     return FitResult(th, eta, int(res.nit), bool(res.success), float(res.fun), False, history)

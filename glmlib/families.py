@@ -56,6 +56,9 @@ class Family:
     valid_links: tuple[str, ...] = ()
     #: Whether the dispersion is estimated (Pearson chi^2 / df) rather than fixed at 1.
     has_dispersion: bool = True
+    #: Whether d mu / d eta = V(mu) under ``canonical_link`` (the natural
+    #: parameter is eta itself), so the score is w (y - mu) and the Fisher weight w V(mu).
+    canonical_is_natural: bool = False
 
     def __init__(self, link: str | Link | None = None) -> None:
         self.link = self.canonical_link() if link is None else get_link(link)
@@ -127,6 +130,11 @@ class Family:
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self)))
 
+    @property
+    def natural_link(self) -> bool:
+        """Whether the link is the canonical one with d mu / d eta = V(mu)."""
+        return self.canonical_is_natural and type(self.link) is self.canonical_link
+
     def init_params(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this family."""
         return {"link": self.link}
@@ -137,6 +145,7 @@ class Gaussian(Family):
 
     name = "gaussian"
     canonical_link = Identity
+    canonical_is_natural = True
     positive_mean = False
     valid_links = ("identity", "log", "inverse", "power", "sqrt", "inverse_squared")
 
@@ -169,6 +178,7 @@ class Binomial(Family):
 
     name = "binomial"
     canonical_link = Logit
+    canonical_is_natural = True
     valid_links = ("logit", "probit", "cloglog", "log")
     has_dispersion = False
 
@@ -213,6 +223,7 @@ class Poisson(Family):
 
     name = "poisson"
     canonical_link = Log
+    canonical_is_natural = True
     valid_links = ("log", "identity", "sqrt")
     has_dispersion = False
 

@@ -165,32 +165,40 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         null deviance.
         """
         xp = prob.xp
-        b = prob.backend
-        fam = prob.family
         p = prob.design.p
         if self.fit_intercept:
-            mu0 = fam.starting_mu(prob.y, prob.weights)
-            m = float(xp.sum(prob.weights * mu0))
-            if fam.name == "binomial":
-                m = min(max(m, 1e-8), 1 - 1e-8)
-            elif fam.name != "gaussian":
-                m = max(m, 1e-8)
-            b0 = float(to_numpy(fam.link.link(b.asarray(np.array([m]), dtype=np.float64)))[0])
-            b0 = b0 - float(xp.sum(prob.weights * prob.offset))
-            null = newton(
-                prob,
-                b.asarray(np.array([b0]), dtype=np.float64),
-                b.asarray(np.zeros(0, dtype=np.int64)),
-                tol=self.tol,
-                max_iter=self.max_iter,
-            )
-            eta_null = null.eta
-            theta = xp.concat([null.theta, xp.zeros(p, dtype=xp.float64, device=_dev(null.theta))])
+            b0 = _closed_form_intercept(prob)
+            if b0 is None:
+                b0 = self._newton_intercept(prob)
+            eta_null = prob.offset + b0
+            theta = xp.concat([b0, xp.zeros(p, dtype=xp.float64, device=_dev(b0))])
         else:
             eta_null = prob.offset
             theta = xp.zeros(p, dtype=xp.float64, device=_dev(prob.y))
         null_dev = self._deviance(prob, eta_null)
         return theta, null_dev
+
+    def _newton_intercept(self, prob: Problem) -> Any:
+        """The intercept-only fit by Newton's method (with an offset, or at a boundary)."""
+        xp = prob.xp
+        b = prob.backend
+        fam = prob.family
+        mu0 = fam.starting_mu(prob.y, prob.weights)
+        m = float(xp.sum(prob.weights * mu0))
+        if fam.name == "binomial":
+            m = min(max(m, 1e-8), 1 - 1e-8)
+        elif fam.name != "gaussian":
+            m = max(m, 1e-8)
+        b0 = float(to_numpy(fam.link.link(b.asarray(np.array([m]), dtype=np.float64)))[0])
+        b0 = b0 - float(xp.sum(prob.weights * prob.offset))
+        null = newton(
+            prob,
+            b.asarray(np.array([b0]), dtype=np.float64),
+            b.asarray(np.zeros(0, dtype=np.int64)),
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+        return null.theta
 
     @staticmethod
     def _deviance(prob: Problem, eta: Any) -> float:
@@ -219,7 +227,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         inner = "cd" if prob.backend.device == "cpu" else "fista"
         if has_l1 and screen is not None:
             alpha, l1_ratio = screen
-            grad = to_numpy(prob.full_gradient(prob.eta(theta, None)))
+            grad = to_numpy(prob.full_gradient(prob.eta(theta)))
             pf = self._penalty_factor(p)
             kw = dict(tol=self.tol, max_iter=self.max_iter, inner=inner)
             res, _ = screened_newton(prob, theta, grad, alpha, alpha, l1_ratio, pf, **kw)
@@ -257,15 +265,13 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         fam = prob.family
         self.nobs_ = int(np.sum(w > 0))
 
-        # Fisher information at the solution, for df and (lazily) standard errors.
+        # Fisher information for df and (lazily) standard errors: the solver's
+        # last quadratic model, at the iterate one step before the solution as
+        # in R's glm.fit; one more pass over X only for L-BFGS fits.
         k = prob.design.p + int(self.fit_intercept)
         penalized = bool(xp.any(prob.l1 > 0) or xp.any(prob.l2 > 0))
         theta_h = to_numpy(res.theta)
-        info = None
-        if k <= _GRAM_LIMIT:
-            _, _, fisher = prob.working_weights(res.eta)
-            info = to_numpy(prob.design.gram(fisher, None, intercept=self.fit_intercept))
-            info = info * prob.weight_sum
+        info = _information(prob, res, self.fit_intercept) if k <= _GRAM_LIMIT else None
         if not penalized:
             # The solver's last Cholesky factorisation tells whether X'WX is singular.
             rank = _pinv_rank(info)[1] if res.rank_deficient and info is not None else k
@@ -274,7 +280,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
             rank = int(active.sum())
             if info is not None:
-                l2 = to_numpy(prob.penalties(None)[1]) * prob.weight_sum
+                l2 = to_numpy(prob.penalties()[1]) * prob.weight_sum
                 df_model = _effective_df(info, l2, active)
             else:
                 df_model = float(rank)
@@ -290,6 +296,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         self._fisher_info = info
         self._cov_unscaled: np.ndarray | None = None
         self._penalized = penalized
+        # With an L1 part only the selected coefficients have a covariance.
+        self._selected = (
+            (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
+            if bool(xp.any(prob.l1 > 0))
+            else None
+        )
 
         ridge_everywhere = bool(xp.all(prob.l2 > 0)) or prob.penalty_matrix is not None
         if res.rank_deficient and not ridge_everywhere:
@@ -385,14 +397,19 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     def covariance(self) -> pd.DataFrame:
         """Estimated covariance of (intercept, coef): scale * (X'WX)^{-1} (pseudo-inverse).
 
-        For penalised fits this is the unpenalised Fisher information at the
-        penalised estimate: it ignores the penalty and any variable selection.
+        X'WX is evaluated at the last Newton iterate before the solution (R's
+        convention; they differ by less than the tolerance). For penalised
+        fits this is the unpenalised Fisher information at the penalised
+        estimate: it ignores the penalty and any variable selection. With an
+        L1 part it covers the selected (non-zero) coefficients only, as if
+        they had been chosen in advance; rows and columns of coefficients set
+        to zero are NaN.
         """
         check_is_fitted(self, "coef_")
         if self._fisher_info is None:
             raise ValueError("no covariance: too many coefficients for a Gram matrix")
         if self._cov_unscaled is None:
-            self._cov_unscaled = _pinv_rank(self._fisher_info)[0]
+            self._cov_unscaled = _covariance(self._fisher_info, self._selected)
         names = self._term_names()
         if not self.fit_intercept:
             names = names[1:]
@@ -609,14 +626,63 @@ def _wls_start(prob: Problem) -> Any:
     var = xp.clip(fam.variance(mu0), 1e-300, None)
     fisher = prob.weights * dmu * dmu / var
     z = eta0 - prob.offset + (prob.y - mu0) / dmu
-    gram = prob.design.gram(fisher, None, intercept=False)
+    gram = prob.design.gram(fisher, intercept=False)
     theta, _ = prob.backend.cholesky_solve(gram, prob.design.rmatvec(fisher * z))
     zero = xp.zeros_like(theta)
-    l1, l2 = prob.penalties(None)
-    start_ok = math.isfinite(prob.objective(prob.eta(theta, None), theta, l1, l2))
+    l1, l2 = prob.penalties()
+    start_ok = math.isfinite(prob.objective(prob.eta(theta), theta, l1, l2))
     if bool(xp.all(xp.isfinite(theta))) and start_ok:
         return theta
     return zero
+
+
+def _closed_form_intercept(prob: Problem) -> Any:
+    """The intercept-only fit without an offset: b0 = g(weighted mean of y).
+
+    With a constant linear predictor every link's score equation reduces to
+    sum_i w_i (y_i - mu) = 0. Returns None (fit by Newton instead) with an
+    offset, or when the mean is on the boundary of the family's range
+    (all-zero counts, all-0 or all-1 binomial), where no finite intercept exists.
+    """
+    xp = prob.xp
+    if bool(xp.any(prob.offset != 0)):
+        return None
+    m = xp.reshape(xp.sum(prob.weights * prob.y), (1,))
+    b0 = prob.family.link.link(m)
+    ok = prob.family.link.valid_eta(b0) & prob.family.valid_mu(prob.family.link.inverse(b0))
+    if prob.family.name == "binomial":
+        ok = ok & (m > 0) & (m < 1)
+    elif prob.family.name != "gaussian":
+        ok = ok & (m > 0)
+    return b0 if bool(xp.all(ok & xp.isfinite(b0))) else None
+
+
+def _information(prob: Problem, res: FitResult, fit_intercept: bool) -> np.ndarray:
+    """Fisher information over all coefficients (caller's weight scale), on the host.
+
+    Rows and columns of columns the solver never fitted (screened out, so zero)
+    are NaN.
+    """
+    k = prob.design.p + int(fit_intercept)
+    if res.hess is None:
+        _, _, fisher = prob.working_weights(res.eta)
+        return to_numpy(prob.design.gram(fisher, intercept=fit_intercept)) * prob.weight_sum
+    hess = to_numpy(res.hess) * prob.weight_sum
+    if res.hess_cols is None or len(res.hess_cols) == prob.design.p:
+        return hess
+    idx = np.concatenate([np.arange(int(fit_intercept)), res.hess_cols + int(fit_intercept)])
+    info = np.full((k, k), np.nan)
+    info[np.ix_(idx, idx)] = hess
+    return info
+
+
+def _covariance(info: np.ndarray, selected: np.ndarray | None) -> np.ndarray:
+    """Unscaled covariance: pseudo-inverse of the information, over ``selected`` if given."""
+    if selected is None:
+        return _pinv_rank(info)[0]
+    cov = np.full(info.shape, np.nan)
+    cov[np.ix_(selected, selected)] = _pinv_rank(info[np.ix_(selected, selected)])[0]
+    return cov
 
 
 def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:

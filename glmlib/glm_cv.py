@@ -65,7 +65,7 @@ def regularization_path(
     start = int(prob.fit_intercept)
     pf_b = b.asarray(pf, dtype=np.float64)
     theta = theta_null
-    eta = prob.eta(theta, None)
+    eta = prob.eta(theta)
     grad = to_numpy(prob.full_gradient(eta))
     prev_alpha = float(alphas[0])
     coefs = np.zeros((len(alphas), p))
@@ -254,7 +254,7 @@ class GLMCV(_GLMBase):
         pf = self._penalty_factor(data.design.p)
         prob = self._problem(data, 0.0, l1_ratio)
         theta_null, _ = self._null_model(prob)
-        eta_null = prob.eta(theta_null, None)
+        eta_null = prob.eta(theta_null)
         self._check_null_is_valid(prob, eta_null)
         alphas = self._alpha_grid(prob, eta_null, pf)
         self.alphas_ = alphas

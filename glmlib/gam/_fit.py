@@ -74,7 +74,7 @@ def working_model(prob: Problem, theta: Any, eta: Any) -> tuple[WorkingModel, np
     """
     xp = prob.xp
     _, score, fisher = prob.working_weights(eta)
-    gram = prob.design.gram(fisher, None, intercept=True)
+    gram = prob.design.gram(fisher, intercept=True)
     r = xp.concat([xp.sum(score)[None], prob.design.rmatvec(score)])
     safe = xp.where(fisher > 0, fisher, 1.0)
     c = xp.sum(xp.where(fisher > 0, score * score / safe, 0.0))
@@ -234,7 +234,7 @@ def _line_search(
     Armijo's rule uses the directional derivative of the objective at theta,
     (-r + S theta)' step / sum(w), from the working model (no extra pass).
     """
-    l1, l2 = prob.penalties(None)
+    l1, l2 = prob.penalties()
     step_h = beta - model.theta
     slope = float((-model.r + S @ model.theta) @ step_h) / prob.weight_sum
     step = prob.backend.asarray(step_h, dtype=np.float64)
