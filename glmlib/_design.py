@@ -59,22 +59,10 @@ class DenseDesign:
         out = self.X.T @ self._cast(v)
         return self.xp.astype(out, self.xp.float64)
 
-    def column_std(self) -> np.ndarray:
-        """Unweighted standard deviation of each column, on the host.
-
-        Two chunked passes (mean, then centred squares), so no n x p temporary.
-        """
+    def column_range(self) -> np.ndarray:
+        """max - min of each column, on the host (zero exactly for a constant column)."""
         xp = self.xp
-        chunk = _chunk_rows(self.p)
-        total = xp.zeros(self.p, dtype=xp.float64, device=self._device())
-        for start in range(0, self.n, chunk):
-            total = total + xp.sum(xp.astype(self.X[start : start + chunk], xp.float64), axis=0)
-        mean = total / max(self.n, 1)
-        sq = xp.zeros(self.p, dtype=xp.float64, device=self._device())
-        for start in range(0, self.n, chunk):
-            centred = xp.astype(self.X[start : start + chunk], xp.float64) - mean
-            sq = sq + xp.sum(centred * centred, axis=0)
-        return np.sqrt(to_numpy(sq) / max(self.n, 1))
+        return to_numpy(xp.astype(xp.max(self.X, axis=0) - xp.min(self.X, axis=0), xp.float64))
 
     def _device(self) -> Any:
         import array_api_compat
@@ -85,22 +73,27 @@ class DenseDesign:
         """[1, X].T diag(d) [1, X] (d >= 0), float64.
 
         With ``intercept=False`` the leading column of ones is left out. Each
-        row block is scaled by sqrt(d) once and multiplied by its own
-        transpose (NumPy dispatches ``B.T @ B`` to BLAS syrk); the intercept
-        row is X.T @ d.
+        row block B = diag(sqrt(d)) X is formed once and read twice while it
+        is in cache: B.T @ B (NumPy dispatches it to BLAS syrk) and, for the
+        intercept row, B.T @ sqrt(d) = X.T d.
         """
         xp = self.xp
         sqrt_d = xp.sqrt(d)
         chunk = _chunk_rows(self.p)
-        g = xp.zeros((self.p, self.p), dtype=xp.float64, device=self._device())
+        dev = self._device()
+        g = xp.zeros((self.p, self.p), dtype=xp.float64, device=dev)
+        col = xp.zeros(self.p, dtype=xp.float64, device=dev)
         for start in range(0, self.n, chunk):
-            block = (
-                self.X[start : start + chunk] * self._cast(sqrt_d[start : start + chunk])[:, None]
-            )
+            s = self._cast(sqrt_d[start : start + chunk])
+            block = self.X[start : start + chunk] * s[:, None]
             g = g + xp.astype(block.T @ block, xp.float64)
+            if intercept:
+                col = col + xp.astype(block.T @ s, xp.float64)
+        if self.backend.name != "numpy":  # GEMM, unlike NumPy's SYRK, is not exactly symmetric
+            g = (g + g.T) * 0.5
         if not intercept:
             return g
-        return _with_intercept(xp, g, self.rmatvec(d), xp.sum(d))
+        return _with_intercept(xp, g, col, xp.sum(d))
 
 
 def _chunk_rows(p: int) -> int:
@@ -133,8 +126,13 @@ class ScipySparseDesign:
             return self
         return ScipySparseDesign(self.X[:, np.asarray(cols)], self.backend)
 
-    def column_std(self) -> np.ndarray:
-        return _sparse_column_std(self.X)
+    def column_range(self) -> np.ndarray:
+        """max - min of each column, counting the implicit zeros."""
+        if self.n == 0:
+            return np.zeros(self.p)
+        top = self.X.max(axis=0).toarray().ravel()
+        bottom = self.X.min(axis=0).toarray().ravel()
+        return (top - bottom).astype(np.float64)
 
     def matvec(self, beta: Any) -> Any:
         return np.asarray(self.Xr @ beta.astype(self.dtype), dtype=np.float64)
@@ -218,14 +216,19 @@ class TorchSparseDesign:
         cols = torch.as_tensor(cols, device=self._coo.device)
         return TorchSparseDesign(torch.index_select(self._coo, 1, cols), self.backend)
 
-    def column_std(self) -> np.ndarray:
+    def column_range(self) -> np.ndarray:
+        """max - min of each column, counting the implicit zeros."""
         import torch
 
-        ones = torch.ones(self.n, 1, dtype=torch.float64, device=self._coo.device)
-        x64 = self._coo.to(torch.float64)
-        mean = torch.sparse.mm(x64.t(), ones)[:, 0] / self.n
-        sq = torch.sparse.mm((x64 * x64).t(), ones)[:, 0] / self.n
-        return np.sqrt(np.clip(to_numpy(sq - mean**2), 0.0, None))
+        cols, values = self._coo.indices()[1], self._coo.values().to(torch.float64)
+        zero = torch.zeros(self.p, dtype=torch.float64, device=values.device)
+        top = zero.scatter_reduce(0, cols, values, reduce="amax", include_self=False)
+        bottom = zero.scatter_reduce(0, cols, values, reduce="amin", include_self=False)
+        full = torch.bincount(cols, minlength=self.p) == self.n
+        # A column with an implicit zero has 0 among its values.
+        top = torch.where(full, top, torch.clamp(top, min=0.0))
+        bottom = torch.where(full, bottom, torch.clamp(bottom, max=0.0))
+        return to_numpy(top - bottom)
 
     def matvec(self, beta: Any) -> Any:
         import torch
@@ -254,15 +257,10 @@ class TorchSparseDesign:
             check_invariants=False,
         )
         g = torch.sparse.mm(X.t().coalesce(), scaled).to_dense().to(torch.float64)
+        g = (g + g.T) * 0.5  # the sparse product is not exactly symmetric
         if not intercept:
             return g
         return _with_intercept(self.xp, g, self.rmatvec(d), torch.sum(d))
-
-
-def _sparse_column_std(X: Any) -> np.ndarray:
-    mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-    sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
-    return np.sqrt(np.clip(sq - mean**2, 0.0, None))
 
 
 def make_design(X: Any, backend: Backend) -> Any:

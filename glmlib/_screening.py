@@ -55,6 +55,7 @@ def screened_newton(
     tol: float,
     max_iter: int,
     inner: str,
+    reuse_last_model: bool = True,
 ) -> tuple[FitResult, np.ndarray]:
     """Fit at penalty ``alpha`` from ``theta`` (all columns) with screening.
 
@@ -83,7 +84,15 @@ def screened_newton(
         sub = theta[:start]
         if cols_h.size:
             sub = xp.concat([sub, theta[start:][cols]])
-        res = newton(prob, sub, cols, tol=tol, max_iter=max_iter, inner=inner)
+        res = newton(
+            prob,
+            sub,
+            cols,
+            tol=tol,
+            max_iter=max_iter,
+            inner=inner,
+            reuse_last_model=reuse_last_model,
+        )
         n_iter += res.n_iter
         history.extend(res.history)
         theta = scatter(prob, res.theta, cols)

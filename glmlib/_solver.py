@@ -15,12 +15,16 @@ to build the Fisher-scoring quadratic model (gradient and X'WX), then
 and finally runs a backtracking (Armijo) line search along the step, reusing
 X @ step so that each trial costs O(n). Iterations stop when no coefficient
 moves the linear predictor by more than ``tol`` (|step_j| * sqrt(H_jj)).
+Optionally (penalised fits) each iteration first tries the previous Hessian
+with the new gradient and, when that step is already below ``tol``, takes it
+and stops without forming another Gram matrix.
 
 Everything runs on the arrays' own backend; the host sees only a handful of
 scalars per iteration (objective values and the convergence measure).
 
-The order of calls in :func:`newton` is: ``quadratic_model`` -> ``inner step``
--> ``line_search`` -> convergence check, repeated; :func:`fit_lbfgs` is the
+The order of calls in :func:`newton` is: working weights and gradient ->
+Gram matrix -> ``_StepModel.step`` (Cholesky or inner solver) -> ``_line_search``
+-> convergence check, repeated; :func:`fit_lbfgs` is the
 first-order alternative for problems whose Gram matrix would not fit.
 """
 
@@ -154,15 +158,13 @@ class Problem:
         fisher = self.weights * dmu * dmu / var
         return mu, score, fisher
 
-    def quadratic_model(self, eta: Any) -> tuple[Any, Any]:
-        """Gradient and Fisher Hessian of the smooth loss in theta (one pass over X)."""
+    def gradient(self, score: Any) -> Any:
+        """Gradient of the smooth loss in theta from the score weights (one X.T @ v)."""
         xp = self.xp
-        _, score, fisher = self.working_weights(eta)
         grad = -self.design.rmatvec(score)
         if self.fit_intercept:
             grad = xp.concat([-xp.sum(score)[None], grad])
-        hess = self.design.gram(fisher, intercept=self.fit_intercept)
-        return grad, hess
+        return grad
 
     def full_gradient(self, eta: Any) -> Any:
         """Gradient of the smooth loss in all p coefficients (for KKT checks)."""
@@ -203,6 +205,7 @@ def newton(
     max_iter: int = 100,
     inner: str = "cd",
     inner_tol: float | None = None,
+    reuse_last_model: bool = False,
 ) -> FitResult:
     """Minimise the objective over the intercept and the columns ``cols``.
 
@@ -219,90 +222,144 @@ def newton(
         Outer iterations.
     inner : {"cd", "fista"}
         Inner solver for penalised quadratics with an L1 part.
+    reuse_last_model : bool
+        Before forming a new Hessian, try the step of the previous one with
+        the new gradient; if it is below ``tol``, take it and stop. Saves the
+        last pass over X that only confirms convergence, but leaves
+        ``FitResult.hess`` two iterates behind the solution, so it is off for
+        fits whose standard errors are reported (unpenalised ones).
     """
     if cols is not None:
         prob = prob.restrict(cols)
     xp = prob.xp
     l1, l2 = prob.penalties()
-    has_l1 = bool(xp.any(l1 > 0))
+    model = _StepModel(prob, l1, l2, inner, tol * 1e-2 if inner_tol is None else inner_tol)
     eta = prob.eta(theta)
     f = prob.objective(eta, theta, l1, l2)
     history: list[dict[str, float]] = []
     rank_deficient = False
     converged = False
     it = 0
-    inner_tol = tol * 1e-2 if inner_tol is None else inner_tol
+    hess = None
     if theta.shape[0] == 0:  # nothing to fit: no intercept and no candidate columns
         return FitResult(theta, eta, 0, True, f, False, history)
-    hess = None
     for it in range(1, max_iter + 1):
-        grad, hess = prob.quadratic_model(eta)
+        _, score, fisher = prob.working_weights(eta)
+        grad = prob.gradient(score)
+        if reuse_last_model and hess is not None:
+            step, _, decrease = model.step(theta, grad, hess)
+            if model.scaled_change(step, hess) <= tol:
+                ls = _line_search(prob, theta, eta, f, step, decrease)
+                if ls is not None:
+                    theta, eta, f, t, x_step = ls
+                    history.append(_record(it, f, t, model.scaled_change(step, hess) * t, True))
+                    converged = True
+                    break
+        hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
+        step, ok, decrease = model.step(theta, grad, hess)
+        rank_deficient |= not ok
+        ls = _line_search(prob, theta, eta, f, step, decrease)
+        if ls is None:
+            history.append(_record(it, f, 0.0, 0.0, False))
+            # No step decreases the objective: converged only if none could
+            # (the model predicts a decrease at round-off level).
+            converged = bool(abs(decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0))
+            break
+        theta, eta, f, t, x_step = ls
+        change = model.scaled_change(step, hess) * t
+        history.append(_record(it, f, t, change, True))
+        # Also converged when the fit itself has stopped moving: in a numerically
+        # rank-deficient design round-off can shift coefficients along a null
+        # direction on every iteration without changing eta.
+        eta_change = float(xp.max(xp.abs(x_step))) * t
+        if change <= tol or eta_change <= tol * _ETA_TOL_FACTOR:
+            converged = True
+            break
+    hess_cols = None if cols is None else to_numpy(cols)
+    return FitResult(theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols)
+
+
+def _record(it: int, f: float, t: float, change: float, accepted: bool) -> dict[str, float]:
+    return {
+        "iteration": it,
+        "objective": f,
+        "step_size": t if accepted else 0.0,
+        "max_change": change,
+    }
+
+
+class _StepModel:
+    """The penalised quadratic model of one Newton step and its minimiser."""
+
+    def __init__(self, prob: Problem, l1: Any, l2: Any, inner: str, inner_tol: float) -> None:
+        self.prob, self.l1, self.l2 = prob, l1, l2
+        self.has_l1 = bool(prob.xp.any(l1 > 0))
+        self.inner, self.inner_tol = inner, inner_tol
+
+    def step(self, theta: Any, grad: Any, hess: Any) -> tuple[Any, bool, float]:
+        """The step minimising the model built from ``grad`` and ``hess``.
+
+        Returns (step, whether the Cholesky factorisation was well conditioned,
+        the model's predicted change of the objective, <= 0 for descent).
+        """
+        prob, xp, l2 = self.prob, self.prob.xp, self.l2
         grad_s = grad + l2 * theta
         hess_s = hess + xp.eye(hess.shape[0], dtype=hess.dtype, device=_dev(hess)) * l2
         if prob.penalty_matrix is not None:
             s_theta, s_full = prob.quadratic_penalty(theta)
             grad_s = grad_s + s_theta
             hess_s = hess_s + s_full
-        if not has_l1:
+        ok = True
+        if not self.has_l1:
             step, ok = prob.backend.cholesky_solve(hess_s, -grad_s)
-            rank_deficient |= not ok
-            new = theta + step
-        else:
-            c = hess_s @ theta - grad_s
-            if inner == "cd":
-                new_np, _ = coordinate_descent(
-                    to_numpy(hess_s), to_numpy(c), to_numpy(l1), to_numpy(theta), tol=inner_tol
-                )
-                new = prob.backend.asarray(new_np, dtype=np.float64)
-            else:
-                new, _ = fista(hess_s, c, l1, theta, tol=inner_tol)
-            step = new - theta
-        b0_step, beta_step = prob.split(step)
-        x_step = prob.design.matvec(beta_step) + b0_step
-        model_decrease = float(
-            xp.sum(grad_s * step) + xp.sum(l1 * xp.abs(new)) - xp.sum(l1 * xp.abs(theta))
-        )
-        t = 1.0
-        # Round-off in a deviance summed over many rows exceeds a few eps near
-        # the optimum; without this slack Armijo would halve converged steps.
-        slack = _ROUNDOFF_SLACK * max(abs(f), 1.0) if math.isfinite(f) else 0.0
-        accepted = False
-        for _ in range(_MAX_HALVINGS):
-            eta_t = eta + t * x_step
-            theta_t = theta + t * step
-            f_t = prob.objective(eta_t, theta_t, l1, l2)
-            if f_t <= f + _ARMIJO * t * min(model_decrease, 0.0) + slack:
-                accepted = True
-                break
-            t *= 0.5
-        scale = xp.sqrt(xp.clip(xp.linalg.diagonal(hess), 0.0, None))
-        change = float(xp.max(xp.abs(step) * scale)) * (t if accepted else 0.0)
-        if accepted:
-            theta, eta, f = theta_t, eta_t, f_t
-        history.append(
-            {
-                "iteration": it,
-                "objective": f,
-                "step_size": t if accepted else 0.0,
-                "max_change": change,
-            }
-        )
-        if not accepted:
-            # No step decreases the objective: converged only if none could
-            # (the model predicts a decrease at round-off level).
-            converged = bool(
-                abs(model_decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0)
+            return step, ok, float(xp.sum(grad_s * step))
+        c = hess_s @ theta - grad_s
+        if self.inner == "cd":
+            new_np, _ = coordinate_descent(
+                to_numpy(hess_s),
+                to_numpy(c),
+                to_numpy(self.l1),
+                to_numpy(theta),
+                tol=self.inner_tol,
             )
-            break
-        # Also converged when the fit itself has stopped moving: in a numerically
-        # rank-deficient design round-off can shift coefficients along a null
-        # direction on every iteration without changing eta.
-        eta_change = float(xp.max(xp.abs(x_step))) * t if accepted else 0.0
-        if change <= tol or eta_change <= tol * _ETA_TOL_FACTOR:
-            converged = True
-            break
-    hess_cols = None if cols is None else to_numpy(cols)
-    return FitResult(theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols)
+            new = prob.backend.asarray(new_np, dtype=np.float64)
+        else:
+            new, _ = fista(hess_s, c, self.l1, theta, tol=self.inner_tol)
+        step = new - theta
+        l1 = self.l1
+        decrease = xp.sum(grad_s * step) + xp.sum(l1 * xp.abs(new)) - xp.sum(l1 * xp.abs(theta))
+        return step, ok, float(decrease)
+
+    def scaled_change(self, step: Any, hess: Any) -> float:
+        """max_j |step_j| sqrt(H_jj): the largest move of the linear predictor's scale."""
+        xp = self.prob.xp
+        scale = xp.sqrt(xp.clip(xp.linalg.diagonal(hess), 0.0, None))
+        return float(xp.max(xp.abs(step) * scale))
+
+
+def _line_search(
+    prob: Problem, theta: Any, eta: Any, f: float, step: Any, model_decrease: float
+) -> tuple[Any, Any, float, float, Any] | None:
+    """Backtracking (Armijo) along ``step``; X @ step is formed once, so trials cost O(n).
+
+    Returns (theta, eta, objective, step size, X @ step), or None when no step
+    size decreases the objective.
+    """
+    l1, l2 = prob.penalties()
+    b0_step, beta_step = prob.split(step)
+    x_step = prob.design.matvec(beta_step) + b0_step
+    t = 1.0
+    # Round-off in a deviance summed over many rows exceeds a few eps near
+    # the optimum; without this slack Armijo would halve converged steps.
+    slack = _ROUNDOFF_SLACK * max(abs(f), 1.0) if math.isfinite(f) else 0.0
+    for _ in range(_MAX_HALVINGS):
+        eta_t = eta + t * x_step
+        theta_t = theta + t * step
+        f_t = prob.objective(eta_t, theta_t, l1, l2)
+        if f_t <= f + _ARMIJO * t * min(model_decrease, 0.0) + slack:
+            return theta_t, eta_t, f_t, t, x_step
+        t *= 0.5
+    return None
 
 
 def fit_lbfgs(
@@ -317,7 +374,6 @@ def fit_lbfgs(
     The L1 part is handled exactly by splitting each coefficient into positive
     and negative parts with bound constraints. Only p-vectors cross to the host.
     """
-    xp = prob.xp
     l1, l2 = prob.penalties()
     l1_h, l2_h = to_numpy(l1), to_numpy(l2)
     k = theta.shape[0]
@@ -332,11 +388,7 @@ def fit_lbfgs(
         th = unpack(z)
         th_b = prob.backend.asarray(th, dtype=np.float64)
         eta = prob.eta(th_b)
-        _, score, _ = prob.working_weights(eta)
-        g = -prob.design.rmatvec(score)
-        if prob.fit_intercept:
-            g = xp.concat([-xp.sum(score)[None], g])
-        g_h = to_numpy(g) + l2_h * th
+        g_h = to_numpy(prob.gradient(prob.working_weights(eta)[1])) + l2_h * th
         f = (
             float(prob.loss(eta))
             + 0.5 * float(np.sum(l2_h * th**2))

@@ -137,17 +137,17 @@ class _GLMBase(RegressorMixin, BaseEstimator):
 
     def _warn_about_columns(self, data: _Data) -> None:
         """Warn about constant columns and extreme differences in column scale."""
-        std = data.design.column_std()
+        spread = data.design.column_range()  # max - min: exact zero for constant columns
         names = self._term_names()[1:]
-        if self.fit_intercept and np.any(std == 0):
-            const = [names[j] for j in np.flatnonzero(std == 0)]
+        if self.fit_intercept and np.any(spread == 0):
+            const = [names[j] for j in np.flatnonzero(spread == 0)]
             warnings.warn(
                 f"columns {const[:10]} are constant and so collinear with the intercept; "
                 "their coefficients are not identified (the minimum-norm solution is reported)",
                 UserWarning,
                 stacklevel=3,
             )
-        pos = std[std > 0]
+        pos = spread[spread > 0]
         if pos.size > 1 and pos.max() / pos.min() > _SCALE_RATIO_WARN:
             warnings.warn(
                 f"column scales differ by a factor of {pos.max() / pos.min():.1e}; glmlib "
@@ -225,14 +225,18 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if solver == "lbfgs":
             return fit_lbfgs(prob, theta, tol=self.tol, max_iter=max(self.max_iter, 1000))
         inner = "cd" if prob.backend.device == "cpu" else "fista"
+        # Penalised fits report no valid standard errors, so they may stop on the
+        # previous Hessian's step (one pass over X fewer); unpenalised ones keep
+        # the Fisher matrix one step from the solution for R's standard errors.
+        penalized = has_l1 or bool(prob.xp.any(prob.l2 > 0)) or prob.penalty_matrix is not None
+        kw = dict(tol=self.tol, max_iter=self.max_iter, inner=inner, reuse_last_model=penalized)
         if has_l1 and screen is not None:
             alpha, l1_ratio = screen
             grad = to_numpy(prob.full_gradient(prob.eta(theta)))
             pf = self._penalty_factor(p)
-            kw = dict(tol=self.tol, max_iter=self.max_iter, inner=inner)
             res, _ = screened_newton(prob, theta, grad, alpha, alpha, l1_ratio, pf, **kw)
         else:
-            res = newton(prob, theta, None, tol=self.tol, max_iter=self.max_iter, inner=inner)
+            res = newton(prob, theta, None, **kw)
         if not math.isfinite(res.objective):
             raise ValueError(
                 f"no valid coefficients found: the {prob.family.link.name} link gives means outside "
@@ -397,8 +401,10 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     def covariance(self) -> pd.DataFrame:
         """Estimated covariance of (intercept, coef): scale * (X'WX)^{-1} (pseudo-inverse).
 
-        X'WX is evaluated at the last Newton iterate before the solution (R's
-        convention; they differ by less than the tolerance). For penalised
+        X'WX is the solver's last Fisher matrix: for unpenalised fits at the
+        Newton iterate one step before the solution, as in R's glm.fit (the
+        step is below ``tol``); for penalised fits possibly two steps before,
+        since they stop on the previous matrix's step. For penalised
         fits this is the unpenalised Fisher information at the penalised
         estimate: it ignores the penalty and any variable selection. With an
         L1 part it covers the selected (non-zero) coefficients only, as if
@@ -512,7 +518,8 @@ class GLM(_GLMBase):
         Log-likelihood and information criteria as R reports them (NaN for
         Tweedie, whose density has no closed form). For penalised fits the
         degrees of freedom are the effective ones, tr(H (H + P)^{-1}) over
-        the non-zero coefficients.
+        the non-zero coefficients, with H the solver's last Fisher matrix
+        (see :meth:`covariance`).
     scale_ : float
         Dispersion: Pearson chi^2 / (n - p) when estimated, 1 for the
         binomial, Poisson and negative binomial families.
