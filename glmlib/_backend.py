@@ -22,8 +22,10 @@ __all__ = [
     "Backend",
     "namespace",
     "resolve_backend",
+    "expit",
     "gammaln",
     "ndtr",
+    "rel_entr",
     "ndtri",
     "to_numpy",
 ]
@@ -127,35 +129,12 @@ class Backend:
         The system is equilibrated by its diagonal first, so badly scaled
         features do not cost accuracy.
         """
-        xp = self.xp
-        d = xp.sqrt(xp.where(xp.abs(xp.linalg.diagonal(a)) > 0, xp.abs(xp.linalg.diagonal(a)), 1.0))
-        a_s = a / (d[:, None] * d[None, :])
-        b_s = b / d
-        if self.name == "numpy":
-            try:
-                c = scipy.linalg.cho_factor(a_s, lower=True, check_finite=False)
-                x = scipy.linalg.cho_solve(c, b_s, check_finite=False)
-                ok = bool(np.all(np.isfinite(x))) and _well_conditioned_chol(c[0])
-            except np.linalg.LinAlgError:
-                ok = False
-        elif self.name == "torch":
-            torch = _torch()
-            l_factor, info = torch.linalg.cholesky_ex(a_s)
-            x = torch.cholesky_solve(b_s[:, None], l_factor)[:, 0]
-            ok = int(info) == 0 and _well_conditioned_chol(l_factor)
-        else:
-            try:
-                l_factor = xp.linalg.cholesky(a_s)
-                import cupyx.scipy.linalg as cl
+        factor = self.factorize(a)
+        return factor.solve(b), factor.ok
 
-                y = cl.solve_triangular(l_factor, b_s, lower=True)
-                x = cl.solve_triangular(l_factor.T, y, lower=False)
-                ok = bool(xp.all(xp.isfinite(x))) and _well_conditioned_chol(l_factor)
-            except Exception:
-                ok = False
-        if not ok:
-            x = self.pinv_solve(a_s, b_s)
-        return x / d, ok
+    def factorize(self, a: Any) -> SymmetricFactor:
+        """Factorise symmetric ``a`` once, for several solves (see :meth:`cholesky_solve`)."""
+        return SymmetricFactor(self, a)
 
     def pinv_solve(self, a: Any, b: Any) -> Any:
         """Minimum-norm solution of ``a x = b`` for symmetric positive semi-definite ``a``."""
@@ -171,6 +150,52 @@ class Backend:
         """Pseudo-inverse of a symmetric positive semi-definite matrix."""
         xp = self.xp
         return self.pinv_solve(a, xp.eye(a.shape[0], dtype=a.dtype, device=_device_of(a)))
+
+
+class SymmetricFactor:
+    """Equilibrated Cholesky factor of a symmetric matrix, with a pseudo-inverse fallback.
+
+    ``ok`` is False when the matrix is not numerically positive definite; then
+    :meth:`solve` returns minimum-norm least-squares solutions.
+    """
+
+    def __init__(self, backend: Backend, a: Any) -> None:
+        xp = self.xp = backend.xp
+        self.backend = backend
+        diag = xp.abs(xp.linalg.diagonal(a))
+        self.d = xp.sqrt(xp.where(diag > 0, diag, 1.0))
+        self.a_s = a / (self.d[:, None] * self.d[None, :])
+        self.factor: Any = None
+        self.ok = False
+        try:
+            if backend.name == "numpy":
+                self.factor = scipy.linalg.cho_factor(self.a_s, lower=True, check_finite=False)[0]
+            elif backend.name == "torch":
+                l_factor, info = _torch().linalg.cholesky_ex(self.a_s)
+                self.factor = l_factor if int(info) == 0 else None
+            else:
+                self.factor = xp.linalg.cholesky(self.a_s)
+        except (np.linalg.LinAlgError, ValueError, RuntimeError):
+            self.factor = None
+        if self.factor is not None:
+            finite = bool(xp.all(xp.isfinite(xp.linalg.diagonal(self.factor))))
+            self.ok = finite and _well_conditioned_chol(self.factor)
+
+    def solve(self, b: Any) -> Any:
+        """x with a x = b (minimum norm when ``a`` is singular)."""
+        b_s = b / self.d
+        if not self.ok:
+            return self.backend.pinv_solve(self.a_s, b_s) / self.d
+        if self.backend.name == "numpy":
+            x = scipy.linalg.cho_solve((self.factor, True), b_s, check_finite=False)
+        elif self.backend.name == "torch":
+            x = _torch().cholesky_solve(b_s[:, None], self.factor)[:, 0]
+        else:
+            import cupyx.scipy.linalg as cl
+
+            y = cl.solve_triangular(self.factor, b_s, lower=True)
+            x = cl.solve_triangular(self.factor.T, y, lower=False)
+        return x / self.d
 
 
 def _special(x: Any, name: str) -> Any:
@@ -192,6 +217,22 @@ def ndtr(x: Any) -> Any:
 def ndtri(p: Any) -> Any:
     """Inverse standard normal CDF, on the array's own backend."""
     return _special(p, "ndtri")
+
+
+def expit(x: Any) -> Any:
+    """Logistic function 1 / (1 + exp(-x)), one overflow-free pass, on the array's backend."""
+    return _special(x, "expit")
+
+
+def rel_entr(x: Any, y: Any) -> Any:
+    """x log(x / y), 0 where x == 0 (the y log(y / mu) terms of deviances), one pass on NumPy."""
+    if array_api_compat.is_torch_array(x) or array_api_compat.is_torch_array(y):
+        return _torch().special.xlogy(x, x / y)
+    if array_api_compat.is_cupy_array(x):
+        import cupyx.scipy.special as cupy_special
+
+        return cupy_special.rel_entr(x, y)
+    return scipy.special.rel_entr(x, y)
 
 
 def gammaln(x: Any) -> Any:

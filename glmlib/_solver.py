@@ -295,6 +295,9 @@ class _StepModel:
         self.prob, self.l1, self.l2 = prob, l1, l2
         self.has_l1 = bool(prob.xp.any(l1 > 0))
         self.inner, self.inner_tol = inner, inner_tol
+        # The factorisation of the last Hessian, reused when the next iteration
+        # first tries that Hessian's step.
+        self._factored: tuple[Any, Any] | None = None
 
     def step(self, theta: Any, grad: Any, hess: Any) -> tuple[Any, bool, float]:
         """The step minimising the model built from ``grad`` and ``hess``.
@@ -311,8 +314,11 @@ class _StepModel:
             hess_s = hess_s + s_full
         ok = True
         if not self.has_l1:
-            step, ok = prob.backend.cholesky_solve(hess_s, -grad_s)
-            return step, ok, float(xp.sum(grad_s * step))
+            if self._factored is None or self._factored[0] is not hess:
+                self._factored = (hess, prob.backend.factorize(hess_s))
+            factor = self._factored[1]
+            step = factor.solve(-grad_s)
+            return step, factor.ok, float(xp.sum(grad_s * step))
         c = hess_s @ theta - grad_s
         if self.inner == "cd":
             new_np, _ = coordinate_descent(

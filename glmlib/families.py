@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
-from ._backend import namespace
+from ._backend import namespace, rel_entr
 from .links import Identity, Inverse, InverseSquared, Link, Log, Logit, get_link
 
 __all__ = [
@@ -37,10 +37,8 @@ __all__ = [
 
 
 def _xlogy_ratio(y: Any, mu: Any) -> Any:
-    """y * log(y / mu), defined as 0 where y == 0."""
-    xp = namespace(y, mu)
-    pos = y > 0
-    return xp.where(pos, y * xp.log(xp.where(pos, y, 1.0) / mu), 0.0)
+    """y * log(y / mu), defined as 0 where y == 0 (y >= 0, mu > 0)."""
+    return rel_entr(y, mu)
 
 
 class Family:
@@ -208,13 +206,9 @@ class Binomial(Family):
         m = w
         k = np.round(m * y)
         n = np.round(m)
-        logpmf = (
-            gammaln(n + 1)
-            - gammaln(k + 1)
-            - gammaln(n - k + 1)
-            + _np_xlogy(k, mu)
-            + _np_xlogy(n - k, 1 - mu)
-        )
+        logpmf = _np_xlogy(k, mu) + _np_xlogy(n - k, 1 - mu)
+        if np.any(n > 1):  # the binomial coefficient is 1 for single trials
+            logpmf += gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
         return -2.0 * float(np.sum(np.where(m > 0, w / m, 0.0) * logpmf))
 
 

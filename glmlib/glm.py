@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -704,10 +705,17 @@ def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _effective_df(info: np.ndarray, l2: np.ndarray, active: np.ndarray) -> float:
-    """tr(H_A (H_A + diag(l2_A))^{-1}) over the active coefficients A."""
+    """tr(H_A (H_A + D_A)^{-1}) over the active coefficients A, D = diag(l2).
+
+    Computed as |A| - sum_j D_jj [(H_A + D_A)^{-1}]_jj from a Cholesky factor
+    and its inverse (a third of the work of a solve with |A| right-hand sides).
+    """
     h = info[np.ix_(active, active)]
-    m = h + np.diag(l2[active])
-    try:
-        return float(np.trace(np.linalg.solve(m, h)))
-    except np.linalg.LinAlgError:
+    d = l2[active]
+    m = h + np.diag(d)
+    chol, info_code = scipy.linalg.lapack.dpotrf(m, lower=1)
+    if info_code == 0:
+        inv, info_code = scipy.linalg.lapack.dpotri(chol, lower=1)
+    if info_code != 0:
         return float(np.trace(np.linalg.pinv(m) @ h))
+    return float(h.shape[0] - np.sum(d * np.diag(inv)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._backend import namespace, ndtr, ndtri
+from ._backend import expit, namespace, ndtr, ndtri
 
 __all__ = [
     "CLogLog",
@@ -118,10 +118,7 @@ class Logit(Link):
     def inverse(self, eta: Any) -> Any:
         xp = namespace(eta)
         eps = _eps(eta)
-        # exp(-|eta|) never overflows; the two branches are the same function.
-        e = xp.exp(-xp.abs(eta))
-        p = xp.where(eta >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        return xp.clip(p, eps, 1.0 - eps)
+        return xp.clip(expit(eta), eps, 1.0 - eps)
 
     def inverse_deriv(self, eta: Any) -> Any:
         xp = namespace(eta)
