@@ -47,7 +47,7 @@ def main() -> int:
     print(f"{prob.description}: {seconds:.2f} s under cProfile, n_iter {out.get('n_iter')}")
     stats = pstats.Stats(profiler)
     stats.sort_stats(args.sort).print_stats(args.lines)
-    for name in ("gram", "subset", "column_range"):
+    for name in ("gram", "subset", "take", "column_range"):
         stats.print_callers(name)
     return 0
 

@@ -107,13 +107,13 @@ def _with_intercept(xp: Any, g: Any, col: Any, total: Any) -> Any:
 
 
 class ScipySparseDesign:
-    """A scipy.sparse X (CSR and CSC copies); cost proportional to nnz."""
+    """A scipy.sparse X (canonical CSR; CSC only for column subsets); cost proportional to nnz."""
 
     def __init__(self, X: Any, backend: Backend) -> None:
         if backend.name != "numpy":
             raise ValueError("scipy.sparse input runs on the numpy backend")
-        self.Xr = _canonical(sp.csr_matrix(X))
-        self.X = sp.csc_matrix(self.Xr)
+        self.X = _canonical(sp.csr_matrix(X))
+        self._csc: sp.csc_matrix | None = sp.csc_matrix(X) if getattr(X, "format", None) == "csc" else None
         self.backend = backend
         self.xp = backend.xp
         self.n, self.p = X.shape
@@ -124,7 +124,14 @@ class ScipySparseDesign:
         """The design of X[:, cols] (a column slice of the CSC copy)."""
         if cols is None:
             return self
-        return ScipySparseDesign(self.X[:, np.asarray(cols)], self.backend)
+        return ScipySparseDesign(self.csc[:, np.asarray(cols)], self.backend)
+
+    @property
+    def csc(self) -> sp.csc_matrix:
+        """A CSC copy, made on first use (column subsets of L1 fits)."""
+        if self._csc is None:
+            self._csc = sp.csc_matrix(self.X)
+        return self._csc
 
     def column_range(self) -> np.ndarray:
         """max - min of each column, counting the implicit zeros."""
@@ -135,13 +142,13 @@ class ScipySparseDesign:
         return (top - bottom).astype(np.float64)
 
     def matvec(self, beta: Any) -> Any:
-        return np.asarray(self.Xr @ beta.astype(self.dtype), dtype=np.float64)
+        return np.asarray(self.X @ beta.astype(self.dtype), dtype=np.float64)
 
     def rmatvec(self, v: Any) -> Any:
         return np.asarray(self.X.T @ v.astype(self.dtype), dtype=np.float64)
 
     def gram(self, d: Any, intercept: bool = True) -> Any:
-        X = self.Xr
+        X = self.X
         g = _csr_gram(X.indptr, X.indices, X.data, np.asarray(d, dtype=np.float64), self.p)
         return g if intercept else g[1:, 1:]
 

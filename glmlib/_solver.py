@@ -135,13 +135,16 @@ class Problem:
         return xp.where(fam.link.valid_eta(eta) & fam.valid_mu(mu), value, math.inf)
 
     def objective(self, eta: Any, theta: Any, l1: Any, l2: Any) -> float:
-        quad = 0.0
-        if self.penalty_matrix is not None:
-            quad = 0.5 * float(self.xp.sum(theta * self.quadratic_penalty(theta)[0]))
-        value = quad + float(
-            self.loss(eta) + self.xp.sum(l1 * self.xp.abs(theta)) + 0.5 * self.xp.sum(l2 * theta**2)
-        )
+        value = float(self.loss(eta)) + self.penalty(theta, l1, l2)
         return value if math.isfinite(value) else math.inf
+
+    def penalty(self, theta: Any, l1: Any, l2: Any) -> float:
+        """The penalty part of the objective at theta (l1, l2 from :meth:`penalties`)."""
+        xp = self.xp
+        value = float(xp.sum(l1 * xp.abs(theta)) + 0.5 * xp.sum(l2 * theta**2))
+        if self.penalty_matrix is not None:
+            value += 0.5 * float(xp.sum(theta * self.quadratic_penalty(theta)[0]))
+        return value
 
     def working_weights(self, eta: Any) -> tuple[Any, Any, Any]:
         """mu, the score weights and the Fisher weights at eta."""
@@ -188,6 +191,8 @@ class FitResult:
     hess: Any = None
     #: host indices of the columns ``hess`` covers after the intercept (None: all).
     hess_cols: np.ndarray | None = None
+    #: the smooth part sum_i v_i d_i / 2 at ``eta`` (None: not tracked).
+    loss: float | None = None
 
 
 def _dev(a: Any) -> Any:
@@ -276,7 +281,8 @@ def newton(
             converged = True
             break
     hess_cols = None if cols is None else to_numpy(cols)
-    return FitResult(theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols)
+    loss = f - prob.penalty(theta, l1, l2)
+    return FitResult(theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols, loss)
 
 
 def _record(it: int, f: float, t: float, change: float, accepted: bool) -> dict[str, float]:

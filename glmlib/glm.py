@@ -263,7 +263,10 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         self.converged_ = bool(res.converged)
         self.history_ = pd.DataFrame(res.history)
         self.null_deviance_ = float(null_dev)
-        self.deviance_ = self._deviance(prob, res.eta)
+        if res.loss is not None and math.isfinite(res.loss):  # the solver's last evaluation
+            self.deviance_ = 2.0 * res.loss * prob.weight_sum
+        else:
+            self.deviance_ = self._deviance(prob, res.eta)
         y = to_numpy(data.y)
         w = to_numpy(data.w)
         mu = to_numpy(prob.family.link.inverse(res.eta))
