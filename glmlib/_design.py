@@ -113,7 +113,9 @@ class ScipySparseDesign:
         if backend.name != "numpy":
             raise ValueError("scipy.sparse input runs on the numpy backend")
         self.X = _canonical(sp.csr_matrix(X))
-        self._csc: sp.csc_matrix | None = sp.csc_matrix(X) if getattr(X, "format", None) == "csc" else None
+        self._csc: sp.csc_matrix | None = (
+            sp.csc_matrix(X) if getattr(X, "format", None) == "csc" else None
+        )
         self.backend = backend
         self.xp = backend.xp
         self.n, self.p = X.shape

@@ -19,6 +19,7 @@ from ._backend import Backend, resolve_backend, to_numpy
 from ._design import make_design
 from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
+from ._null import null_intercept
 from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs, newton
 from ._validation import (
@@ -168,9 +169,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         xp = prob.xp
         p = prob.design.p
         if self.fit_intercept:
-            b0 = _closed_form_intercept(prob)
-            if b0 is None:
-                b0 = self._newton_intercept(prob)
+            b0 = null_intercept(prob, self.tol, self.max_iter)
             eta_null = prob.offset + b0
             theta = xp.concat([b0, xp.zeros(p, dtype=xp.float64, device=_dev(b0))])
         else:
@@ -178,28 +177,6 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             theta = xp.zeros(p, dtype=xp.float64, device=_dev(prob.y))
         null_dev = self._deviance(prob, eta_null)
         return theta, null_dev
-
-    def _newton_intercept(self, prob: Problem) -> Any:
-        """The intercept-only fit by Newton's method (with an offset, or at a boundary)."""
-        xp = prob.xp
-        b = prob.backend
-        fam = prob.family
-        mu0 = fam.starting_mu(prob.y, prob.weights)
-        m = float(xp.sum(prob.weights * mu0))
-        if fam.name == "binomial":
-            m = min(max(m, 1e-8), 1 - 1e-8)
-        elif fam.name != "gaussian":
-            m = max(m, 1e-8)
-        b0 = float(to_numpy(fam.link.link(b.asarray(np.array([m]), dtype=np.float64)))[0])
-        b0 = b0 - float(xp.sum(prob.weights * prob.offset))
-        null = newton(
-            prob,
-            b.asarray(np.array([b0]), dtype=np.float64),
-            b.asarray(np.zeros(0, dtype=np.int64)),
-            tol=self.tol,
-            max_iter=self.max_iter,
-        )
-        return null.theta
 
     @staticmethod
     def _deviance(prob: Problem, eta: Any) -> float:
@@ -645,27 +622,6 @@ def _wls_start(prob: Problem) -> Any:
     if bool(xp.all(xp.isfinite(theta))) and start_ok:
         return theta
     return zero
-
-
-def _closed_form_intercept(prob: Problem) -> Any:
-    """The intercept-only fit without an offset: b0 = g(weighted mean of y).
-
-    With a constant linear predictor every link's score equation reduces to
-    sum_i w_i (y_i - mu) = 0. Returns None (fit by Newton instead) with an
-    offset, or when the mean is on the boundary of the family's range
-    (all-zero counts, all-0 or all-1 binomial), where no finite intercept exists.
-    """
-    xp = prob.xp
-    if bool(xp.any(prob.offset != 0)):
-        return None
-    m = xp.reshape(xp.sum(prob.weights * prob.y), (1,))
-    b0 = prob.family.link.link(m)
-    ok = prob.family.link.valid_eta(b0) & prob.family.valid_mu(prob.family.link.inverse(b0))
-    if prob.family.name == "binomial":
-        ok = ok & (m > 0) & (m < 1)
-    elif prob.family.name != "gaussian":
-        ok = ok & (m > 0)
-    return b0 if bool(xp.all(ok & xp.isfinite(b0))) else None
 
 
 def _information(prob: Problem, res: FitResult, fit_intercept: bool) -> np.ndarray:
