@@ -91,8 +91,9 @@ def working_model(prob: Problem, theta: Any, eta: Any) -> tuple[WorkingModel, np
 def fit_null(prob: Problem, tol: float, max_iter: int) -> tuple[Any, Any]:
     """Intercept-only fit (with the offset): (theta of all coefficients, eta)."""
     xp = prob.xp
-    # Newton's start, not the closed form: the smoothness selection is sensitive
-    # to round-off in its starting point (known issue, see the GAM tests).
+    # Newton's start, as before. The selection's sensitivity to round-off in the
+    # start came from unidentified directions (PenaltyStructure.pin_unidentified,
+    # tests/gam/test_gam_identifiability.py); switching to the closed form is untested.
     b0 = null_intercept(prob, tol, max_iter, closed_form=False)
     theta = xp.concat([b0, xp.zeros(prob.design.p, dtype=xp.float64, device=_dev(b0))])
     return theta, prob.offset + b0
@@ -117,7 +118,10 @@ def fit_gam(
 ) -> GAMFit:
     """Penalised IRLS, choosing lambda at each iteration until it settles.
 
-    Each iteration: one pass over the data for the working model at theta;
+    The first iteration also pins the coefficient directions that neither the
+    data nor any penalty determines (:meth:`PenaltyStructure.pin_unidentified`,
+    which adds a fixed ridge to ``structure``). Each iteration: one pass over
+    the data for the working model at theta;
     while lambda is free, minimise the criterion over log(lambda) (host,
     p x p); the penalised Newton step for the current lambda with a
     backtracking line search. Once log(lambda) moves less than 1e-3 and the
@@ -163,10 +167,12 @@ def fit_gam(
     for it in range(1, max_iter + 1):
         model, diag = working_model(prob, theta, eta)
         row: dict[str, float] = {"iteration": it}
+        if it == 1:
+            rho = structure.balanced_log_lambda(model.A)
+            structure.pin_unidentified(model.A, rho)
+            S = structure.matrix(np.exp(rho))
+            bounds = [(c - RHO_RANGE, c + RHO_RANGE) for c in rho]
         if not frozen:
-            if it == 1:
-                rho = structure.balanced_log_lambda(model.A)
-                bounds = [(c - RHO_RANGE, c + RHO_RANGE) for c in rho]
             crit = Criterion(model, structure, method, scale, gamma)
             new_rho, value, nfev = select_smoothing(crit, rho, bounds)
             rho_change = float(np.max(np.abs(new_rho - rho))) if it > 1 else math.inf

@@ -135,15 +135,22 @@ class PenaltyBlock:
 
 @dataclass
 class PenaltyStructure:
-    """All penalty blocks of a model with q coefficients (intercept first)."""
+    """All penalty blocks of a model with q coefficients (intercept first).
+
+    ``ridge`` is a fixed penalty on the directions that neither the data nor
+    any penalty determines (see :meth:`pin_unidentified`), of rank
+    ``ridge_rank``; None until that is called.
+    """
 
     q: int
     blocks: list[PenaltyBlock]
     n_free: int
+    ridge: np.ndarray | None = None
+    ridge_rank: int = 0
 
     def matrix(self, lam: np.ndarray) -> np.ndarray:
-        """S_lambda as a dense q x q matrix."""
-        out = np.zeros((self.q, self.q))
+        """S_lambda as a dense q x q matrix (with the fixed ridge, if any)."""
+        out = np.zeros((self.q, self.q)) if self.ridge is None else self.ridge.copy()
         for blk in self.blocks:
             for lm, sm in zip(blk.lambdas(lam), blk.matrices, strict=True):
                 out[blk.start : blk.stop, blk.start : blk.stop] += lm * sm
@@ -151,8 +158,37 @@ class PenaltyStructure:
 
     @property
     def null_dim(self) -> int:
-        """M_p: coefficients the penalty leaves free (intercept, parametric terms, null spaces)."""
-        return self.q - sum(b.rank for b in self.blocks)
+        """M_p: identifiable coefficients the penalty leaves free (intercept, parametric terms,
+        null spaces)."""
+        return self.q - sum(b.rank for b in self.blocks) - self.ridge_rank
+
+    def pin_unidentified(self, A: np.ndarray, rho: np.ndarray) -> int:
+        """Penalise the directions z with X z = 0 and S_j z = 0 for every j; return their number.
+
+        Such directions arise when the penalty null spaces of two terms overlap
+        (``s(x) + te(x, z)``: both contain the straight line in x). Along them
+        H = X'WX + S_lambda is singular for every lambda, so log|H| in REML is
+        the log of a rounding error and the selected lambda is noise. They are
+        found once, as the null space of the equilibrated X'WX + S_lambda at
+        ``rho`` (the same for every positive lambda and weights), and given the
+        fixed penalty c Z Z' (Z orthonormal, c = tr(A) / q). That changes no
+        fitted value, adds only a constant to log|H| and log|S_lambda|_+
+        (H = H_identified + c Z Z'), and removes the directions from M_p: the
+        criteria become those of the identifiable model, whose coefficients are
+        the minimum-norm ones along Z.
+        """
+        self.ridge, self.ridge_rank = None, 0
+        h = A + self.matrix(np.exp(rho))
+        d = np.sqrt(np.where(np.diag(h) > 0, np.diag(h), 1.0))
+        evals, evecs = np.linalg.eigh(h / np.outer(d, d))
+        tol = max(evals.max(), 0.0) * self.q * np.finfo(float).eps * 100
+        null = evecs[:, evals <= tol] / d[:, None]
+        if null.shape[1] == 0:
+            return 0
+        basis = np.linalg.qr(null)[0]
+        scale = max(float(np.trace(A)) / self.q, np.finfo(float).tiny)
+        self.ridge, self.ridge_rank = scale * basis @ basis.T, basis.shape[1]
+        return self.ridge_rank
 
     def balanced_log_lambda(self, A: np.ndarray) -> np.ndarray:
         """log lambda_j at which lambda_j S_j and the data term X'WX have equal traces."""
