@@ -25,7 +25,6 @@ __all__ = [
     "expit",
     "gammaln",
     "ndtr",
-    "rel_entr",
     "ndtri",
     "to_numpy",
 ]
@@ -222,17 +221,6 @@ def ndtri(p: Any) -> Any:
 def expit(x: Any) -> Any:
     """Logistic function 1 / (1 + exp(-x)), one overflow-free pass, on the array's backend."""
     return _special(x, "expit")
-
-
-def rel_entr(x: Any, y: Any) -> Any:
-    """x log(x / y), 0 where x == 0 (the y log(y / mu) terms of deviances), one pass on NumPy."""
-    if array_api_compat.is_torch_array(x) or array_api_compat.is_torch_array(y):
-        return _torch().special.xlogy(x, x / y)
-    if array_api_compat.is_cupy_array(x):
-        import cupyx.scipy.special as cupy_special
-
-        return cupy_special.rel_entr(x, y)
-    return scipy.special.rel_entr(x, y)
 
 
 def gammaln(x: Any) -> Any:

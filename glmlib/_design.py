@@ -136,12 +136,8 @@ class ScipySparseDesign:
         return self._csc
 
     def column_range(self) -> np.ndarray:
-        """max - min of each column, counting the implicit zeros."""
-        if self.n == 0:
-            return np.zeros(self.p)
-        top = self.X.max(axis=0).toarray().ravel()
-        bottom = self.X.min(axis=0).toarray().ravel()
-        return (top - bottom).astype(np.float64)
+        """max - min of each column, counting the implicit zeros (one pass over nnz)."""
+        return _csr_column_range(self.X.indices, self.X.data, self.n, self.p)
 
     def matvec(self, beta: Any) -> Any:
         return np.asarray(self.X @ beta.astype(self.dtype), dtype=np.float64)
@@ -162,6 +158,28 @@ def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
     X = X.copy()
     X.sum_duplicates()
     return X
+
+
+@numba.njit(cache=True, nogil=True)
+def _csr_column_range(indices, data, n, p):  # pragma: no cover - compiled
+    """max - min per column of a canonical CSR matrix, implicit zeros included."""
+    top = np.full(p, -np.inf)
+    bottom = np.full(p, np.inf)
+    count = np.zeros(p, dtype=np.int64)
+    for a in range(indices.shape[0]):
+        j = indices[a]
+        v = float(data[a])
+        top[j] = max(top[j], v)
+        bottom[j] = min(bottom[j], v)
+        count[j] += 1
+    out = np.zeros(p)  # an all-zero column has range 0
+    for j in range(p):
+        if count[j] > 0:
+            if count[j] < n:  # the column also holds an implicit zero
+                top[j] = max(top[j], 0.0)
+                bottom[j] = min(bottom[j], 0.0)
+            out[j] = top[j] - bottom[j]
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
