@@ -14,13 +14,27 @@ families, links
     Exponential families and link functions.
 datasets
     The book's real data sets and a synthetic GLM generator.
+show_versions
+    Print the Python, device and package versions behind a result.
 """
 
 from . import bayes, datasets, families, gam, links
+from ._versions import show_versions
 from .bayes import BayesianGLM
 from .gam import GAM
 from .glm import GLM
 from .glm_cv import GLMCV
 
-__all__ = ["GAM", "GLM", "GLMCV", "BayesianGLM", "bayes", "datasets", "families", "gam", "links"]
+__all__ = [
+    "GAM",
+    "GLM",
+    "GLMCV",
+    "BayesianGLM",
+    "bayes",
+    "datasets",
+    "families",
+    "gam",
+    "links",
+    "show_versions",
+]
 __version__ = "0.1.0"

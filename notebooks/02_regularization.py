@@ -1248,8 +1248,8 @@ print(
 # %% [markdown]
 # **Notes on glmlib.** Below 4,000 columns glmlib's Newton solvers work with
 # the $(p+1) \times (p+1)$ Fisher information at every iteration, and after
-# every fit, penalised or not, it eigendecomposes that matrix (for standard
-# errors and degrees of freedom). Both cost $O(p^3)$, which is why this
+# every penalised fit it factorises that matrix once more (for the effective
+# degrees of freedom). Both cost $O(p^3)$, which is why this
 # chapter keeps `n_genes` of Khan's 2,308 genes to stay within its time
 # budget. On separated data `converged_` can be `True` although no maximum
 # exists, as the Khan section showed; the separation warning is the one to
@@ -1268,29 +1268,11 @@ print(
 # The packages and the device this chapter ran with.
 
 # %%
-import os
-import platform
-from importlib.metadata import PackageNotFoundError, version
-
-print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
-print(f"device {device}, seed {seed}, quick {quick}, BLAS threads {blas_threads}")
-if device.startswith("cuda"):
-    import torch
-
-    print(f"GPU: {torch.cuda.get_device_name(device)}")
-for package in [
-    "glmlib",
-    "numpy",
-    "pandas",
-    "scipy",
-    "scikit-learn",
-    "optuna",
-    "threadpoolctl",
-    "torch",
-    "matplotlib",
-]:
-    try:
-        print(f"{package} {version(package)}")
-    except PackageNotFoundError:
-        print(f"{package} not installed")
+glmlib.show_versions(
+    ["optuna", "threadpoolctl", "torch", "matplotlib"],
+    device=device,
+    seed=seed,
+    quick=quick,
+    blas_threads=blas_threads,
+)
 print(f"chapter executed in {time.perf_counter() - start_time:.1f} s")

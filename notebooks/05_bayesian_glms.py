@@ -749,29 +749,7 @@ else:
 # The packages and the device this chapter ran with.
 
 # %%
-import os
-import platform
-from importlib.metadata import PackageNotFoundError, version
-
-print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
-print(f"device {device}, seed {seed}, quick {quick}")
-if device.startswith("cuda"):
-    import torch
-
-    print(f"GPU: {torch.cuda.get_device_name(device)}")
-for package in [
-    "glmlib",
-    "numpy",
-    "scipy",
-    "pandas",
-    "pymc",
-    "pytensor",
-    "nutpie",
-    "arviz",
-    "matplotlib",
-]:
-    try:
-        print(f"{package} {version(package)}")
-    except PackageNotFoundError:
-        print(f"{package} not installed")
+glmlib.show_versions(
+    ["pymc", "pytensor", "nutpie", "arviz", "matplotlib"], device=device, seed=seed, quick=quick
+)
 print(f"cells after the imports ran in {time.perf_counter() - start_time:.1f} s")
