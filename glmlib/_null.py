@@ -37,12 +37,13 @@ def _closed_form_intercept(prob: Problem) -> Any:
     if bool(xp.any(prob.offset != 0)):
         return None
     m = xp.reshape(xp.sum(prob.weights * prob.y), (1,))
+    mean = float(m[0])
+    if (prob.family.name == "binomial" and not 0 < mean < 1) or (
+        prob.family.name != "gaussian" and not mean > 0
+    ):
+        return None
     b0 = prob.family.link.link(m)
     ok = prob.family.link.valid_eta(b0) & prob.family.valid_mu(prob.family.link.inverse(b0))
-    if prob.family.name == "binomial":
-        ok = ok & (m > 0) & (m < 1)
-    elif prob.family.name != "gaussian":
-        ok = ok & (m > 0)
     return b0 if bool(xp.all(ok & xp.isfinite(b0))) else None
 
 
