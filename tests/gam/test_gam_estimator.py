@@ -186,29 +186,6 @@ def test_gaussian_reml_lambda_maximises_the_restricted_likelihood() -> None:
 
 
 # ------------------------------------------------------------- fitted state
-@pytest.fixture(scope="module")
-def wage_like() -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(12)
-    n = 600
-    df = pd.DataFrame(
-        {
-            "age": rng.uniform(18, 80, n),
-            "year": rng.integers(2003, 2010, n).astype(float),
-            "edu": pd.Categorical(
-                rng.choice(["hs", "college", "phd"], n), ["hs", "college", "phd"]
-            ),
-        }
-    )
-    y = (
-        80
-        + 30 * np.sin((df["age"] - 18) / 25)
-        + 1.5 * (df["year"] - 2003)
-        + df["edu"].map({"hs": 0.0, "college": 15.0, "phd": 30.0}).astype(float)
-        + rng.normal(0, 10, n)
-    )
-    return df, y.to_numpy()
-
-
 def test_dataframe_fit_attributes_and_summary(wage_like: tuple[pd.DataFrame, np.ndarray]) -> None:
     df, y = wage_like
     gam = GAM(s("age") + s("year", n_splines=6) + f("edu")).fit(df, y)

@@ -11,6 +11,8 @@ computed by brute force with n x n matrices.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,28 +29,6 @@ OLD_CHOICES = [
     (25.146, 7.8290, 10.2076),
     (25.854, 0.98584, 1.45707),
 ]
-
-
-def _wage_like() -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(12)
-    n = 600
-    df = pd.DataFrame(
-        {
-            "age": rng.uniform(18, 80, n),
-            "year": rng.integers(2003, 2010, n).astype(float),
-            "edu": pd.Categorical(
-                rng.choice(["hs", "college", "phd"], n), ["hs", "college", "phd"]
-            ),
-        }
-    )
-    y = (
-        80
-        + 30 * np.sin((df["age"] - 18) / 25)
-        + 1.5 * (df["year"] - 2003)
-        + df["edu"].map({"hs": 0.0, "college": 15.0, "phd": 30.0}).astype(float)
-        + rng.normal(0, 5, n)
-    )
-    return df, y.to_numpy()
 
 
 def _fit_from_shifted_start(
@@ -92,9 +72,9 @@ def _neg_restricted_loglik(gam: GAM, X: np.ndarray, y: np.ndarray, lam: np.ndarr
 
 
 def test_overlapping_null_spaces_give_a_stable_reml_optimum(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, make_wage_like: Any
 ) -> None:
-    df, y = _wage_like()
+    df, y = make_wage_like(5.0)
     fits = [_fit_from_shifted_start(monkeypatch, df, y, e) for e in (0.0, 1e-13, 1e-10)]
     ref = fits[0]
     assert ref.converged_
