@@ -14,7 +14,6 @@ from typing import Any
 import array_api_compat
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.utils.validation import check_array, validate_data
 
 from ._backend import namespace, to_numpy
@@ -79,8 +78,6 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, min_features: int = 1) ->
         ensure_min_samples=1,
         ensure_min_features=min_features,
     )
-    if sp.issparse(X):
-        X.sort_indices()
     return X
 
 

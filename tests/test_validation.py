@@ -347,3 +347,21 @@ def test_predict_nonfinite_X_raises():
     model = GLM(family="poisson").fit(X, y)
     with pytest.raises(ValueError, match="X contains NaN"):
         model.predict(bad(X, np.nan))
+
+
+def test_fit_leaves_a_non_canonical_sparse_input_untouched():
+    """Unsorted column indices in the caller's CSR matrix are neither sorted nor summed in place."""
+    X, y = make_data("poisson", sparse_frac=0.6)
+    A = sp.csr_matrix(X)
+    row = int(np.argmax(np.diff(A.indptr)))  # reverse the fullest row
+    lo, hi = A.indptr[row], A.indptr[row + 1]
+    assert hi - lo >= 2
+    A.indices[lo:hi] = A.indices[lo:hi][::-1].copy()
+    A.data[lo:hi] = A.data[lo:hi][::-1].copy()
+    A.has_sorted_indices = False
+    indices, data = A.indices.copy(), A.data.copy()
+    model = GLM(family="poisson").fit(A, y)
+    np.testing.assert_array_equal(A.indices, indices)
+    np.testing.assert_array_equal(A.data, data)
+    dense = GLM(family="poisson").fit(X, y)
+    np.testing.assert_allclose(model.coef_, dense.coef_, rtol=1e-8, atol=1e-10)
