@@ -6,6 +6,8 @@ GLM
     Penalised GLM estimator for every family and link (scikit-learn API).
 GLMCV
     Regularisation path with cross-validated choice of alpha.
+glm_path
+    The regularisation path alone (no cross-validation).
 GAM, gam
     Generalized additive models with automatic smoothness (``glmlib.gam``).
 BayesianGLM, bayes
@@ -23,7 +25,7 @@ from ._versions import show_versions
 from .bayes import BayesianGLM
 from .gam import GAM
 from .glm import GLM
-from .glm_cv import GLMCV
+from .glm_cv import GLMCV, glm_path
 
 __all__ = [
     "GAM",
@@ -34,6 +36,7 @@ __all__ = [
     "datasets",
     "families",
     "gam",
+    "glm_path",
     "links",
     "show_versions",
 ]

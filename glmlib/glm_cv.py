@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.model_selection import check_cv
@@ -17,7 +17,7 @@ from ._validation import check_penalty
 from .families import Family
 from .glm import _GRAM_LIMIT, _Data, _GLMBase
 
-__all__ = ["GLMCV", "alpha_max", "regularization_path"]
+__all__ = ["GLMCV", "GLMPath", "alpha_max", "glm_path", "regularization_path"]
 
 # alpha_max for a pure ridge path is infinite; like glmnet, size the grid as if
 # l1_ratio were at least this.
@@ -234,6 +234,21 @@ class GLMCV(_GLMBase):
             ratio *= _MIN_L1_RATIO_FOR_GRID
         return np.geomspace(top, top * ratio, int(self.n_alphas))
 
+    def _path_setup(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any
+    ) -> tuple[_Data, Problem, np.ndarray, Any, Any, np.ndarray]:
+        """Validated data, the unpenalised problem, penalty factors, the null fit and the grid."""
+        check_penalty(0.0, self.l1_ratio)
+        data = self._prepare(X, y, sample_weight, offset)
+        self._warn_about_columns(data)
+        pf = self._penalty_factor(data.design.p)
+        prob = self._problem(data, 0.0, float(self.l1_ratio))
+        theta_null, _ = self._null_model(prob)
+        eta_null = prob.eta(theta_null)
+        self._check_null_is_valid(prob, eta_null)
+        alphas = self._alpha_grid(prob, eta_null, pf)
+        return data, prob, pf, theta_null, eta_null, alphas
+
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLMCV:
         """Fit the path, cross-validate alpha and refit at ``alpha_``.
 
@@ -248,15 +263,8 @@ class GLMCV(_GLMBase):
         -------
         self : GLMCV
         """
-        _, l1_ratio = check_penalty(0.0, self.l1_ratio)
-        data = self._prepare(X, y, sample_weight, offset)
-        self._warn_about_columns(data)
-        pf = self._penalty_factor(data.design.p)
-        prob = self._problem(data, 0.0, l1_ratio)
-        theta_null, _ = self._null_model(prob)
-        eta_null = prob.eta(theta_null)
-        self._check_null_is_valid(prob, eta_null)
-        alphas = self._alpha_grid(prob, eta_null, pf)
+        data, prob, pf, theta_null, eta_null, alphas = self._path_setup(X, y, sample_weight, offset)
+        l1_ratio = float(self.l1_ratio)
         self.alphas_ = alphas
 
         splitter = check_cv(self.cv)
@@ -341,3 +349,104 @@ class GLMCV(_GLMBase):
             mu = fam.link.inverse(eta)
             out[k] = float(fam.deviance(data.y, mu, w_test)) / w_sum if w_sum > 0 else np.nan
         return out
+
+
+class GLMPath(NamedTuple):
+    """A regularisation path: one row of coefficients per alpha (largest alpha first)."""
+
+    alphas: np.ndarray
+    coef: np.ndarray  # (n_alphas, n_features)
+    intercept: np.ndarray  # (n_alphas,)
+    n_iter: np.ndarray  # Newton iterations per alpha
+    feature_names: list[str]
+
+
+def glm_path(
+    X: Any,
+    y: Any = None,
+    *,
+    family: str | Family = "gaussian",
+    link: Any = None,
+    l1_ratio: float = 1.0,
+    alphas: Any = None,
+    n_alphas: int = 100,
+    eps: float = 1e-3,
+    sample_weight: Any = None,
+    offset: Any = None,
+    fit_intercept: bool = True,
+    penalty_factor: Any = None,
+    solver: str = "auto",
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    device: str = "cpu",
+    backend: str | None = None,
+    progress: bool = False,
+    formula: str | None = None,
+) -> GLMPath:
+    """Elastic-net regularisation path of a GLM, without cross-validation.
+
+    The path :class:`GLMCV` fits on the full data: warm-started from
+    ``alpha_max`` (or the largest of ``alphas``) downwards with strong-rule
+    screening and KKT checks, each point solved to ``tol``. Same objective,
+    parameters and inputs as :class:`GLMCV` (``glmnet``'s ``glmnet()`` to
+    GLMCV's ``cv.glmnet()``).
+
+    Parameters
+    ----------
+    X : array-like, DataFrame, scipy.sparse matrix or tensor, shape (n_samples, n_features)
+    y : array-like of shape (n_samples,), optional with a formula
+    family, link, l1_ratio, alphas, n_alphas, eps, fit_intercept, penalty_factor, \
+solver, max_iter, tol, device, backend, formula
+        As for :class:`GLMCV`.
+    sample_weight, offset : array-like of shape (n_samples,), optional
+        As for :meth:`GLMCV.fit`.
+    progress : bool, default=False
+        Show a tqdm progress bar over the alphas.
+
+    Returns
+    -------
+    GLMPath
+        ``alphas`` (decreasing), ``coef`` (n_alphas, n_features),
+        ``intercept`` (n_alphas,), ``n_iter`` per alpha and the
+        ``feature_names`` (DataFrame columns, or x0, x1, ...).
+
+    Examples
+    --------
+    >>> from glmlib import glm_path
+    >>> from glmlib.datasets import make_glm
+    >>> X, y, coef = make_glm(1000, 10, family="poisson", n_informative=3, random_state=0)
+    >>> path = glm_path(X, y, family="poisson", n_alphas=20)
+    >>> path.coef.shape, bool((path.coef[0] == 0).all())
+    ((20, 10), True)
+    """
+    est = GLMCV(
+        family=family,
+        link=link,
+        l1_ratio=l1_ratio,
+        n_alphas=n_alphas,
+        alphas=alphas,
+        eps=eps,
+        fit_intercept=fit_intercept,
+        penalty_factor=penalty_factor,
+        solver=solver,
+        max_iter=max_iter,
+        tol=tol,
+        device=device,
+        backend=backend,
+        formula=formula,
+    )
+    _, prob, pf, theta_null, _, grid = est._path_setup(X, y, sample_weight, offset)
+    bar = _progress_bar(len(grid), enabled=bool(progress))
+    coefs, intercepts, _, iters = regularization_path(
+        prob,
+        theta_null,
+        grid,
+        float(l1_ratio),
+        pf,
+        tol=tol,
+        max_iter=max_iter,
+        solver=solver,
+        progress=bar,
+    )
+    bar.close()
+    return GLMPath(grid, coefs, intercepts, np.asarray(iters), est._term_names()[1:])

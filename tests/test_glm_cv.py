@@ -22,7 +22,7 @@ from sklearn.linear_model import ElasticNetCV
 from sklearn.model_selection import KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from glmlib import GLM, GLMCV
+from glmlib import GLM, GLMCV, glm_path
 from glmlib.families import get_family
 
 
@@ -305,3 +305,34 @@ def test_sklearn_estimator_checks(estimator, check):
 def test_sklearn_estimator_checks_default_parameters(estimator, check):
     """The same checks with the defaults (100 alphas, 5 folds): several minutes on 2 cores."""
     check(estimator)
+
+
+# ------------------------------------------------------------------ glm_path
+@pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
+def test_glm_path_is_glmcv_full_data_path(family):
+    """glm_path returns GLMCV's full-data path, and each point is GLM's fit (1e-6)."""
+    X, y = make_data(family)
+    cv = GLMCV(family=family, n_alphas=12, cv=KFold(3)).fit(X, y)
+    path = glm_path(X, y, family=family, n_alphas=12)
+    np.testing.assert_array_equal(path.alphas, cv.alphas_)
+    np.testing.assert_allclose(path.coef, cv.coef_path_, atol=1e-10)
+    np.testing.assert_allclose(path.intercept, cv.intercept_path_, atol=1e-10)
+    assert np.all(path.coef[0] == 0) and path.n_iter.shape == (12,)
+    k = 7
+    ref = GLM(family=family, alpha=path.alphas[k], l1_ratio=1.0).fit(X, y)
+    np.testing.assert_allclose(path.coef[k], ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(path.intercept[k], ref.intercept_, atol=1e-6)
+
+
+def test_glm_path_names_alphas_and_errors():
+    import pandas as pd
+
+    X, y = make_data("poisson")
+    df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    path = glm_path(df, y, family="poisson", alphas=[0.01, 0.1, 0.05], l1_ratio=0.5)
+    assert path.feature_names == list(df.columns)
+    np.testing.assert_array_equal(path.alphas, [0.1, 0.05, 0.01])  # largest first
+    with pytest.raises(ValueError, match="alphas"):
+        glm_path(X, y, family="poisson", alphas=[-1.0])
+    with pytest.raises(ValueError, match="contains NaN"):
+        glm_path(np.full_like(X, np.nan), y, family="poisson")
