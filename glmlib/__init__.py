@@ -18,9 +18,12 @@ datasets
     The book's real data sets and a synthetic GLM generator.
 show_versions
     Print the Python, device and package versions behind a result.
+resolve_device
+    "auto" -> "cuda" when PyTorch sees a GPU, else "cpu".
 """
 
 from . import bayes, datasets, families, gam, links
+from ._backend import resolve_device
 from ._versions import show_versions
 from .bayes import BayesianGLM
 from .gam import GAM
@@ -38,6 +41,7 @@ __all__ = [
     "gam",
     "glm_path",
     "links",
+    "resolve_device",
     "show_versions",
 ]
 __version__ = "0.1.0"

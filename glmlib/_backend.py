@@ -22,6 +22,7 @@ __all__ = [
     "Backend",
     "namespace",
     "resolve_backend",
+    "resolve_device",
     "expit",
     "gammaln",
     "ndtr",
@@ -246,12 +247,24 @@ def _torch_dtype(dtype: np.dtype) -> Any:
     )
 
 
-def resolve_backend(backend: str | None, device: str, X: Any = None) -> Backend:
-    """Choose the backend for a fit from the estimator's settings and the input type.
+def resolve_device(device: str) -> str:
+    """The device a computation will use: ``"auto"`` becomes ``"cuda"`` when PyTorch
+    sees a CUDA device and ``"cpu"`` otherwise; ``"cpu"``, ``"cuda"`` and
+    ``"cuda:N"`` are returned as given.
 
-    ``device="auto"`` means CUDA when PyTorch sees one, else the CPU. With
-    ``backend=None`` a torch tensor or CuPy array keeps its own library, a
-    CUDA device selects PyTorch, and everything else runs on NumPy.
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a device that is not a string or not one of the forms above.
     """
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'cpu', 'cuda' or 'auto', got {device!r}")
@@ -259,6 +272,17 @@ def resolve_backend(backend: str | None, device: str, X: Any = None) -> Backend:
         device = "cuda" if cuda_available() else "cpu"
     if device != "cpu" and not device.startswith("cuda"):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    return device
+
+
+def resolve_backend(backend: str | None, device: str, X: Any = None) -> Backend:
+    """Choose the backend for a fit from the estimator's settings and the input type.
+
+    ``device="auto"`` means CUDA when PyTorch sees one, else the CPU. With
+    ``backend=None`` a torch tensor or CuPy array keeps its own library, a
+    CUDA device selects PyTorch, and everything else runs on NumPy.
+    """
+    device = resolve_device(device)
     if backend is None:
         if X is not None and array_api_compat.is_torch_array(X):
             backend = "torch"

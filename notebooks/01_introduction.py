@@ -80,13 +80,7 @@ from glmlib.datasets import load
 start_time = time.perf_counter()
 if quick:
     n_folds, n_boot = min(n_folds, 3), min(n_boot, 200)
-if device == "auto":
-    try:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        device = "cpu"
+device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
 rng = np.random.default_rng(seed)
 
 

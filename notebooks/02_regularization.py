@@ -115,13 +115,7 @@ if quick:
     n_folds, n_alphas, n_genes = min(n_folds, 3), min(n_alphas, 15), min(n_genes, 200)
     n_boot, n_trials, n_search_seeds = min(n_boot, 40), min(n_trials, 12), 1
     n_repeats, sparse_n, credit_rows = 1, min(sparse_n, 5_000), credit_rows or 3_000
-if device == "auto":
-    try:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        device = "cpu"
+device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
 if blas_threads is not None:
     threadpool_limits(blas_threads, user_api="blas")
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -115,13 +115,7 @@ if quick:
     n_train_sizes, n_boot = min(n_train_sizes, 3), min(n_boot, 200)
     weekly_chain_from = max(weekly_chain_from, 2005)
 curve_degree = min(curve_degree, max_degree)
-if device == "auto":
-    try:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        device = "cpu"
+device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
 # The design matrices here have at most a few hundred columns: one BLAS thread is as fast as
 # several for them, and avoids oversubscribing a machine that runs other jobs.
 threadpool_limits(limits=1, user_api="blas")

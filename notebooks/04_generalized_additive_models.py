@@ -83,13 +83,7 @@ start_time = time.perf_counter()
 if quick:
     n_lambdas, n_folds, timing_repeats = min(n_lambdas, 9), min(n_folds, 3), 1
     timing_sizes = [5_000]
-if device == "auto":
-    try:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        device = "cpu"
+device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
 rng = np.random.default_rng(seed)
 print(f"device={device}, seed={seed}, quick={quick}, timing sizes={timing_sizes}")
 

@@ -92,13 +92,7 @@ if quick:
     laplace_sizes = [20, 200]
     cost_sizes = [2000]
     sampler = "pymc"  # compiles fastest for small models (see "What sampling costs")
-if device == "auto":
-    try:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        device = "cpu"
+device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
 
 # PyMC reports progress through the logging module (to stderr), and PyTensor warns once
 # that it could not link its C code to a BLAS library (it then calls SciPy's BLAS from

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import glmlib
 from glmlib import GLM
 from glmlib._backend import Backend, resolve_backend, to_numpy
 from glmlib._design import make_design
@@ -145,6 +146,20 @@ def test_resolve_backend_rules():
         resolve_backend(None, 0)
     with pytest.raises(ValueError, match="numpy backend runs on the CPU only"):
         resolve_backend("numpy", "cuda")
+
+
+def test_resolve_device():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert glmlib.resolve_device("auto") == expected
+    assert [glmlib.resolve_device(d) for d in ("cpu", "cuda", "cuda:1")] == [
+        "cpu",
+        "cuda",
+        "cuda:1",
+    ]
+    with pytest.raises(ValueError, match="device must be"):
+        glmlib.resolve_device("tpu")
+    with pytest.raises(TypeError, match="device must be a string"):
+        glmlib.resolve_device(None)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
