@@ -253,11 +253,12 @@ def newton(
         grad = prob.gradient(score)
         if reuse_last_model and hess is not None:
             step, _, decrease = model.step(theta, grad, hess)
-            if model.scaled_change(step, hess) <= tol:
+            change = model.scaled_change(step, hess)
+            if change <= tol:
                 ls = _line_search(prob, theta, eta, f, step, decrease)
                 if ls is not None:
                     theta, eta, f, t, x_step = ls
-                    history.append(_record(it, f, t, model.scaled_change(step, hess) * t, True))
+                    history.append(_record(it, f, t, change * t, True))
                     converged = True
                     break
         hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
