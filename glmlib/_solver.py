@@ -106,6 +106,12 @@ class Problem:
     def xp(self) -> Any:
         return self.backend.xp
 
+    @property
+    def penalized(self) -> bool:
+        """Whether any coefficient carries an L1, L2 or quadratic-matrix penalty."""
+        xp = self.xp
+        return bool(xp.any(self.l1 > 0) or xp.any(self.l2 > 0)) or self.penalty_matrix is not None
+
     def split(self, theta: Any) -> tuple[Any, Any]:
         """(intercept, coefficients) from a stacked parameter vector."""
         if self.fit_intercept:

@@ -206,8 +206,9 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         # Penalised fits report no valid standard errors, so they may stop on the
         # previous Hessian's step (one pass over X fewer); unpenalised ones keep
         # the Fisher matrix one step from the solution for R's standard errors.
-        penalized = has_l1 or bool(prob.xp.any(prob.l2 > 0)) or prob.penalty_matrix is not None
-        kw = dict(tol=self.tol, max_iter=self.max_iter, inner=inner, reuse_last_model=penalized)
+        kw = dict(
+            tol=self.tol, max_iter=self.max_iter, inner=inner, reuse_last_model=prob.penalized
+        )
         if has_l1 and screen is not None:
             alpha, l1_ratio = screen
             grad = to_numpy(prob.full_gradient(prob.eta(theta)))
@@ -254,7 +255,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         # last quadratic model, at the iterate one step before the solution as
         # in R's glm.fit; one more pass over X only for L-BFGS fits.
         k = prob.design.p + int(self.fit_intercept)
-        penalized = bool(xp.any(prob.l1 > 0) or xp.any(prob.l2 > 0))
+        penalized = prob.penalized
         theta_h = to_numpy(res.theta)
         info = _information(prob, res, self.fit_intercept) if k <= _GRAM_LIMIT else None
         if not penalized:
