@@ -53,6 +53,10 @@ class DenseDesign:
             return self
         return DenseDesign(self.xp.take(self.X, cols, axis=1), self.backend)
 
+    def rows(self, idx: Any) -> DenseDesign:
+        """The design of X[idx] (a copy of those rows)."""
+        return DenseDesign(self.xp.take(self.X, idx, axis=0), self.backend)
+
     def matvec(self, beta: Any) -> Any:
         """X @ beta as a float64 vector."""
         out = self.X @ self._cast(beta)

@@ -56,11 +56,14 @@ def screened_newton(
     max_iter: int,
     inner: str,
     reuse_last_model: bool = True,
+    sampled_start: bool = False,
 ) -> tuple[FitResult, np.ndarray]:
     """Fit at penalty ``alpha`` from ``theta`` (all columns) with screening.
 
     ``grad`` is the smooth loss's gradient at ``theta``. Returns the fit (theta
-    over all columns) and the gradient at the solution.
+    over all columns) and the gradient at the solution. ``sampled_start``
+    applies to the first working set's solve only (later ones start close
+    to their solution).
     """
     xp = prob.xp
     b = prob.backend
@@ -92,6 +95,7 @@ def screened_newton(
             max_iter=max_iter,
             inner=inner,
             reuse_last_model=reuse_last_model,
+            sampled_start=sampled_start and n_iter == 0,
         )
         n_iter += res.n_iter
         history.extend(res.history)

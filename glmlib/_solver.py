@@ -43,10 +43,21 @@ from .families import Family
 
 __all__ = ["Problem", "FitResult", "newton", "fit_lbfgs"]
 
+_UNSET = object()
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 50
 _ETA_TOL_FACTOR = 1e-3
 _ROUNDOFF_SLACK = 1e-12
+# Sampled Hessians for cold starts: the first Newton iterations, far from the
+# solution, use X'WX of a random 1/8 of the rows (scaled to the full weight);
+# once a step moves the linear predictor by less than _SAMPLE_SWITCH the exact
+# Gram matrix takes over, so the convergence test and the Fisher matrix used
+# for standard errors are exact. Only dense designs with at least
+# _SAMPLE_MIN_ROWS rows per coefficient qualify (sparse one-hot columns with
+# rare levels would be missing from the sample).
+_SAMPLE_FRACTION = 8
+_SAMPLE_MIN_ROWS = 256
+_SAMPLE_SWITCH = 1e-2
 
 
 @dataclass
@@ -71,6 +82,39 @@ class Problem:
     #: optional p x p positive semi-definite penalty S adding beta' S beta / 2
     #: (smoothing penalties of GAMs, Gaussian priors).
     penalty_matrix: Any = None
+    #: (row indices, design of those rows) for sampled Hessians; see
+    #: :meth:`with_row_sample`.
+    row_sample: tuple[Any, Any] | None = None
+    # Not an init field: dataclasses.replace() (new weights or y) recomputes it.
+    _eta_state: Any = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._eta_state = _UNSET
+
+    def with_row_sample(self, seed: int = 0) -> Problem:
+        """This problem with a random 1/8 of X's rows kept for sampled Hessians.
+
+        Unchanged when the design does not qualify (sparse, or fewer than
+        256 rows per coefficient after sampling).
+        """
+        design = self.design
+        n, p = design.n, design.p
+        m = n // _SAMPLE_FRACTION
+        if design.is_sparse or not hasattr(design, "rows") or m < _SAMPLE_MIN_ROWS * (p + 1):
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
+        idx = self.backend.asarray(rows.astype(np.int64))
+        return replace(self, row_sample=(idx, design.rows(idx)))
+
+    def sampled_gram(self, fisher: Any) -> Any | None:
+        """X'WX estimated from the row sample (None when it has no weight)."""
+        idx, design = self.row_sample  # type: ignore[misc]
+        xp = self.xp
+        f = xp.take(fisher, idx)
+        total = xp.sum(f)
+        if not float(total) > 0:
+            return None
+        return design.gram(f, intercept=self.fit_intercept) * (xp.sum(fisher) / total)
 
     def restrict(self, cols: Any) -> Problem:
         """The same objective over the intercept and the columns ``cols`` only.
@@ -83,13 +127,19 @@ class Problem:
         S = self.penalty_matrix
         if S is not None:
             S = xp.take(xp.take(S, cols, axis=0), cols, axis=1)
-        return replace(
+        sample = self.row_sample
+        if sample is not None:
+            sample = (sample[0], sample[1].subset(cols))
+        restricted = replace(
             self,
             design=self.design.subset(cols),
             l1=xp.take(self.l1, cols),
             l2=xp.take(self.l2, cols),
             penalty_matrix=S,
+            row_sample=sample,
         )
+        restricted._eta_state = self._eta_state  # same y and weights
+        return restricted
 
     def quadratic_penalty(self, theta: Any) -> tuple[Any, Any]:
         """(S theta, S), padded for the intercept."""
@@ -136,9 +186,19 @@ class Problem:
         """Smooth part: sum_i v_i d_i / 2 (a 0-d array, inf when eta or mu is invalid)."""
         xp = self.xp
         fam = self.family
+        state = self._eta_loss_state()
+        if state is not None:  # the family's shortcut from eta (natural links)
+            value, ok = fam.eta_loss(self.y, eta, self.weights, state)
+            return xp.where(ok, value, math.inf)
         mu = fam.link.inverse(eta)
         value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
         return xp.where(fam.link.valid_eta(eta) & fam.valid_mu(mu), value, math.inf)
+
+    def _eta_loss_state(self) -> Any:
+        """The family's per-fit constants for its eta shortcut (None: no shortcut), computed once."""
+        if self._eta_state is _UNSET:
+            self._eta_state = self.family.eta_loss_state(self.y, self.weights)
+        return self._eta_state
 
     def objective(self, eta: Any, theta: Any, l1: Any, l2: Any) -> float:
         value = float(self.loss(eta)) + self.penalty(theta, l1, l2)
@@ -217,6 +277,7 @@ def newton(
     inner: str = "cd",
     inner_tol: float | None = None,
     reuse_last_model: bool = False,
+    sampled_start: bool = False,
 ) -> FitResult:
     """Minimise the objective over the intercept and the columns ``cols``.
 
@@ -239,6 +300,11 @@ def newton(
         last pass over X that only confirms convergence, but leaves
         ``FitResult.hess`` two iterates behind the solution, so it is off for
         fits whose standard errors are reported (unpenalised ones).
+    sampled_start : bool
+        Use the Gram matrix of ``prob.row_sample`` (when set) until a step
+        moves the linear predictor by less than 1e-2, then exact ones; meant
+        for cold starts, whose first steps need no exact Hessian. The fit
+        only stops after an exact Hessian, so ``FitResult.hess`` is exact.
     """
     if cols is not None:
         prob = prob.restrict(cols)
@@ -254,9 +320,24 @@ def newton(
     hess = None
     if theta.shape[0] == 0:  # nothing to fit: no intercept and no candidate columns
         return FitResult(theta, eta, 0, True, f, False, history)
+    sampled = sampled_start and prob.row_sample is not None
     for it in range(1, max_iter + 1):
         _, score, fisher = prob.working_weights(eta)
         grad = prob.gradient(score)
+        if sampled:
+            approx = prob.sampled_gram(fisher)
+            if approx is None:
+                sampled = False
+            else:
+                step, _, decrease = model.step(theta, grad, approx)
+                ls = _line_search(prob, theta, eta, f, step, decrease)
+                if ls is not None:
+                    theta, eta, f, t, x_step = ls
+                    change = model.scaled_change(step, approx) * t
+                    history.append(_record(it, f, t, change, True))
+                    sampled = change > _SAMPLE_SWITCH
+                    continue
+                sampled = False  # no descent along the sampled step: go exact
         if reuse_last_model and hess is not None:
             step, _, decrease = model.step(theta, grad, hess)
             change = model.scaled_change(step, hess)

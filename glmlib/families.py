@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from ._backend import namespace
-from .links import Identity, Inverse, InverseSquared, Link, Log, Logit, get_link
+from .links import Identity, Inverse, InverseSquared, Link, Log, Logit, _max_exp, get_link
 
 __all__ = [
     "Binomial",
@@ -46,6 +46,18 @@ def _xlogy_ratio(y: Any, mu: Any) -> Any:
     xp = namespace(y, mu)
     tiny = float(xp.finfo(mu.dtype).tiny)
     return y * xp.log(xp.clip(y, tiny, None) / mu)
+
+
+def _softplus(z: Any) -> Any:
+    """log(1 + exp(z)) without overflow or cancellation."""
+    xp = namespace(z)
+    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def _all_finite(eta: Any) -> Any:
+    """Whether every eta is finite, as a 0-d array (two reductions, no n-vector temporary)."""
+    xp = namespace(eta)
+    return (xp.min(eta) > -math.inf) & (xp.max(eta) < math.inf)
 
 
 class Family:
@@ -99,6 +111,19 @@ class Family:
     def _aic_term(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dev: float) -> float:
         """R's ``family()$aic``: -2 log-likelihood (+2 for a free dispersion)."""
         return math.nan
+
+    def eta_loss_state(self, y: Any, w: Any) -> Any:
+        """Per-fit constants for :meth:`eta_loss`, or None without that shortcut.
+
+        Families whose half deviance under their natural link is cheaper to
+        evaluate from eta directly (no inverse link, ratio or logarithm per
+        row) override this and :meth:`eta_loss`.
+        """
+        return None
+
+    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any]:
+        """(sum_i w_i d(y_i, mu_i) / 2, whether every eta is admissible) from eta."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ shared
     def deviance(self, y: Any, mu: Any, w: Any) -> Any:
@@ -201,6 +226,33 @@ class Binomial(Family):
         # R's binomial()$initialize: (w y + 0.5) / (w + 1).
         return (w * y + 0.5) / (w + 1.0)
 
+    # Under the logit link d/2 = y softplus(-eta) + (1 - y) softplus(eta) +
+    # y log y + (1 - y) log(1 - y): no cancellation, and for 0/1 responses a
+    # single softplus((1 - 2y) eta). eta is clipped where the logit link clips
+    # mu to [eps, 1 - eps] (as R does), so both forms agree everywhere.
+
+    def eta_loss_state(self, y: Any, w: Any) -> Any:
+        if not self.natural_link:
+            return None
+        xp = namespace(y)
+        if bool(xp.all((y == 0) | (y == 1))):
+            return {"sign": 1.0 - 2.0 * y, "constant": 0.0}
+        entropy = _xlogy_ratio(y, xp.ones_like(y)) + _xlogy_ratio(1.0 - y, xp.ones_like(y))
+        return {"sign": None, "constant": xp.sum(w * entropy)}
+
+    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any]:
+        xp = namespace(eta)
+        ok = _all_finite(eta)
+        eps = float(xp.finfo(eta.dtype).eps)
+        bound = math.log((1.0 - eps) / eps)
+        eta = xp.clip(eta, -bound, bound)
+        if state["sign"] is not None:
+            value = xp.sum(w * _softplus(state["sign"] * eta))
+        else:
+            terms = y * _softplus(-eta) + (1.0 - y) * _softplus(eta)
+            value = xp.sum(w * terms) + state["constant"]
+        return value, ok
+
     def check_y(self, y):
         if np.any((y < 0) | (y > 1)):
             raise ValueError(
@@ -237,6 +289,32 @@ class Poisson(Family):
     def check_y(self, y):
         if np.any(y < 0):
             raise ValueError("poisson y must be non-negative counts; found negative values")
+
+    # Under the log link d/2 = y (log y - eta) - y + exp(eta): no division and
+    # no per-evaluation logarithm. Its round-off grows with y |log y| where the
+    # ratio form's grows with y, so the shortcut is kept to responses whose
+    # weighted mean of y (1 + |log y|) stays below _ETA_LOSS_MAX_SCALE, where
+    # either form is far inside the line search's round-off slack. eta is
+    # clipped where the log link clips it, so both forms agree everywhere.
+    _ETA_LOSS_MAX_SCALE = 100.0
+
+    def eta_loss_state(self, y: Any, w: Any) -> Any:
+        if not self.natural_link:
+            return None
+        xp = namespace(y)
+        log_y = xp.log(xp.clip(y, float(xp.finfo(y.dtype).tiny), None))
+        scale = float(xp.sum(w * y * (1.0 + xp.abs(log_y))) / xp.sum(w))
+        if not scale <= self._ETA_LOSS_MAX_SCALE:
+            return None
+        return {"log_y": log_y}
+
+    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any]:
+        xp = namespace(eta)
+        ok = _all_finite(eta)
+        mu = self.link.inverse(eta)
+        eta = xp.clip(eta, -_max_exp(eta), _max_exp(eta))
+        value = xp.sum(w * (y * (state["log_y"] - eta) - y + mu))
+        return value, ok
 
     def _aic_term(self, y, mu, w, dev):
         logpmf = _np_xlogy(y, mu) - mu - gammaln(y + 1)

@@ -207,8 +207,13 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         # previous Hessian's step (one pass over X fewer); unpenalised ones keep
         # the Fisher matrix one step from the solution for R's standard errors.
         kw = dict(
-            tol=self.tol, max_iter=self.max_iter, inner=inner, reuse_last_model=prob.penalized
+            tol=self.tol,
+            max_iter=self.max_iter,
+            inner=inner,
+            reuse_last_model=prob.penalized,
+            sampled_start=True,
         )
+        prob = prob.with_row_sample()
         if has_l1 and screen is not None:
             alpha, l1_ratio = screen
             grad = to_numpy(prob.full_gradient(prob.eta(theta)))

@@ -319,3 +319,68 @@ def test_all_families_are_listed():
         "Poisson",
         "Tweedie",
     }
+
+
+# --- the half deviance evaluated from eta (natural links) ---------------------
+
+
+def _half_deviance(fam, y, eta, w):
+    return 0.5 * float(np.sum(w * fam.unit_deviance(y, fam.link.inverse(eta))))
+
+
+@pytest.mark.parametrize(
+    ("fam", "y"),
+    [
+        (Binomial(), np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])),  # 0/1: one softplus
+        (Binomial(), np.array([0.0, 0.25, 1.0, 0.5, 0.9, 0.1])),  # proportions
+        (Poisson(), np.array([0.0, 1.0, 3.0, 0.0, 12.0, 2.0])),
+    ],
+    ids=["binomial-binary", "binomial-proportions", "poisson"],
+)
+def test_eta_loss_equals_the_unit_deviance_form(fam, y):
+    rng = np.random.default_rng(0)
+    eta = rng.normal(0.0, 2.0, y.shape)
+    w = rng.uniform(0.5, 2.0, y.shape)
+    state = fam.eta_loss_state(y, w)
+    assert state is not None
+    value, ok = fam.eta_loss(y, eta, w, state)
+    assert bool(ok)
+    np.testing.assert_allclose(float(value), _half_deviance(fam, y, eta, w), rtol=1e-13)
+
+
+def test_binomial_eta_loss_has_no_cancellation_at_large_eta():
+    """y = 1 at eta = 30: d/2 = log1p(exp(-30)) ~ 9.4e-14, kept to full relative precision."""
+    fam = Binomial()
+    y, w, eta = np.array([1.0]), np.array([1.0]), np.array([30.0])
+    value, _ = fam.eta_loss(y, eta, w, fam.eta_loss_state(y, w))
+    np.testing.assert_allclose(float(value), np.log1p(np.exp(-30.0)), rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("fam", "y", "eta"),
+    [(Binomial(), 0.0, 40.0), (Binomial(), 1.0, 40.0), (Binomial(), 1.0, -800.0)]
+    + [(Poisson(), 2.0, 710.0), (Poisson(), 0.0, 30.0), (Poisson(), 2.0, -746.0)],
+)
+def test_eta_loss_agrees_where_the_link_clips(fam, y, eta):
+    """Beyond the range where the link clips mu (R's convention) both forms still agree."""
+    ys, w, etas = np.array([y, y]), np.ones(2), np.array([0.5, eta])
+    value, ok = fam.eta_loss(ys, etas, w, fam.eta_loss_state(ys, w))
+    assert bool(ok)
+    np.testing.assert_allclose(float(value), _half_deviance(fam, ys, etas, w), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fam", [Binomial(), Poisson()])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_eta_loss_flags_non_finite_eta(fam, bad):
+    ys, w = np.array([1.0, 0.0]), np.ones(2)
+    _, ok = fam.eta_loss(ys, np.array([0.5, bad]), w, fam.eta_loss_state(ys, w))
+    assert not bool(ok)
+
+
+def test_eta_loss_shortcut_only_for_natural_links_and_moderate_counts():
+    y, w = np.array([0.0, 1.0, 1.0]), np.ones(3)
+    assert Binomial(link="probit").eta_loss_state(y, w) is None
+    assert Poisson(link="sqrt").eta_loss_state(y, w) is None
+    assert Gamma().eta_loss_state(y + 1.0, w) is None
+    # Large counts: y |log y| round-off would exceed the ratio form's; use that form.
+    assert Poisson().eta_loss_state(np.array([5e3, 4e3, 6e3]), w) is None

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -101,7 +103,7 @@ def test_restrict_holds_other_coefficients_at_zero():
     # The same fit on all columns, with the others penalised out of the model.
     huge = np.full(prob.design.p, 1e6)
     huge[cols] = 0.0
-    full = newton(Problem(**{**prob.__dict__, "l1": huge, "l2": prob.l2}), start(prob), tol=1e-10)
+    full = newton(replace(prob, l1=huge), start(prob), tol=1e-10)
     expected = np.zeros(prob.design.p)
     expected[cols] = sub.theta[1:]
     np.testing.assert_allclose(full.theta[1:], expected, atol=1e-8)
@@ -139,3 +141,63 @@ def test_null_intercept_falls_back_to_newton_with_an_offset_or_a_boundary_mean()
     zeros.y = np.zeros_like(zeros.y)
     assert null._closed_form_intercept(zeros) is None
     assert np.isfinite(null.null_intercept(zeros, 1e-8, 100)).all()
+
+
+# --- sampled Hessians for cold starts ------------------------------------------
+
+
+def _count_grams(monkeypatch, design_cls):
+    calls = []
+    gram = design_cls.gram
+
+    def counting_gram(self, d, intercept=True):
+        calls.append(self.n)
+        return gram(self, d, intercept)
+
+    monkeypatch.setattr(design_cls, "gram", counting_gram)
+    return calls
+
+
+@pytest.mark.parametrize(("family", "l1", "l2"), [("binomial", 0.0, 0.0), ("poisson", 0.0, 1e-3)])
+@pytest.mark.parametrize("reuse", [False, True])
+def test_sampled_start_reaches_the_exact_solution_with_one_full_gram_fewer(
+    family, l1, l2, reuse, monkeypatch
+):
+    prob = problem(family, "logit" if family == "binomial" else "log", n=40_000, p=4, l1=l1, l2=l2)
+    sampled_prob = prob.with_row_sample()
+    idx, sample = sampled_prob.row_sample
+    assert sample.n == prob.design.n // 8 and np.all(np.diff(idx) > 0)
+    calls = _count_grams(monkeypatch, type(prob.design))
+    exact = newton(prob, start(prob), tol=1e-8, reuse_last_model=reuse)
+    exact_full = calls.count(prob.design.n)
+    calls.clear()
+    res = newton(sampled_prob, start(prob), tol=1e-8, reuse_last_model=reuse, sampled_start=True)
+    assert res.converged
+    # tolerance: both stop at tol = 1e-8 on the scaled step, well inside 1e-7
+    np.testing.assert_allclose(res.theta, exact.theta, atol=1e-7)
+    assert res.objective <= exact.objective + 1e-12 * abs(exact.objective)
+    assert sample.n in calls  # the first steps used the sample
+    assert calls.count(prob.design.n) < exact_full
+    # The reported Fisher matrix is a full-data one (one step from the solution,
+    # two with reuse), not the sample's estimate, which is off by about 3% here.
+    eta = prob.eta(res.theta)
+    at_solution = prob.design.gram(prob.working_weights(eta)[2])
+    scale = np.max(np.abs(at_solution))
+    np.testing.assert_allclose(res.hess, at_solution, atol=(1e-3 if reuse else 1e-7) * scale)
+
+
+def test_row_sample_only_for_large_dense_designs():
+    import scipy.sparse as sp
+
+    small = problem(n=2000, p=4)
+    assert small.with_row_sample().row_sample is None  # fewer than 256 rows per coefficient
+    big = problem(n=40_000, p=4)
+    sparse = replace(big, design=make_design(sp.csr_matrix(np.ones((40_000, 4))), big.backend))
+    assert sparse.with_row_sample().row_sample is None
+
+
+def test_sampled_start_without_a_sample_is_plain_newton():
+    prob = problem(n=400, p=4, l2=0.01)
+    plain = newton(prob, start(prob), tol=1e-10)
+    flagged = newton(prob, start(prob), tol=1e-10, sampled_start=True)
+    np.testing.assert_array_equal(flagged.theta, plain.theta)
