@@ -70,7 +70,12 @@ class DenseDesign:
     def column_range(self) -> np.ndarray:
         """max - min of each column, on the host (zero exactly for a constant column)."""
         xp = self.xp
-        return to_numpy(xp.astype(xp.max(self.X, axis=0) - xp.min(self.X, axis=0), xp.float64))
+        X = self.X
+        if isinstance(X, np.ndarray) and X.flags.c_contiguous and X.shape[0] > 0:
+            # One pass over the rows; NumPy's column reductions on C order
+            # take two, with strided access (0.09 s against 0.05 s, 1e6 x 50).
+            return _dense_column_range(X).astype(np.float64)
+        return to_numpy(xp.astype(xp.max(X, axis=0) - xp.min(X, axis=0), xp.float64))
 
     def _device(self) -> Any:
         import array_api_compat
@@ -102,6 +107,21 @@ class DenseDesign:
         if not intercept:
             return g
         return _with_intercept(xp, g, col, xp.sum(d))
+
+
+@numba.njit(cache=True, nogil=True)
+def _dense_column_range(X):  # pragma: no cover - compiled
+    """max - min per column of a C-ordered, finite, non-empty 2-D array, in one pass."""
+    top = X[0].copy()
+    bottom = X[0].copy()
+    for i in range(1, X.shape[0]):
+        for j in range(X.shape[1]):
+            v = X[i, j]
+            if v > top[j]:
+                top[j] = v
+            if v < bottom[j]:
+                bottom[j] = v
+    return top - bottom
 
 
 def _chunk_rows(p: int, on_host: bool) -> int:

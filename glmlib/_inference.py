@@ -20,10 +20,18 @@ __all__ = ["wald_table", "information_criteria"]
 
 
 def information_criteria(
-    family: Family, y: np.ndarray, mu: np.ndarray, w: np.ndarray, df_model: float
+    family: Family,
+    y: np.ndarray,
+    mu: np.ndarray,
+    w: np.ndarray,
+    df_model: float,
+    deviance: float | None = None,
 ) -> tuple[float, float, float]:
-    """(llf, aic, bic) as R reports them for a model with ``df_model`` coefficients."""
-    aic = family.r_aic(y, mu, w, 0) + 2.0 * df_model
+    """(llf, aic, bic) as R reports them for a model with ``df_model`` coefficients.
+
+    ``deviance`` is sum w d at ``mu`` when the caller already has it.
+    """
+    aic = family.r_aic(y, mu, w, 0, deviance) + 2.0 * df_model
     df_total = df_model + family.n_params_extra()
     llf = df_total - aic / 2.0
     nobs = int(np.sum(w > 0))

@@ -140,12 +140,24 @@ class Family:
         ybar = xp.sum(w * y) / xp.sum(w)
         return (y + ybar) / 2.0
 
-    def r_aic(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, rank: int) -> float:
-        """AIC as R's ``glm()`` reports it: family aic term + 2 * rank."""
+    def r_aic(
+        self,
+        y: np.ndarray,
+        mu: np.ndarray,
+        w: np.ndarray,
+        rank: int,
+        deviance: float | None = None,
+    ) -> float:
+        """AIC as R's ``glm()`` reports it: family aic term + 2 * rank.
+
+        ``deviance`` (sum w d, when the caller has it) saves a pass over the data.
+        """
         keep = w > 0
-        y, mu, w = y[keep], mu[keep], w[keep]
-        dev = float(np.sum(w * np.asarray(self.unit_deviance(y, mu))))
-        return self._aic_term(y, mu, w, dev) + 2.0 * rank
+        if not np.all(keep):
+            y, mu, w = y[keep], mu[keep], w[keep]
+        if deviance is None:
+            deviance = float(np.sum(w * np.asarray(self.unit_deviance(y, mu))))
+        return self._aic_term(y, mu, w, deviance) + 2.0 * rank
 
     def n_params_extra(self) -> int:
         """Parameters beyond the coefficients counted by R's logLik (the dispersion)."""
@@ -262,6 +274,8 @@ class Binomial(Family):
 
     def _aic_term(self, y, mu, w, dev):
         # R: m = trials = prior weights; log dbinom(round(m y), round(m), mu).
+        if np.all(w == 1) and np.all((y == 0) | (y == 1)):
+            return dev  # single 0/1 trials: log dbinom = y log mu + (1-y) log(1-mu) = -d/2
         m = w
         k = np.round(m * y)
         n = np.round(m)

@@ -180,9 +180,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
 
     @staticmethod
     def _deviance(prob: Problem, eta: Any) -> float:
-        """Deviance sum_i w_i d_i with the caller's (unnormalised) weights."""
-        mu = prob.family.link.inverse(eta)
-        return float(prob.family.deviance(prob.y, mu, prob.weights)) * prob.weight_sum
+        """Deviance sum_i w_i d_i with the caller's (unnormalised) weights (inf where mu is invalid)."""
+        return 2.0 * float(prob.loss(eta)) * prob.weight_sum
 
     def _solve(
         self, prob: Problem, theta: Any, screen: tuple[float, float] | None = None
@@ -283,7 +282,9 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             self.scale_ = pearson / self.df_resid_ if self.df_resid_ > 0 else math.nan
         else:
             self.scale_ = 1.0
-        self.llf_, self.aic_, self.bic_ = information_criteria(fam, y, mu, w, self.df_model_)
+        self.llf_, self.aic_, self.bic_ = information_criteria(
+            fam, y, mu, w, self.df_model_, self.deviance_
+        )
         self._fisher_info = info
         self._cov_unscaled: np.ndarray | None = None
         self._penalized = penalized

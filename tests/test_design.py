@@ -140,6 +140,19 @@ def test_column_range_counts_implicit_zeros(backend_name):
         np.testing.assert_array_equal(np.asarray(design.column_range()), expected, err_msg=kind)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 257])
+def test_dense_column_range_any_layout(order, dtype, n):
+    """The one-pass kernel (C order) and NumPy's reductions (F order) agree exactly."""
+    X = np.asarray(np.random.default_rng(3).normal(size=(n, 4)), dtype=dtype, order=order)
+    X[:, 1] = 2.5
+    got = make_design(X, Backend("numpy")).column_range()
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, (X.max(axis=0) - X.min(axis=0)).astype(np.float64))
+    assert got[1] == 0
+
+
 def test_non_canonical_csr_is_summed_on_a_copy():
     """Duplicate and unsorted column indices: summed for the kernel, caller's arrays untouched."""
     indptr = np.array([0, 3, 5])

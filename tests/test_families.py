@@ -384,3 +384,15 @@ def test_eta_loss_shortcut_only_for_natural_links_and_moderate_counts():
     assert Gamma().eta_loss_state(y + 1.0, w) is None
     # Large counts: y |log y| round-off would exceed the ratio form's; use that form.
     assert Poisson().eta_loss_state(np.array([5e3, 4e3, 6e3]), w) is None
+
+
+def test_binomial_aic_for_single_binary_trials_is_the_deviance():
+    """With one trial per row, -2 sum log dbinom(y, 1, mu) is the deviance, the shortcut taken."""
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    mu = np.array([0.2, 0.7, 0.9, 0.4, 0.5])
+    expected = -2.0 * np.sum(stats.binom.logpmf(y, 1, mu)) + 2.0 * 3
+    np.testing.assert_allclose(Binomial().r_aic(y, mu, np.ones(5), rank=3), expected, rtol=1e-13)
+    dev = float(np.sum(Binomial().unit_deviance(y, mu)))
+    np.testing.assert_allclose(
+        Binomial().r_aic(y, mu, np.ones(5), rank=3, deviance=dev), expected, rtol=1e-13
+    )

@@ -325,7 +325,9 @@ class GAM(RegressorMixin, BaseEstimator):
             self.scale_ = pearson / self.df_resid_ if self.df_resid_ > 0 else math.nan
         else:
             self.scale_ = 1.0
-        self.llf_, self.aic_, _ = information_criteria(fam, y, mu, w, self.edf_total_)
+        self.llf_, self.aic_, _ = information_criteria(
+            fam, y, mu, w, self.edf_total_, self.deviance_
+        )
         self._Vb = Vb
         self._A = model.A
         if not self.converged_:
