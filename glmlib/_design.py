@@ -14,13 +14,16 @@ Screened fits work on a column subset, materialised once per solve by
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
 from ._backend import Backend, to_numpy
+
+if TYPE_CHECKING:  # _categorical builds on DenseDesign
+    from ._categorical import CategoricalLayout
 
 __all__ = ["DenseDesign", "ScipySparseDesign", "TorchSparseDesign", "make_design"]
 
@@ -319,8 +322,18 @@ class TorchSparseDesign:
         return _with_intercept(self.xp, g, self.rmatvec(d), torch.sum(d))
 
 
-def make_design(X: Any, backend: Backend) -> Any:
-    """Wrap validated input X in the design class for its storage and backend."""
+def make_design(X: Any, backend: Backend, layout: CategoricalLayout | None = None) -> Any:
+    """Wrap validated input X in the design class for its storage and backend.
+
+    With a ``layout``, X is a DataFrame with categorical columns: the
+    categorical design on the numpy backend; on other backends its one-hot
+    CSR matrix takes their sparse path.
+    """
+    if layout is not None:
+        design = layout.design(X, Backend("numpy"))
+        if backend.name == "numpy":
+            return design
+        X = design.to_csr()
     if sp.issparse(X):
         if backend.name == "torch":
             return TorchSparseDesign.from_scipy(X, backend)

@@ -3,7 +3,9 @@
 NumPy, pandas and scipy.sparse input goes through scikit-learn's
 ``validate_data`` (so messages and ``feature_names_in_`` follow its
 conventions); torch and CuPy arrays are checked on their own device so that
-they never leave it.
+they never leave it. DataFrames with pandas categorical columns are checked
+for their column names and types here and for their values when their
+design is built (glmlib/_categorical.py).
 """
 
 from __future__ import annotations
@@ -17,34 +19,83 @@ import pandas as pd
 from sklearn.utils.validation import check_array, validate_data
 
 from ._backend import namespace, to_numpy
+from ._categorical import is_categorical
 
-__all__ = ["check_penalty", "validate_X", "validate_vector"]
+__all__ = [
+    "check_drop_first",
+    "check_penalty",
+    "has_categorical_columns",
+    "validate_X",
+    "validate_frame",
+    "validate_vector",
+]
 
 
 def _is_device_array(X: Any) -> bool:
     return array_api_compat.is_torch_array(X) or array_api_compat.is_cupy_array(X)
 
 
-def _reject_non_numeric(X: Any) -> None:
-    if isinstance(X, pd.DataFrame):
-        bad = [
-            str(c)
-            for c, dt in X.dtypes.items()
-            if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
-        ]
-        if bad:
-            raise TypeError(
-                f"X has non-numeric columns {bad}; encode them first (for example with "
-                "sklearn.preprocessing.OneHotEncoder) or fit with a formula"
-            )
+def _reject_non_numeric(X: Any, categorical: bool = False) -> None:
+    """TypeError for DataFrame columns that are neither numeric nor (when allowed) categorical."""
+    if not isinstance(X, pd.DataFrame):
+        return
+    bad = [
+        str(c)
+        for c, dt in X.dtypes.items()
+        if not (
+            pd.api.types.is_numeric_dtype(dt)
+            or pd.api.types.is_bool_dtype(dt)
+            or (categorical and is_categorical(dt))
+        )
+    ]
+    if bad:
+        hint = (
+            f'convert them to categoricals (X["{bad[0]}"].astype("category")), encode them '
+            if categorical
+            else "encode them first "
+        )
+        raise TypeError(
+            f"X has non-numeric columns {bad}; {hint}(for example with "
+            "sklearn.preprocessing.OneHotEncoder) or fit with a formula"
+        )
 
 
-def validate_X(estimator: Any, X: Any, *, reset: bool, min_features: int = 1) -> Any:
+def has_categorical_columns(X: Any) -> bool:
+    """Whether X is a DataFrame with at least one pandas categorical column."""
+    return isinstance(X, pd.DataFrame) and any(is_categorical(dt) for dt in X.dtypes)
+
+
+def validate_frame(estimator: Any, X: Any, *, reset: bool) -> pd.DataFrame:
+    """Check a DataFrame with categorical columns; set or check n_features_in_ / feature_names_in_.
+
+    At fit time (``reset=True``) every column must be numeric, boolean or
+    categorical. The values themselves (missing levels, non-finite numbers)
+    are checked when the design is built, by the fitted layout
+    (:meth:`glmlib._categorical.CategoricalLayout.design`), so that new data
+    may hold a categorical as plain strings.
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(
+            f"{type(estimator).__name__} was fitted on a DataFrame with categorical columns; "
+            f"pass a DataFrame with the same columns, got {type(X).__name__}"
+        )
+    if reset:
+        _reject_non_numeric(X, categorical=True)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"Found array with shape {X.shape}: X is empty")
+    return validate_data(estimator, X, reset=reset, skip_check_array=True)
+
+
+def validate_X(
+    estimator: Any, X: Any, *, reset: bool, min_features: int = 1, categorical: bool = False
+) -> Any:
     """Validate a design matrix; set or check n_features_in_ / feature_names_in_.
 
     ``min_features=0`` admits an intercept-only design (formula ``y ~ 1``).
     Returns a float64/float32 NumPy array, a CSR/CSC matrix, or the torch/CuPy
-    array itself (floating point, 2-D, finite).
+    array itself (floating point, 2-D, finite). With ``categorical=True`` a
+    DataFrame with pandas categorical columns is returned as it is, after
+    :func:`validate_frame`; otherwise such columns are rejected like strings.
     """
     if _is_device_array(X):
         xp = namespace(X)
@@ -66,7 +117,9 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, min_features: int = 1) ->
                 f"is expecting {estimator.n_features_in_} features as input."
             )
         return X
-    _reject_non_numeric(X)
+    if categorical and has_categorical_columns(X):
+        return validate_frame(estimator, X, reset=reset)
+    _reject_non_numeric(X, categorical)
     if isinstance(X, pd.DataFrame) and X.shape[1] == 0 and min_features == 0:
         X = np.empty((X.shape[0], 0))
     X = validate_data(
@@ -143,3 +196,15 @@ def check_penalty(alpha: Any, l1_ratio: Any) -> tuple[float, float]:
     if not 0 <= l1_ratio <= 1:
         raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
     return alpha, l1_ratio
+
+
+def check_drop_first(drop_first: Any) -> None:
+    """drop_first must be "auto", True or False."""
+    if isinstance(drop_first, str):
+        if drop_first != "auto":
+            raise ValueError(f'drop_first must be "auto", True or False, got {drop_first!r}')
+    elif not isinstance(drop_first, bool | np.bool_):
+        raise TypeError(
+            f'drop_first must be "auto", True or False, got {type(drop_first).__name__} '
+            f"{drop_first!r}"
+        )

@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._backend import Backend, resolve_backend, to_numpy
+from ._categorical import CategoricalLayout
 from ._design import make_design
 from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
@@ -24,8 +25,10 @@ from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs, newton
 from ._validation import (
     _is_device_array,
+    check_drop_first,
     check_penalty,
     check_sample_weight,
+    validate_frame,
     validate_vector,
     validate_X,
 )
@@ -71,8 +74,20 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         if not isinstance(self.tol, numbers.Real) or not float(self.tol) > 0:
             raise ValueError(f"tol must be a positive number, got {self.tol!r}")
+        check_drop_first(self.drop_first)
 
-    def _prepare(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> _Data:
+    def _resolve_drop_first(self, penalized: bool) -> bool:
+        """drop_first="auto": R's treatment coding for unpenalised fits with an
+        intercept (coefficients are contrasts with the first level); all levels
+        otherwise, so that the penalty treats every level alike (glmnet, glum)."""
+        if self.drop_first == "auto":
+            return bool(self.fit_intercept) and not penalized
+        return bool(self.drop_first)
+
+    def _prepare(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, *, penalized: bool
+    ) -> _Data:
+        """Validated data and its design; ``penalized`` (alpha > 0) resolves drop_first="auto"."""
         self._check_common_params()
         family = self._family()
         if self._uses_formula():
@@ -83,7 +98,26 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             del self.model_spec_
         backend = resolve_backend(self.backend, self.device, X)
         kind = "device" if _is_device_array(X) else "host"
-        X = validate_X(self, X, reset=True, min_features=0 if self._uses_formula() else 1)
+        X = validate_X(
+            self,
+            X,
+            reset=True,
+            min_features=0 if self._uses_formula() else 1,
+            categorical=not self._uses_formula(),
+        )
+        # A DataFrame with categorical columns comes back as it is; its layout
+        # (levels, coding) is fitted state that maps new data for predict.
+        self._layout = (
+            CategoricalLayout.from_frame(
+                X, self._input_names(), self._resolve_drop_first(penalized)
+            )
+            if isinstance(X, pd.DataFrame)
+            else None
+        )
+        if self._layout is not None:
+            self.categories_ = self._layout.levels_dict()
+        elif hasattr(self, "categories_"):
+            del self.categories_
         n = X.shape[0]
         if y is None:
             raise ValueError("requires y to be passed, but the target y is None")
@@ -96,7 +130,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
         check_sample_weight(w)
         off = validate_vector(offset, n, "offset", allow_none_value=0.0)
-        design = make_design(X, backend)
+        design = make_design(X, backend, self._layout)
+        self.feature_names_out_ = np.asarray(self._term_names()[1:], dtype=object)
         f64 = np.float64
         return _Data(
             design,
@@ -109,12 +144,24 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         )
 
     def _penalty_factor(self, p: int) -> np.ndarray:
+        """Penalty factors over the p design columns.
+
+        With categorical columns they are given per coefficient (p entries)
+        or per DataFrame column (each categorical's factor applies to all its
+        levels).
+        """
         pf = getattr(self, "penalty_factor", None)
         if pf is None:
             return np.ones(p)
         pf = np.asarray(pf, dtype=np.float64).reshape(-1)
+        layout = getattr(self, "_layout", None)
+        if layout is not None and pf.shape[0] != p and pf.shape[0] == len(layout.names):
+            pf = layout.expand(pf)
         if pf.shape[0] != p:
-            raise ValueError(f"penalty_factor has {pf.shape[0]} entries but X has {p} columns")
+            also = f" or its {len(layout.names)} DataFrame columns" if layout is not None else ""
+            raise ValueError(
+                f"penalty_factor has {pf.shape[0]} entries but X has {p} columns{also}"
+            )
         if not np.all(np.isfinite(pf)) or np.any(pf < 0):
             raise ValueError("penalty_factor must be finite and non-negative")
         return pf
@@ -229,11 +276,16 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         return res
 
     # ----------------------------------------------------------- fitted state
-    def _term_names(self) -> list[str]:
+    def _input_names(self) -> list[str]:
+        """Names of the input columns: feature_names_in_, or x0, x1, ..."""
         if hasattr(self, "feature_names_in_"):
-            names = [str(c) for c in self.feature_names_in_]
-        else:
-            names = [f"x{j}" for j in range(self.n_features_in_)]
+            return [str(c) for c in self.feature_names_in_]
+        return [f"x{j}" for j in range(self.n_features_in_)]
+
+    def _term_names(self) -> list[str]:
+        """Term names: "intercept", then each coefficient's (categoricals as column[level])."""
+        layout = getattr(self, "_layout", None)
+        names = layout.term_names if layout is not None else self._input_names()
         return ["intercept", *names]
 
     def _set_fitted(self, prob: Problem, data: _Data, res: FitResult, null_dev: float) -> None:
@@ -328,12 +380,17 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if hasattr(self, "model_spec_"):
             X = apply_formula(self.model_spec_, X)
         device_input = _is_device_array(X)
-        X = validate_X(self, X, reset=False, min_features=0 if self._uses_formula() else 1)
-        if device_input:
+        layout = getattr(self, "_layout", None)
+        if layout is not None:  # X @ coef by gathers on the fitted levels, no one-hot matrix
+            X = validate_frame(self, X, reset=False)
+            eta = layout.design(X, Backend("numpy")).matvec(self.coef_) + self.intercept_
+        elif device_input:
+            X = validate_X(self, X, reset=False)
             xp = _namespace(X)
             coef = xp.asarray(self.coef_, dtype=X.dtype, device=_dev(X))
             eta = xp.astype(X @ coef, xp.float64) + self.intercept_
         else:
+            X = validate_X(self, X, reset=False, min_features=0 if self._uses_formula() else 1)
             eta = np.asarray(X @ self.coef_.astype(X.dtype), dtype=np.float64) + self.intercept_
         if offset is not None:
             off = validate_vector(offset, X.shape[0], "offset")
@@ -345,7 +402,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, sparse matrix or tensor of shape (n_samples, n_features)
+        X : array-like, DataFrame, sparse matrix or tensor of shape (n_samples, n_features)
+            As in :meth:`fit`. A model fitted with categorical columns takes
+            a DataFrame with the same columns; their values are matched to
+            the fitted levels (any category order, or plain values such as
+            strings) and unseen levels raise a ValueError.
         offset : array-like of shape (n_samples,), optional
 
         Returns
@@ -359,7 +420,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, sparse matrix or tensor of shape (n_samples, n_features)
+        X : array-like, DataFrame, sparse matrix or tensor of shape (n_samples, n_features)
+            As for :meth:`predict_linear`.
         offset : array-like of shape (n_samples,), optional
             For a log link, log exposure.
 
@@ -469,8 +531,10 @@ class GLM(_GLMBase):
     l1_ratio : float, default=0.0
         Elastic-net mixing: 0 is ridge, 1 is lasso.
     fit_intercept : bool, default=True
-    penalty_factor : array-like of shape (n_features,), optional
+    penalty_factor : array-like of shape (n_features,) or (n_coef,), optional
         Per-feature multipliers of the penalty (0 leaves a feature unpenalised).
+        With categorical columns, one per DataFrame column (shared by its
+        levels) or one per coefficient (``feature_names_out_``).
     solver : {"auto", "irls", "prox-newton", "lbfgs"}, default="auto"
         ``"irls"``: Newton/Fisher scoring with a Cholesky solve (no L1).
         ``"prox-newton"``: proximal Newton with coordinate descent (CPU) or
@@ -492,6 +556,15 @@ class GLM(_GLMBase):
         evaluated by formulaic on the DataFrame passed as X (y may then be
         omitted). Its intercept must agree with ``fit_intercept``. New data
         for ``predict`` gets the same columns (``model_spec_``).
+    drop_first : {"auto", True, False}, default="auto"
+        Coding of pandas categorical columns of X (see :meth:`fit`). True
+        leaves out each categorical's first level (R's treatment coding: the
+        other levels' coefficients are differences from it); False keeps one
+        indicator per level. ``"auto"`` drops the first level when the fit
+        has an intercept and is unpenalised (``alpha=0``), which gives R's
+        ``glm()`` coefficients and standard errors, and keeps every level
+        when penalised, so that the penalty treats all levels alike (as
+        glmnet and glum do).
 
     Attributes
     ----------
@@ -517,6 +590,13 @@ class GLM(_GLMBase):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Present when X had string column names.
+    feature_names_out_ : ndarray of str of shape (n_coef,)
+        Name of each entry of ``coef_`` (and the index of :meth:`summary`
+        after the intercept): the input's column names, with each
+        categorical column expanded to ``"{column}[{level}]"``.
+    categories_ : dict of str to ndarray
+        The levels of each categorical column at fit time, the dropped first
+        level included. Present when X had categorical columns.
     model_spec_ : formulaic.ModelSpec
         Present when fitted with a formula.
 
@@ -547,6 +627,7 @@ class GLM(_GLMBase):
         device: str = "cpu",
         backend: str | None = None,
         formula: str | None = None,
+        drop_first: bool | str = "auto",
     ) -> None:
         self.family = family
         self.link = link
@@ -560,6 +641,7 @@ class GLM(_GLMBase):
         self.device = device
         self.backend = backend
         self.formula = formula
+        self.drop_first = drop_first
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLM:
         """Fit the model.
@@ -568,7 +650,13 @@ class GLM(_GLMBase):
         ----------
         X : array-like, DataFrame, scipy.sparse matrix or tensor, shape (n_samples, n_features)
             float32 or float64; DataFrame column names become term names.
-            With ``formula``, the DataFrame of variables the formula names.
+            DataFrame columns may be pandas categoricals
+            (``df[col].astype("category")``): each is expanded in place into
+            one indicator column per level, ``"{column}[{level}]"``, coded as
+            ``drop_first`` says, without building the one-hot matrix (on the
+            torch backend it becomes a sparse one-hot matrix). They must have
+            no missing values. With ``formula``, the DataFrame of variables
+            the formula names.
         y : array-like of shape (n_samples,), optional with a formula
             Response; for the binomial family, proportions in [0, 1].
         sample_weight : array-like of shape (n_samples,), optional
@@ -581,7 +669,7 @@ class GLM(_GLMBase):
         self : GLM
         """
         alpha, l1_ratio = check_penalty(self.alpha, self.l1_ratio)
-        data = self._prepare(X, y, sample_weight, offset)
+        data = self._prepare(X, y, sample_weight, offset, penalized=alpha > 0)
         self._warn_about_columns(data)
         prob = self._problem(data, alpha, l1_ratio)
         theta, null_dev = self._null_model(prob)

@@ -131,6 +131,9 @@ class GLMCV(_GLMBase):
     ----------
     family, link, fit_intercept, penalty_factor, solver, max_iter, tol, device, backend, formula
         As in :class:`glmlib.GLM`.
+    drop_first : {"auto", True, False}, default="auto"
+        Coding of pandas categorical columns, as in :class:`glmlib.GLM`.
+        Every fit here is penalised, so ``"auto"`` keeps all levels.
     l1_ratio : float, default=1.0
         Elastic-net mixing (1 = lasso). With 0 the grid is sized as if
         l1_ratio were 1e-3, as glmnet does.
@@ -187,6 +190,7 @@ class GLMCV(_GLMBase):
         random_state: Any = None,
         progress: bool = False,
         formula: str | None = None,
+        drop_first: bool | str = "auto",
     ) -> None:
         self.family = family
         self.link = link
@@ -205,6 +209,7 @@ class GLMCV(_GLMBase):
         self.random_state = random_state
         self.progress = progress
         self.formula = formula
+        self.drop_first = drop_first
 
     @staticmethod
     def _check_null_is_valid(prob: Problem, eta_null: Any) -> None:
@@ -239,7 +244,7 @@ class GLMCV(_GLMBase):
     ) -> tuple[_Data, Problem, np.ndarray, Any, Any, np.ndarray]:
         """Validated data, the unpenalised problem, penalty factors, the null fit and the grid."""
         check_penalty(0.0, self.l1_ratio)
-        data = self._prepare(X, y, sample_weight, offset)
+        data = self._prepare(X, y, sample_weight, offset, penalized=True)
         self._warn_about_columns(data)
         pf = self._penalty_factor(data.design.p)
         prob = self._problem(data, 0.0, float(self.l1_ratio))
@@ -255,6 +260,7 @@ class GLMCV(_GLMBase):
         Parameters
         ----------
         X : array-like, DataFrame, scipy.sparse matrix or tensor, shape (n_samples, n_features)
+            As for :meth:`glmlib.GLM.fit` (pandas categorical columns included).
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
         offset : array-like of shape (n_samples,), optional
@@ -382,6 +388,7 @@ def glm_path(
     backend: str | None = None,
     progress: bool = False,
     formula: str | None = None,
+    drop_first: bool | str = "auto",
 ) -> GLMPath:
     """Elastic-net regularisation path of a GLM, without cross-validation.
 
@@ -396,8 +403,9 @@ def glm_path(
     X : array-like, DataFrame, scipy.sparse matrix or tensor, shape (n_samples, n_features)
     y : array-like of shape (n_samples,), optional with a formula
     family, link, l1_ratio, alphas, n_alphas, eps, fit_intercept, penalty_factor, \
-solver, max_iter, tol, device, backend, formula
-        As for :class:`GLMCV`.
+solver, max_iter, tol, device, backend, formula, drop_first
+        As for :class:`GLMCV` (categorical columns keep all their levels
+        under ``drop_first="auto"``).
     sample_weight, offset : array-like of shape (n_samples,), optional
         As for :meth:`GLMCV.fit`.
     progress : bool, default=False
@@ -408,7 +416,8 @@ solver, max_iter, tol, device, backend, formula
     GLMPath
         ``alphas`` (decreasing), ``coef`` (n_alphas, n_features),
         ``intercept`` (n_alphas,), ``n_iter`` per alpha and the
-        ``feature_names`` (DataFrame columns, or x0, x1, ...).
+        ``feature_names`` of the coefficients (DataFrame columns, with
+        categoricals as ``"{column}[{level}]"``, or x0, x1, ...).
 
     Examples
     --------
@@ -434,6 +443,7 @@ solver, max_iter, tol, device, backend, formula
         device=device,
         backend=backend,
         formula=formula,
+        drop_first=drop_first,
     )
     _, prob, pf, theta_null, _, grid = est._path_setup(X, y, sample_weight, offset)
     bar = _progress_bar(len(grid), enabled=bool(progress))
