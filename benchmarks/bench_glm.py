@@ -281,9 +281,10 @@ def objectives(prob: Problem, fit: dict[str, Any]) -> np.ndarray:
 # optional "n_iter" and "note".
 
 
-def glmlib_fit(prob: Problem, tol: float) -> dict[str, Any]:
+def glmlib_fit(prob: Problem, tol: float, frame: bool = False) -> dict[str, Any]:
+    """``frame=True``: the categorical DataFrame (glmlib's categorical design, no one-hot matrix)."""
     m = glmlib.GLM(family=prob.family, alpha=prob.alpha, l1_ratio=prob.l1_ratio, tol=tol)
-    m.fit(prob.X, prob.y)
+    m.fit(prob.frame if frame else prob.X, prob.y)
     return {"intercept": m.intercept_, "coef": m.coef_, "n_iter": m.n_iter_}
 
 
@@ -493,6 +494,7 @@ def _sm_enet(prob: Problem) -> str | None:
 # and saga their own criteria; statsmodels' Newton the change of the parameters.
 TOLERANCES: dict[str, float] = {
     "glmlib": 1e-4,
+    "glmlib (categorical DataFrame)": 1e-4,  # same solver and criterion as "glmlib"
     "glmlib (regularization_path)": 1e-4,
     "glum": 1e-4,
     "glum (categorical DataFrame)": 1e-4,
@@ -519,6 +521,13 @@ def runners() -> list[Runner]:
 
     out = [
         make("glmlib", "glmlib", glmlib_fit, _only_single),
+        make(
+            "glmlib (categorical DataFrame)",
+            "glmlib",
+            glmlib_fit,
+            lambda prob: None if prob.frame is not None else "",
+            frame=True,
+        ),
         make("glmlib (regularization_path)", "glmlib", glmlib_path, _only_path),
         make("glum", "glum", glum_fit, _only_single),
         make(
