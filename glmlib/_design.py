@@ -51,10 +51,16 @@ class DenseDesign:
         return self.xp.astype(v, self.dtype) if v.dtype != self.dtype else v
 
     def subset(self, cols: Any) -> DenseDesign:
-        """The design of X[:, cols], copied once so later passes read contiguous memory."""
+        """The design of X[:, cols], copied once so later passes read contiguous memory.
+
+        The last subset is kept: consecutive points of a path often screen in
+        the same columns.
+        """
         if cols is None:
             return self
-        return DenseDesign(self.xp.take(self.X, cols, axis=1), self.backend)
+        return _last_subset(
+            self, cols, lambda: DenseDesign(self.xp.take(self.X, cols, axis=1), self.backend)
+        )
 
     def rows(self, idx: Any) -> DenseDesign:
         """The design of X[idx] (a copy of those rows)."""
@@ -127,6 +133,17 @@ def _dense_column_range(X):  # pragma: no cover - compiled
     return top - bottom
 
 
+def _last_subset(design: Any, cols: Any, make: Any) -> Any:
+    """``make()``, unless the previous call on ``design`` asked for the same columns."""
+    key = to_numpy(cols)
+    last = getattr(design, "_last_subset", None)
+    if last is not None and np.array_equal(last[0], key):
+        return last[1]
+    sub = make()
+    design._last_subset = (key, sub)
+    return sub
+
+
 def _chunk_rows(p: int, on_host: bool) -> int:
     elements = _CHUNK_ELEMENTS if on_host else _DEVICE_CHUNK_ELEMENTS
     return max(1024, elements // max(p, 1))
@@ -155,10 +172,12 @@ class ScipySparseDesign:
         self.is_sparse = True
 
     def subset(self, cols: Any) -> ScipySparseDesign:
-        """The design of X[:, cols] (a column slice of the CSC copy)."""
+        """The design of X[:, cols] (a column slice of the CSC copy); the last one is kept."""
         if cols is None:
             return self
-        return ScipySparseDesign(self.csc[:, np.asarray(cols)], self.backend)
+        return _last_subset(
+            self, cols, lambda: ScipySparseDesign(self.csc[:, np.asarray(cols)], self.backend)
+        )
 
     @property
     def csc(self) -> sp.csc_matrix:

@@ -57,13 +57,15 @@ def screened_newton(
     inner: str,
     reuse_last_model: bool = True,
     sampled_start: bool = False,
+    previous: FitResult | None = None,
 ) -> tuple[FitResult, np.ndarray]:
     """Fit at penalty ``alpha`` from ``theta`` (all columns) with screening.
 
     ``grad`` is the smooth loss's gradient at ``theta``. Returns the fit (theta
     over all columns) and the gradient at the solution. ``sampled_start``
     applies to the first working set's solve only (later ones start close
-    to their solution).
+    to their solution). ``previous`` is the fit at the preceding path point:
+    when the working set is the same, its Hessian is tried first.
     """
     xp = prob.xp
     b = prob.backend
@@ -84,6 +86,10 @@ def screened_newton(
     while True:
         cols_h = np.flatnonzero(strong)
         cols = b.asarray(cols_h.astype(np.int64))
+        warm_hess = None
+        if previous is not None and previous.hess_cols is not None:
+            if np.array_equal(previous.hess_cols, cols_h):
+                warm_hess = previous.hess
         sub = theta[:start]
         if cols_h.size:
             sub = xp.concat([sub, theta[start:][cols]])
@@ -96,6 +102,7 @@ def screened_newton(
             inner=inner,
             reuse_last_model=reuse_last_model,
             sampled_start=sampled_start and n_iter == 0,
+            warm_hess=warm_hess,
         )
         n_iter += res.n_iter
         history.extend(res.history)

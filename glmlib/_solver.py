@@ -55,6 +55,10 @@ _ROUNDOFF_SLACK = 1e-12
 # for standard errors are exact. Only dense designs with at least
 # _SAMPLE_MIN_ROWS rows per coefficient qualify (sparse one-hot columns with
 # rare levels would be missing from the sample).
+# A warm Hessian's step is kept when the objective's decrease is within this
+# relative distance of the decrease its quadratic model predicts.
+_MODEL_AGREEMENT = 0.25
+_CHORD_STOP_FACTOR = 0.1
 _SAMPLE_FRACTION = 8
 _SAMPLE_MIN_ROWS = 256
 _SAMPLE_SWITCH = 1e-2
@@ -278,6 +282,7 @@ def newton(
     inner_tol: float | None = None,
     reuse_last_model: bool = False,
     sampled_start: bool = False,
+    warm_hess: Any = None,
 ) -> FitResult:
     """Minimise the objective over the intercept and the columns ``cols``.
 
@@ -305,6 +310,12 @@ def newton(
         moves the linear predictor by less than 1e-2, then exact ones; meant
         for cold starts, whose first steps need no exact Hessian. The fit
         only stops after an exact Hessian, so ``FitResult.hess`` is exact.
+    warm_hess : array, optional
+        A Hessian over the same columns from a nearby fit (the previous point
+        of a path). With ``reuse_last_model`` its steps are taken, without
+        forming a Gram matrix, for as long as its quadratic model predicts the
+        objective's actual decrease to within 25% (a chord method); then
+        fresh Hessians take over. The stopping rule is unchanged.
     """
     if cols is not None:
         prob = prob.restrict(cols)
@@ -317,7 +328,11 @@ def newton(
     rank_deficient = False
     converged = False
     it = 0
-    hess = None
+    hess = warm_hess if reuse_last_model else None
+    # Steps on a warm Hessian are taken while its quadratic model predicts the
+    # objective's decrease well (the chord method); the first poor prediction
+    # switches to fresh Gram matrices.
+    on_warm_hess = hess is not None
     if theta.shape[0] == 0:  # nothing to fit: no intercept and no candidate columns
         return FitResult(theta, eta, 0, True, f, False, history)
     sampled = sampled_start and prob.row_sample is not None
@@ -341,13 +356,21 @@ def newton(
         if reuse_last_model and hess is not None:
             step, _, decrease = model.step(theta, grad, hess)
             change = model.scaled_change(step, hess)
-            if change <= tol:
+            # Chord steps converge linearly, so they stop at a tighter threshold.
+            stop_tol = tol * _CHORD_STOP_FACTOR if on_warm_hess else tol
+            if change <= stop_tol or on_warm_hess:
                 ls = _line_search(prob, theta, eta, f, step, decrease)
-                if ls is not None:
+                agrees = ls is not None and _model_agrees(
+                    f, ls[2], ls[3], model.predicted_change(step, decrease, hess)
+                )
+                if ls is not None and (change <= stop_tol or agrees):
                     theta, eta, f, t, x_step = ls
                     history.append(_record(it, f, t, change * t, True))
-                    converged = True
-                    break
+                    if change <= stop_tol:
+                        converged = True
+                        break
+                    continue
+        on_warm_hess = False
         hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
@@ -371,6 +394,22 @@ def newton(
     hess_cols = None if cols is None else to_numpy(cols)
     loss = f - prob.penalty(theta, l1, l2)
     return FitResult(theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols, loss)
+
+
+def _model_agrees(f: float, f_new: float, t: float, predicted: float) -> bool:
+    """A full step whose actual decrease is within 25% of the quadratic model's.
+
+    Too little decrease means the model is too flat (steps overshoot), too
+    much that it is too curved (steps are short and convergence slow). A
+    predicted decrease at round-off level cannot be checked; such a step is
+    accepted when the line search took it whole.
+    """
+    if t != 1.0:
+        return False
+    if -predicted <= _ROUNDOFF_SLACK * max(abs(f), 1.0):
+        return True
+    ratio = (f - f_new) / -predicted
+    return 1.0 - _MODEL_AGREEMENT <= ratio <= 1.0 + _MODEL_AGREEMENT
 
 
 def _record(it: int, f: float, t: float, change: float, accepted: bool) -> dict[str, float]:
@@ -429,6 +468,18 @@ class _StepModel:
         l1 = self.l1
         decrease = xp.sum(grad_s * step) + xp.sum(l1 * xp.abs(new)) - xp.sum(l1 * xp.abs(theta))
         return step, ok, float(decrease)
+
+    def predicted_change(self, step: Any, decrease: float, hess: Any) -> float:
+        """The quadratic model's change of the objective along ``step``.
+
+        ``decrease`` (what :meth:`step` returns, the linear term plus the L1
+        change) plus the curvature term step' (H + diag(l2) + S) step / 2.
+        """
+        xp = self.prob.xp
+        curvature = xp.sum(step * (hess @ step)) + xp.sum(self.l2 * step * step)
+        if self.prob.penalty_matrix is not None:
+            curvature = curvature + xp.sum(step * (self.prob.quadratic_penalty(step)[1] @ step))
+        return decrease + 0.5 * float(curvature)
 
     def scaled_change(self, step: Any, hess: Any) -> float:
         """max_j |step_j| sqrt(H_jj): the largest move of the linear predictor's scale."""

@@ -12,7 +12,7 @@ from sklearn.model_selection import check_cv
 
 from ._backend import to_numpy
 from ._screening import screened_newton
-from ._solver import Problem, fit_lbfgs
+from ._solver import FitResult, Problem, fit_lbfgs
 from ._validation import check_penalty
 from .families import Family
 from .glm import _GRAM_LIMIT, _Data, _GLMBase
@@ -73,6 +73,7 @@ def regularization_path(
     etas: list[Any] = []
     iters: list[int] = []
     use_lbfgs = solver == "lbfgs" or (solver == "auto" and p + start > _GRAM_LIMIT)
+    res: FitResult | None = None
     inner = "cd" if b.device == "cpu" else "fista"
     for k, alpha in enumerate(alphas):
         alpha = float(alpha)
@@ -92,6 +93,7 @@ def regularization_path(
                 tol=tol,
                 max_iter=max_iter,
                 inner=inner,
+                previous=res,
             )
         theta, eta, n_it = res.theta, res.eta, res.n_iter
         theta_h = to_numpy(theta)

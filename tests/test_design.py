@@ -178,3 +178,19 @@ def test_cuda_designs_match_numpy(dtype):
         np.testing.assert_array_equal(
             np.asarray(design.column_range()), X.max(axis=0) - X.min(axis=0)
         )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_subset_keeps_the_last_column_set(sparse):
+    """Consecutive requests for the same columns share one copy; other columns get their own."""
+    X, d = data(n=500)
+    b = Backend("numpy")
+    design = make_design(sp.csr_matrix(X) if sparse else X, b)
+    cols = np.array([0, 3, 4])
+    first = design.subset(cols)
+    assert design.subset(cols.copy()) is first
+    other = design.subset(np.array([1, 2]))
+    assert other is not first
+    np.testing.assert_allclose(other.gram(d), reference_gram(X[:, [1, 2]], d), rtol=1e-12)
+    again = design.subset(cols)
+    np.testing.assert_allclose(again.gram(d), reference_gram(X[:, cols], d), rtol=1e-12)

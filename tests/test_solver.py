@@ -201,3 +201,52 @@ def test_sampled_start_without_a_sample_is_plain_newton():
     plain = newton(prob, start(prob), tol=1e-10)
     flagged = newton(prob, start(prob), tol=1e-10, sampled_start=True)
     np.testing.assert_array_equal(flagged.theta, plain.theta)
+
+
+# --- warm Hessians along a path (chord steps) ----------------------------------
+
+
+@pytest.mark.parametrize("distortion", [1.0, 0.2, 10.0])
+def test_warm_hessian_reaches_the_solution_and_a_poor_one_is_replaced(distortion, monkeypatch):
+    """The next path point from the previous point's Hessian: same solution; a good warm
+    Hessian saves Gram matrices, a poor one (scaled by 0.2 or 10) is dropped for fresh ones."""
+    first = problem(l1=0.02, l2=0.0, n=2000, p=6)
+    prev = newton(first, start(first), tol=1e-10, reuse_last_model=True)
+    nxt = replace(first, l1=np.full(6, 0.015))
+    calls = _count_grams(monkeypatch, type(first.design))
+    cold = newton(nxt, prev.theta, tol=1e-10, reuse_last_model=True)
+    cold_grams = len(calls)
+    calls.clear()
+    warm = newton(
+        nxt, prev.theta, tol=1e-10, reuse_last_model=True, warm_hess=prev.hess * distortion
+    )
+    assert warm.converged
+    # tolerance: both stop at tol = 1e-10 on the scaled step
+    np.testing.assert_allclose(warm.theta, cold.theta, atol=1e-8)
+    assert warm.objective <= cold.objective + 1e-12 * abs(cold.objective)
+    if distortion == 1.0:
+        assert len(calls) < cold_grams
+    else:
+        assert len(calls) >= 1
+
+
+def test_path_points_reuse_the_previous_hessian_when_the_working_set_is_unchanged(monkeypatch):
+    from glmlib.glm_cv import regularization_path
+
+    prob = problem(n=3000, p=8)
+    theta0 = start(prob)
+    grad = prob.full_gradient(prob.eta(theta0))
+    alpha_max = float(np.max(np.abs(grad)))
+    alphas = alpha_max * np.geomspace(0.9, 0.05, 30)
+    pf = np.ones(8)
+    calls = _count_grams(monkeypatch, type(prob.design))
+    coefs, _, _, _ = regularization_path(
+        prob, theta0, alphas, 1.0, pf, tol=1e-8, max_iter=100, solver="auto"
+    )
+    # Each point needs at least one quadratic model; fewer Grams than points means reuse.
+    assert len(calls) < len(alphas)
+    for k in (5, 15, 29):  # every point is still the exact solution at its alpha
+        lone = newton(
+            replace(prob, l1=np.full(8, alphas[k])), theta0, tol=1e-10, reuse_last_model=False
+        )
+        np.testing.assert_allclose(coefs[k], lone.theta[1:], atol=1e-6)
