@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
 from ._backend import Backend
-from ._design import DenseDesign
+from ._design import DenseDesign, _last_subset
 
 __all__ = ["CategoricalDesign", "CategoricalLayout", "is_categorical"]
 
@@ -307,7 +307,10 @@ class CategoricalDesign:
         """
         if cols is None:
             return self
-        cols = np.asarray(cols, dtype=np.int64)
+        # consecutive points of a path often screen in the same columns
+        return _last_subset(self, cols, lambda: self._subset(np.asarray(cols, dtype=np.int64)))
+
+    def _subset(self, cols: np.ndarray) -> CategoricalDesign:
         owner = np.full(self.p, -1, dtype=np.int64)  # categorical of each column, -1: numeric
         index = np.zeros(self.p, dtype=np.int64)  # numeric column or level within it
         index[self.num_cols] = np.arange(self.m)

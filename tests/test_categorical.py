@@ -186,6 +186,13 @@ def test_subset_equals_slicing(cols):
     assert design.subset(None) is design
 
 
+def test_last_subset_is_reused():
+    _, design = design_of(frame())
+    first = design.subset(np.array([0, 2, 3]))
+    assert design.subset(np.array([0, 2, 3])) is first
+    assert design.subset(np.array([0, 2])) is not first
+
+
 def test_subset_of_subset():
     df = frame()
     _, design = design_of(df, drop_first=True)
