@@ -181,6 +181,33 @@ class SymmetricFactor:
             finite = bool(xp.all(xp.isfinite(xp.linalg.diagonal(self.factor))))
             self.ok = finite and _well_conditioned_chol(self.factor)
 
+    def inverse_diagonal(self) -> Any | None:
+        """diag(a^{-1}) from the factor (None when ``a`` is not positive definite).
+
+        With a_s = L L', diag(a_s^{-1}) holds the squared column norms of
+        L^{-1}: one triangular inversion, a third of the work of refactoring
+        and inverting ``a``.
+        """
+        if not self.ok:
+            return None
+        xp = self.xp
+        if self.backend.name == "numpy":
+            l_inv, info = scipy.linalg.lapack.dtrtri(self.factor, lower=1)
+            if info != 0:
+                return None
+            l_inv = np.tril(l_inv)  # cho_factor leaves the input above the diagonal
+        else:
+            eye = xp.eye(
+                self.factor.shape[0], dtype=self.factor.dtype, device=_device_of(self.factor)
+            )
+            if self.backend.name == "torch":
+                l_inv = _torch().linalg.solve_triangular(self.factor, eye, upper=False)
+            else:
+                import cupyx.scipy.linalg as cl
+
+                l_inv = cl.solve_triangular(self.factor, eye, lower=True)
+        return xp.sum(l_inv * l_inv, axis=0) / (self.d * self.d)
+
     def solve(self, b: Any) -> Any:
         """x with a x = b (minimum norm when ``a`` is singular)."""
         b_s = b / self.d

@@ -91,6 +91,9 @@ class Problem:
     row_sample: tuple[Any, Any] | None = None
     # Not an init field: dataclasses.replace() (new weights or y) recomputes it.
     _eta_state: Any = field(init=False, default=None, repr=False, compare=False)
+    # (eta, mu) of the last loss evaluation: the accepted point of a line
+    # search is where the next working weights are needed.
+    _last_mu: tuple[Any, Any] = field(init=False, default=(None, None), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._eta_state = _UNSET
@@ -192,11 +195,20 @@ class Problem:
         fam = self.family
         state = self._eta_loss_state()
         if state is not None:  # the family's shortcut from eta (natural links)
-            value, ok = fam.eta_loss(self.y, eta, self.weights, state)
+            value, ok, mu = fam.eta_loss(self.y, eta, self.weights, state)
+            self._last_mu = (eta, mu)
             return xp.where(ok, value, math.inf)
         mu = fam.link.inverse(eta)
+        self._last_mu = (eta, mu)
         value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
         return xp.where(fam.link.valid_eta(eta) & fam.valid_mu(mu), value, math.inf)
+
+    def mean(self, eta: Any) -> Any:
+        """mu = g^{-1}(eta), reused from the last loss evaluation at this same eta."""
+        last_eta, mu = self._last_mu
+        if last_eta is eta and mu is not None:
+            return mu
+        return self.family.link.inverse(eta)
 
     def _eta_loss_state(self) -> Any:
         """The family's per-fit constants for its eta shortcut (None: no shortcut), computed once."""
@@ -220,7 +232,7 @@ class Problem:
         """mu, the score weights and the Fisher weights at eta."""
         xp = self.xp
         link, fam = self.family.link, self.family
-        mu = link.inverse(eta)
+        mu = self.mean(eta)
         if fam.natural_link:  # d mu / d eta = V(mu): no derivative or division needed
             return mu, self.weights * (self.y - mu), self.weights * fam.variance(mu)
         dmu = link.inverse_deriv(eta)
@@ -263,6 +275,9 @@ class FitResult:
     hess_cols: np.ndarray | None = None
     #: the smooth part sum_i v_i d_i / 2 at ``eta`` (None: not tracked).
     loss: float | None = None
+    #: the factorisation of ``hess`` + diag(l2) (+ S) when the last step was a
+    #: Cholesky solve with ``hess`` (None otherwise), for effective df.
+    factor: Any = None
 
 
 def _dev(a: Any) -> Any:
@@ -393,7 +408,10 @@ def newton(
             break
     hess_cols = None if cols is None else to_numpy(cols)
     loss = f - prob.penalty(theta, l1, l2)
-    return FitResult(theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols, loss)
+    factor = model.factor_of(hess)
+    return FitResult(
+        theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols, loss, factor
+    )
 
 
 def _model_agrees(f: float, f_new: float, t: float, predicted: float) -> bool:
@@ -468,6 +486,12 @@ class _StepModel:
         l1 = self.l1
         decrease = xp.sum(grad_s * step) + xp.sum(l1 * xp.abs(new)) - xp.sum(l1 * xp.abs(theta))
         return step, ok, float(decrease)
+
+    def factor_of(self, hess: Any) -> Any:
+        """The cached factorisation of ``hess`` + penalties, if that is the one cached."""
+        if self._factored is not None and self._factored[0] is hess:
+            return self._factored[1]
+        return None
 
     def predicted_change(self, step: Any, decrease: float, hess: Any) -> float:
         """The quadratic model's change of the objective along ``step``.

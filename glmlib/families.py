@@ -54,10 +54,18 @@ def _softplus(z: Any) -> Any:
     return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
-def _all_finite(eta: Any) -> Any:
-    """Whether every eta is finite, as a 0-d array (two reductions, no n-vector temporary)."""
+def _finite_within(eta: Any, bound: float) -> tuple[Any, Any]:
+    """(whether every eta is finite, eta clipped to [-bound, bound]).
+
+    Two reductions give both answers; the clipping pass is skipped when no
+    eta reaches the bound, the usual case.
+    """
     xp = namespace(eta)
-    return (xp.min(eta) > -math.inf) & (xp.max(eta) < math.inf)
+    low, high = xp.min(eta), xp.max(eta)
+    ok = (low > -math.inf) & (high < math.inf)
+    if not (float(low) > -bound and float(high) < bound):
+        eta = xp.clip(eta, -bound, bound)
+    return ok, eta
 
 
 class Family:
@@ -121,8 +129,12 @@ class Family:
         """
         return None
 
-    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any]:
-        """(sum_i w_i d(y_i, mu_i) / 2, whether every eta is admissible) from eta."""
+    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any, Any]:
+        """(sum_i w_i d(y_i, mu_i) / 2, whether every eta is admissible, mu or None) from eta.
+
+        mu = link.inverse(eta) is returned when computing the loss formed it
+        anyway, so that the working weights at the same eta can reuse it.
+        """
         raise NotImplementedError
 
     # ------------------------------------------------------------------ shared
@@ -250,20 +262,17 @@ class Binomial(Family):
         if bool(xp.all((y == 0) | (y == 1))):
             return {"sign": 1.0 - 2.0 * y, "constant": 0.0}
         entropy = _xlogy_ratio(y, xp.ones_like(y)) + _xlogy_ratio(1.0 - y, xp.ones_like(y))
-        return {"sign": None, "constant": xp.sum(w * entropy)}
+        return {"sign": None, "constant": xp.sum(w * entropy), "wy": w * y, "w1y": w * (1.0 - y)}
 
-    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any]:
-        xp = namespace(eta)
-        ok = _all_finite(eta)
-        eps = float(xp.finfo(eta.dtype).eps)
-        bound = math.log((1.0 - eps) / eps)
-        eta = xp.clip(eta, -bound, bound)
+    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any, Any]:
+        eps = float(namespace(eta).finfo(eta.dtype).eps)
+        ok, eta = _finite_within(eta, math.log((1.0 - eps) / eps))
         if state["sign"] is not None:
-            value = xp.sum(w * _softplus(state["sign"] * eta))
+            value = w @ _softplus(state["sign"] * eta)
         else:
-            terms = y * _softplus(-eta) + (1.0 - y) * _softplus(eta)
-            value = xp.sum(w * terms) + state["constant"]
-        return value, ok
+            value = state["wy"] @ _softplus(-eta) + state["w1y"] @ _softplus(eta)
+            value = value + state["constant"]
+        return value, ok, None
 
     def check_y(self, y):
         if np.any((y < 0) | (y > 1)):
@@ -320,15 +329,15 @@ class Poisson(Family):
         scale = float(xp.sum(w * y * (1.0 + xp.abs(log_y))) / xp.sum(w))
         if not scale <= self._ETA_LOSS_MAX_SCALE:
             return None
-        return {"log_y": log_y}
+        wy = w * y
+        # sum w (y log y - y), with y log y = 0 at y = 0
+        return {"wy": wy, "constant": wy @ log_y - xp.sum(wy)}
 
-    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any]:
-        xp = namespace(eta)
-        ok = _all_finite(eta)
-        mu = self.link.inverse(eta)
-        eta = xp.clip(eta, -_max_exp(eta), _max_exp(eta))
-        value = xp.sum(w * (y * (state["log_y"] - eta) - y + mu))
-        return value, ok
+    def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any, Any]:
+        ok, eta = _finite_within(eta, _max_exp(eta))
+        mu = namespace(eta).exp(eta)  # = self.link.inverse(eta)
+        value = state["constant"] - state["wy"] @ eta + w @ mu
+        return value, ok, mu
 
     def _aic_term(self, y, mu, w, dev):
         logpmf = _np_xlogy(y, mu) - mu - gammaln(y + 1)

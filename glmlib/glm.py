@@ -321,7 +321,16 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         else:
             active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
             rank = int(active.sum())
-            if info is not None:
+            # tr(H (H + D)^{-1}) = k - sum_j D_jj [(H + D)^{-1}]_jj, from the
+            # solver's own factorisation of H + D when it covers every
+            # coefficient (normalised weights: the products are scale-free).
+            inv_diag = None
+            if res.factor is not None and res.hess_cols is None and bool(active.all()):
+                inv_diag = res.factor.inverse_diagonal()
+            if inv_diag is not None:
+                l2_norm = to_numpy(prob.penalties()[1])
+                df_model = float(k - np.sum(l2_norm * to_numpy(inv_diag)))
+            elif info is not None:
                 l2 = to_numpy(prob.penalties()[1]) * prob.weight_sum
                 df_model = _effective_df(info, l2, active)
             else:

@@ -343,7 +343,7 @@ def test_eta_loss_equals_the_unit_deviance_form(fam, y):
     w = rng.uniform(0.5, 2.0, y.shape)
     state = fam.eta_loss_state(y, w)
     assert state is not None
-    value, ok = fam.eta_loss(y, eta, w, state)
+    value, ok, _ = fam.eta_loss(y, eta, w, state)
     assert bool(ok)
     np.testing.assert_allclose(float(value), _half_deviance(fam, y, eta, w), rtol=1e-13)
 
@@ -352,7 +352,7 @@ def test_binomial_eta_loss_has_no_cancellation_at_large_eta():
     """y = 1 at eta = 30: d/2 = log1p(exp(-30)) ~ 9.4e-14, kept to full relative precision."""
     fam = Binomial()
     y, w, eta = np.array([1.0]), np.array([1.0]), np.array([30.0])
-    value, _ = fam.eta_loss(y, eta, w, fam.eta_loss_state(y, w))
+    value, _, _ = fam.eta_loss(y, eta, w, fam.eta_loss_state(y, w))
     np.testing.assert_allclose(float(value), np.log1p(np.exp(-30.0)), rtol=1e-14)
 
 
@@ -364,7 +364,7 @@ def test_binomial_eta_loss_has_no_cancellation_at_large_eta():
 def test_eta_loss_agrees_where_the_link_clips(fam, y, eta):
     """Beyond the range where the link clips mu (R's convention) both forms still agree."""
     ys, w, etas = np.array([y, y]), np.ones(2), np.array([0.5, eta])
-    value, ok = fam.eta_loss(ys, etas, w, fam.eta_loss_state(ys, w))
+    value, ok, _ = fam.eta_loss(ys, etas, w, fam.eta_loss_state(ys, w))
     assert bool(ok)
     np.testing.assert_allclose(float(value), _half_deviance(fam, ys, etas, w), rtol=1e-12)
 
@@ -373,7 +373,7 @@ def test_eta_loss_agrees_where_the_link_clips(fam, y, eta):
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_eta_loss_flags_non_finite_eta(fam, bad):
     ys, w = np.array([1.0, 0.0]), np.ones(2)
-    _, ok = fam.eta_loss(ys, np.array([0.5, bad]), w, fam.eta_loss_state(ys, w))
+    _, ok, _ = fam.eta_loss(ys, np.array([0.5, bad]), w, fam.eta_loss_state(ys, w))
     assert not bool(ok)
 
 

@@ -734,3 +734,20 @@ def test_large_n_fit_with_sampled_start_matches_statsmodels(family):
     np.testing.assert_allclose(params_of(model), ref.params, rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(model.summary()["std_err"].to_numpy(), ref.bse, rtol=1e-6)
     np.testing.assert_allclose(model.deviance_, ref.deviance, rtol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("alpha", [1e-3, 0.1, 1.0])
+def test_ridge_effective_df_is_the_trace_formula(backend, alpha):
+    """df_model_ of an L2 fit (taken from the solver's Cholesky factor) equals
+    tr(H (H + n alpha I)^{-1}) computed directly, to 1e-10 relative."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3000, 6)) * np.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.0])
+    y = rng.poisson(np.exp(0.2 + 0.3 * X[:, 0])).astype(float)
+    model = GLM(family="poisson", alpha=alpha, backend=backend).fit(X, y)
+    H = model._fisher_info
+    D = np.diag(np.r_[0.0, np.full(6, alpha * len(y))])
+    expected = np.trace(H @ np.linalg.inv(H + D))
+    np.testing.assert_allclose(model.df_model_, expected, rtol=1e-10)
