@@ -737,10 +737,13 @@ def table(is_path: bool, rows: list[dict[str, Any]], markdown: bool) -> str:
 def targets(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's targets for one problem: no slower than glum, 3x faster than sklearn."""
     ok = [r for r in rows if r["seconds"] is not None and r.get("gap") is not None]
-    g = next((r for r in ok if r["library"] == "glmlib"), None)
-    if g is None:
+    # glmlib's fastest input representation against each library's fastest one
+    # (on sparse_onehot: CSR or the categorical DataFrame, for glmlib and glum alike).
+    mine = [r for r in ok if r["library"] == "glmlib" and abs(r["gap"]) <= GAP_OK]
+    if not mine:
         return {"glmlib": "no result"}
-    out: dict[str, Any] = {"glmlib_seconds": g["seconds"]}
+    g = min(mine, key=lambda r: r["seconds"])
+    out: dict[str, Any] = {"glmlib_seconds": g["seconds"], "glmlib_label": g["label"]}
     for lib, factor in (("glum", 1.0), ("sklearn", 3.0)):
         cands = [r for r in ok if r["library"] == lib]
         good = [r for r in cands if r["gap"] <= GAP_OK]
@@ -750,14 +753,16 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         best = min(pool, key=lambda r: r["seconds"])
         speedup = best["seconds"] / g["seconds"]
+        # gaps in the rows are relative to the first glmlib row; re-base on g
+        gap = best["gap"] - g["gap"]
         out[lib] = {
             "against": best["label"],
             "seconds": best["seconds"],
             "speedup": speedup,
             "required": factor,
-            "objective_gap": best["gap"],
+            "objective_gap": gap,
             "reached_objective": bool(good),
-            "met": bool(speedup >= factor and best["gap"] >= -GAP_OK),
+            "met": bool(speedup >= factor and gap >= -GAP_OK),
         }
     return out
 
@@ -774,8 +779,9 @@ def target_text(tgt: dict[str, Any]) -> str:
             continue
         verdict = "met" if t["met"] else "NOT met"
         reached = "" if t["reached_objective"] else "; it did not reach the 1e-6 objective gap"
+        mine = tgt.get("glmlib_label", "glmlib")
         lines.append(
-            f"- {what}: {verdict}: glmlib {tgt['glmlib_seconds']:.2f} s, {t['against']} "
+            f"- {what}: {verdict}: {mine} {tgt['glmlib_seconds']:.2f} s, {t['against']} "
             f"{t['seconds']:.2f} s, speed-up {t['speedup']:.2f}x (needed {t['required']:g}x); "
             f"its objective gap to glmlib {t['objective_gap']:+.1e}{reached}"
         )
