@@ -57,13 +57,14 @@ def _softplus(z: Any) -> Any:
 def _finite_within(eta: Any, bound: float) -> tuple[Any, Any]:
     """(whether every eta is finite, eta clipped to [-bound, bound]).
 
-    Two reductions give both answers; the clipping pass is skipped when no
-    eta reaches the bound, the usual case.
+    Two reductions give both answers. On the host the clipping pass is
+    skipped when no eta reaches the bound, the usual case; on a GPU eta is
+    always clipped, so that no value has to come back to the host.
     """
     xp = namespace(eta)
     low, high = xp.min(eta), xp.max(eta)
     ok = (low > -math.inf) & (high < math.inf)
-    if not (float(low) > -bound and float(high) < bound):
+    if not (isinstance(eta, np.ndarray) and float(low) > -bound and float(high) < bound):
         eta = xp.clip(eta, -bound, bound)
     return ok, eta
 

@@ -712,11 +712,14 @@ def test_solvers_agree(family, solver, alpha, l1_ratio, tol, fit_intercept):
     np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=tol)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("family", ["binomial", "poisson", "gamma"])
-def test_large_n_fit_with_sampled_start_matches_statsmodels(family):
+def test_large_n_fit_with_sampled_start_matches_statsmodels(family, backend):
     """n = 40,000 rows, p = 4: the first Newton steps use a 1/8 row sample's Hessian,
     the last ones exact ones, so coefficients and standard errors still equal
     statsmodels' to 1e-6 relative."""
+    if backend == "torch":
+        pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     n, p = 40_000, 4
     X = rng.normal(size=(n, p))
@@ -728,7 +731,7 @@ def test_large_n_fit_with_sampled_start_matches_statsmodels(family):
     else:
         y = rng.gamma(4.0, np.exp(eta) / 4.0)
     link = "log" if family == "gamma" else None
-    model = GLM(family=family, link=link, tol=1e-10).fit(X, y)
+    model = GLM(family=family, link=link, tol=1e-10, backend=backend).fit(X, y)
     smf = sm_family(family, link or {"binomial": "logit", "poisson": "log"}[family])
     ref = sm.GLM(y, sm.add_constant(X), family=smf).fit(tol=1e-13)
     np.testing.assert_allclose(params_of(model), ref.params, rtol=1e-6, atol=1e-10)
