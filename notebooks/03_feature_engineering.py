@@ -355,7 +355,9 @@ linear_formula.summary()[["coef", "std_err"]].round(3)
 direct = glmlib.GLM(family="gaussian", device=device).fit(wage_X, wage["wage"])
 same_direct = np.max(np.abs(direct.predict(wage_X) - linear_formula.predict(wage)))
 print(f"education dtype: {wage_X['education'].dtype}")
-print(f"max |prediction difference|, categorical DataFrame vs formula: {same_direct:.1e} (USD 1,000)")
+print(
+    f"max |prediction difference|, categorical DataFrame vs formula: {same_direct:.1e} (USD 1,000)"
+)
 print("coefficients:", list(direct.feature_names_out_))
 
 # %% [markdown]
