@@ -720,16 +720,7 @@ def test_large_n_fit_with_sampled_start_matches_statsmodels(family, backend):
     statsmodels' to 1e-6 relative."""
     if backend == "torch":
         pytest.importorskip("torch")
-    rng = np.random.default_rng(5)
-    n, p = 40_000, 4
-    X = rng.normal(size=(n, p))
-    eta = 0.3 + X @ np.array([0.5, -0.4, 0.2, 0.0])
-    if family == "binomial":
-        y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
-    elif family == "poisson":
-        y = rng.poisson(np.exp(eta)).astype(float)
-    else:
-        y = rng.gamma(4.0, np.exp(eta) / 4.0)
+    X, y, _ = glum_data(family, seed=5, n=40_000, p=4)
     link = "log" if family == "gamma" else None
     model = GLM(family=family, link=link, tol=1e-10, backend=backend).fit(X, y)
     smf = sm_family(family, link or {"binomial": "logit", "poisson": "log"}[family])
