@@ -451,6 +451,11 @@ def _only_path(prob: Problem) -> str | None:
     return None if prob.is_path else ""
 
 
+def _only_frame(prob: Problem) -> str | None:
+    """Problems that also come as a categorical DataFrame (sparse_onehot)."""
+    return None if prob.frame is not None else ""
+
+
 def _no_l1(prob: Problem) -> str | None:
     if prob.is_path:
         return ""
@@ -521,22 +526,10 @@ def runners() -> list[Runner]:
 
     out = [
         make("glmlib", "glmlib", glmlib_fit, _only_single),
-        make(
-            "glmlib (categorical DataFrame)",
-            "glmlib",
-            glmlib_fit,
-            lambda prob: None if prob.frame is not None else "",
-            frame=True,
-        ),
+        make("glmlib (categorical DataFrame)", "glmlib", glmlib_fit, _only_frame, frame=True),
         make("glmlib (regularization_path)", "glmlib", glmlib_path, _only_path),
         make("glum", "glum", glum_fit, _only_single),
-        make(
-            "glum (categorical DataFrame)",
-            "glum",
-            glum_fit,
-            lambda prob: None if prob.frame is not None else "",
-            frame=True,
-        ),
+        make("glum (categorical DataFrame)", "glum", glum_fit, _only_frame, frame=True),
         make("glum (alpha_search path)", "glum", glum_path, _only_path),
     ]
     for solver in ("lbfgs", "newton-cholesky"):
