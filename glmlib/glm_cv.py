@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -52,13 +53,17 @@ def regularization_path(
     max_iter: int,
     solver: str,
     progress: Any = None,
-) -> tuple[np.ndarray, np.ndarray, list[Any], list[int]]:
+    on_point: Callable[[int, Any], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Warm-started path over decreasing ``alphas`` with strong-rule screening.
 
     Each point is fitted by :func:`glmlib._screening.screened_newton` (strong
     rules with a KKT check), warm-started from the previous one.
+    ``on_point(k, eta)`` receives each point's linear predictor as it is
+    found (cross-validation scores held-out rows from it), so that the path
+    never holds all of them.
 
-    Returns (coefs (n_alphas, p), intercepts (n_alphas,), linear predictors, iterations).
+    Returns (coefs (n_alphas, p), intercepts (n_alphas,), iterations per point).
     """
     b = prob.backend
     p = prob.design.p
@@ -70,7 +75,6 @@ def regularization_path(
     prev_alpha = float(alphas[0])
     coefs = np.zeros((len(alphas), p))
     intercepts = np.zeros(len(alphas))
-    etas: list[Any] = []
     iters: list[int] = []
     use_lbfgs = solver == "lbfgs" or (solver == "auto" and p + start > _GRAM_LIMIT)
     res: FitResult | None = None
@@ -99,12 +103,13 @@ def regularization_path(
         theta_h = to_numpy(theta)
         coefs[k] = theta_h[start:]
         intercepts[k] = theta_h[0] if start else 0.0
-        etas.append(eta)
+        if on_point is not None:
+            on_point(k, eta)
         iters.append(n_it)
         prev_alpha = alpha
         if progress is not None:
             progress.update(1)
-    return coefs, intercepts, etas, iters
+    return coefs, intercepts, iters
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -289,9 +294,7 @@ class GLMCV(_GLMBase):
             ]
         )
         path = dict(tol=self.tol, max_iter=self.max_iter, solver=self.solver, progress=bar)
-        coefs, intercepts, etas, _ = regularization_path(
-            prob, theta_null, alphas, l1_ratio, pf, **path
-        )
+        coefs, intercepts, _ = regularization_path(prob, theta_null, alphas, l1_ratio, pf, **path)
         bar.close()
         self.coef_path_ = coefs
         self.intercept_path_ = intercepts
@@ -323,7 +326,6 @@ class GLMCV(_GLMBase):
         res = self._solve(final, theta)
         null_dev = self._deviance(final, eta_null)
         self._set_fitted(final, data, res, null_dev)
-        del etas
         return self
 
     def _fold_deviance(
@@ -346,16 +348,18 @@ class GLMCV(_GLMBase):
             raise ValueError("a cross-validation fold has no training rows with positive weight")
         prob = self._problem(data, 0.0, l1_ratio, weights=w_train)
         theta_null, _ = self._null_model(prob)
-        path = dict(tol=self.tol, max_iter=self.max_iter, solver=self.solver, progress=bar)
-        _, _, etas, _ = regularization_path(prob, theta_null, alphas, l1_ratio, pf, **path)
         test_mask = b.asarray(np.isin(np.arange(data.design.n), test).astype(np.float64))
         w_test = data.w * test_mask
         w_sum = float(xp.sum(w_test))
         fam = data.family
-        out = np.empty(len(alphas))
-        for k, eta in enumerate(etas):
-            mu = fam.link.inverse(eta)
-            out[k] = float(fam.deviance(data.y, mu, w_test)) / w_sum if w_sum > 0 else np.nan
+        out = np.full(len(alphas), np.nan)
+
+        def score(k: int, eta: Any) -> None:
+            if w_sum > 0:
+                out[k] = float(fam.deviance(data.y, fam.link.inverse(eta), w_test)) / w_sum
+
+        path = dict(tol=self.tol, max_iter=self.max_iter, solver=self.solver, progress=bar)
+        regularization_path(prob, theta_null, alphas, l1_ratio, pf, on_point=score, **path)
         return out
 
 
@@ -449,7 +453,7 @@ solver, max_iter, tol, device, backend, formula, drop_first
     )
     _, prob, pf, theta_null, _, grid = est._path_setup(X, y, sample_weight, offset)
     bar = _progress_bar(len(grid), enabled=bool(progress))
-    coefs, intercepts, _, iters = regularization_path(
+    coefs, intercepts, iters = regularization_path(
         prob,
         theta_null,
         grid,

@@ -336,3 +336,30 @@ def test_glm_path_names_alphas_and_errors():
         glm_path(X, y, family="poisson", alphas=[-1.0])
     with pytest.raises(ValueError, match="contains NaN"):
         glm_path(np.full_like(X, np.nan), y, family="poisson")
+
+
+def test_path_hands_each_points_linear_predictor_to_on_point():
+    """regularization_path streams eta to on_point, one call per alpha, in order,
+    each equal to X beta_k + intercept_k of the returned path (to 1e-12)."""
+    from glmlib.glm_cv import regularization_path
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(600, 5))
+    y = rng.binomial(1, 1 / (1 + np.exp(-X[:, 0]))).astype(float)
+    model = GLMCV(family="binomial", l1_ratio=1.0, n_alphas=12, cv=2)
+    data, prob, pf, theta_null, _, alphas = model._path_setup(X, y, None, None)
+    seen = []
+    coefs, intercepts, iters = regularization_path(
+        prob,
+        theta_null,
+        alphas,
+        1.0,
+        pf,
+        tol=1e-8,
+        max_iter=100,
+        solver="auto",
+        on_point=lambda k, eta: seen.append((k, np.array(eta))),
+    )
+    assert [k for k, _ in seen] == list(range(len(alphas))) and len(iters) == len(alphas)
+    for k, eta in seen:
+        np.testing.assert_allclose(eta, X @ coefs[k] + intercepts[k], rtol=1e-12, atol=1e-12)

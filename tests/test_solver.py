@@ -240,7 +240,7 @@ def test_path_points_reuse_the_previous_hessian_when_the_working_set_is_unchange
     alphas = alpha_max * np.geomspace(0.9, 0.05, 30)
     pf = np.ones(8)
     calls = _count_grams(monkeypatch, type(prob.design))
-    coefs, _, _, _ = regularization_path(
+    coefs, _, _ = regularization_path(
         prob, theta0, alphas, 1.0, pf, tol=1e-8, max_iter=100, solver="auto"
     )
     # Each point needs at least one quadratic model; fewer Grams than points means reuse.
