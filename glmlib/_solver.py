@@ -55,13 +55,15 @@ _ROUNDOFF_SLACK = 1e-12
 # for standard errors are exact. Only dense designs with at least
 # _SAMPLE_MIN_ROWS rows per coefficient qualify (sparse one-hot columns with
 # rare levels would be missing from the sample).
-# A warm Hessian's step is kept when the objective's decrease is within this
-# relative distance of the decrease its quadratic model predicts.
-_MODEL_AGREEMENT = 0.25
-_CHORD_STOP_FACTOR = 0.1
 _SAMPLE_FRACTION = 8
 _SAMPLE_MIN_ROWS = 256
 _SAMPLE_SWITCH = 1e-2
+# Chord steps on a warm Hessian (the previous point of a path) are kept while
+# the objective's decrease is within this relative distance of the decrease
+# their quadratic model predicts; as they converge linearly, they stop at
+# _CHORD_STOP_FACTOR * tol.
+_MODEL_AGREEMENT = 0.25
+_CHORD_STOP_FACTOR = 0.1
 
 
 @dataclass
@@ -329,8 +331,9 @@ def newton(
         A Hessian over the same columns from a nearby fit (the previous point
         of a path). With ``reuse_last_model`` its steps are taken, without
         forming a Gram matrix, for as long as its quadratic model predicts the
-        objective's actual decrease to within 25% (a chord method); then
-        fresh Hessians take over. The stopping rule is unchanged.
+        objective's actual decrease to within 25% (a chord method), and the
+        fit stops when such a step is below ``tol / 10``; otherwise fresh
+        Hessians take over, with the usual stopping rule.
     """
     if cols is not None:
         prob = prob.restrict(cols)
