@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -321,18 +320,16 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         else:
             active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
             rank = int(active.sum())
-            # tr(H (H + D)^{-1}) = k - sum_j D_jj [(H + D)^{-1}]_jj, from the
-            # solver's own factorisation of H + D when it covers every
-            # coefficient (normalised weights: the products are scale-free).
+            # The solver's own factorisation of (H + D) / sum(w) gives the
+            # diagonal of the inverse when it covers every coefficient.
             inv_diag = None
             if res.factor is not None and res.hess_cols is None and bool(active.all()):
                 inv_diag = res.factor.inverse_diagonal()
-            if inv_diag is not None:
-                l2_norm = to_numpy(prob.penalties()[1])
-                df_model = float(k - np.sum(l2_norm * to_numpy(inv_diag)))
-            elif info is not None:
+            if info is not None:
                 l2 = to_numpy(prob.penalties()[1]) * prob.weight_sum
-                df_model = _effective_df(info, l2, active)
+                if inv_diag is not None:
+                    inv_diag = to_numpy(inv_diag) / prob.weight_sum
+                df_model = _effective_df(info, l2, active, inv_diag)
             else:
                 df_model = float(rank)
         self.rank_ = int(rank)
@@ -772,18 +769,21 @@ def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:
     return inv / np.outer(d, d), int(keep.sum())
 
 
-def _effective_df(info: np.ndarray, l2: np.ndarray, active: np.ndarray) -> float:
+def _effective_df(
+    info: np.ndarray, l2: np.ndarray, active: np.ndarray, inverse_diagonal: Any = None
+) -> float:
     """tr(H_A (H_A + D_A)^{-1}) over the active coefficients A, D = diag(l2).
 
-    Computed as |A| - sum_j D_jj [(H_A + D_A)^{-1}]_jj from a Cholesky factor
-    and its inverse (a third of the work of a solve with |A| right-hand sides).
+    Computed as |A| - sum_j D_jj [(H_A + D_A)^{-1}]_jj, with the diagonal of
+    the inverse from a Cholesky factor (:meth:`SymmetricFactor.inverse_diagonal`)
+    or given as ``inverse_diagonal`` when the solver already has it; a
+    pseudo-inverse when H_A + D_A is not positive definite.
     """
-    h = info[np.ix_(active, active)]
     d = l2[active]
-    m = h + np.diag(d)
-    chol, info_code = scipy.linalg.lapack.dpotrf(m, lower=1)
-    if info_code == 0:
-        inv, info_code = scipy.linalg.lapack.dpotri(chol, lower=1)
-    if info_code != 0:
-        return float(np.trace(np.linalg.pinv(m) @ h))
-    return float(h.shape[0] - np.sum(d * np.diag(inv)))
+    if inverse_diagonal is None:
+        h = info[np.ix_(active, active)]
+        m = h + np.diag(d)
+        inverse_diagonal = Backend("numpy").factorize(m).inverse_diagonal()
+        if inverse_diagonal is None:
+            return float(np.trace(np.linalg.pinv(m) @ h))
+    return float(d.shape[0] - np.sum(d * inverse_diagonal))
