@@ -780,6 +780,8 @@ def _effective_df(
     pseudo-inverse when H_A + D_A is not positive definite.
     """
     d = l2[active]
+    if d.shape[0] == 0:  # every coefficient at zero and no intercept
+        return 0.0
     if inverse_diagonal is None:
         h = info[np.ix_(active, active)]
         m = h + np.diag(d)
