@@ -23,7 +23,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 # Silence the kernel's "frozen modules" debugger warning on every notebook start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test lint book check-book clean distclean
+.PHONY: venv test lint book check-book gpu-check clean distclean
 
 venv: $(STAMP)
 
@@ -64,6 +64,17 @@ book: $(STAMP)
 check-book: $(STAMP)
 	$(BIN)/pip install -q "playwright>=1.40"
 	$(BIN)/python .ci/check_book.py $(HTML)
+
+# On a CUDA machine: every gpu test, the GPU benchmarks and the chapters on device="cuda",
+# within GPU_BUDGET seconds; results (JSON, log, JUnit) go to GPU_OUT. Copy the JSON files
+# into glmlib/recorded/gpu/ to commit them (benchmarks/gpu_check.py says how).
+# On the project's device machine (no venv there): make gpu-check GPU_PYTHON=python3 GPU_OUT=$$OUT
+GPU_PYTHON ?= $(BIN)/python
+GPU_OUT    ?= _build/gpu-check
+GPU_BUDGET ?= 480
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py --out $(GPU_OUT) --budget $(GPU_BUDGET) \
+	  --commit $$(git rev-parse HEAD 2>/dev/null || echo "$${GLMLIB_COMMIT:-unknown}")
 
 clean:
 	rm -rf _build

@@ -123,13 +123,26 @@ def iteration_core(X: Any, y: Any, device: str, repeats: int) -> float:
     return best
 
 
+def objective(X: np.ndarray, y: np.ndarray, intercept: float, coef: np.ndarray, pen: dict) -> float:
+    """Mean logistic loss (half the mean deviance) plus the elastic-net penalty, as glum's."""
+    eta = (X @ coef.astype(np.float32)).astype(np.float64) + intercept
+    loss = float(np.mean(np.logaddexp(0.0, eta) - y * eta))
+    a, r = pen["alpha"], pen["l1_ratio"]
+    return loss + a * (r * np.abs(coef).sum() + (1 - r) / 2 * float(coef @ coef))
+
+
 def timed_fit(make: Any, X: Any, y: np.ndarray, device: str) -> dict[str, Any]:
     synchronize(device)
     t0 = time.perf_counter()
     model = make().fit(X, y)
     synchronize(device)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "n_iter": int(model.n_iter_), "coef": np.asarray(model.coef_)}
+    return {
+        "seconds": seconds,
+        "n_iter": int(model.n_iter_),
+        "coef": np.asarray(model.coef_),
+        "intercept": float(model.intercept_),
+    }
 
 
 def main() -> int:
@@ -144,6 +157,8 @@ def main() -> int:
     )
     ap.add_argument("--cpu", action="store_true", help="also time glmlib (NumPy) on the CPUs")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (set before NumPy)")
+    ap.add_argument("--alpha", type=float, default=0.0, help="penalty strength (as GLM's)")
+    ap.add_argument("--l1-ratio", type=float, default=0.0, help="0 = ridge, 1 = lasso")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="write the results as JSON")
     args = ap.parse_args()
@@ -153,6 +168,7 @@ def main() -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("no CUDA device visible: run on a GPU machine, or pass --device cpu", file=sys.stderr)
         return 2
+    penalty = {"alpha": args.alpha, "l1_ratio": args.l1_ratio}
     X, y = make_data(args.n, args.p, args.seed)
     nbytes = X.nbytes
     print(f"logistic, n={args.n:,}, p={args.p}, float32 X = {nbytes / 1e9:.2f} GB, {args.device}")
@@ -160,6 +176,7 @@ def main() -> int:
         "n": args.n,
         "p": args.p,
         "x_bytes": nbytes,
+        **penalty,
         "device": args.device,
         "device_name": torch.cuda.get_device_name(args.device)
         if args.device.startswith("cuda")
@@ -169,7 +186,7 @@ def main() -> int:
     Xd = torch.as_tensor(X, device=args.device)  # X moves to the device once
     core = iteration_core(Xd, y, args.device, args.repeats)
     fits = [
-        timed_fit(lambda: glmlib.GLM("binomial", device=args.device), Xd, y, args.device)
+        timed_fit(lambda: glmlib.GLM("binomial", **penalty, device=args.device), Xd, y, args.device)
         for _ in range(args.repeats)
     ]
     best = min(fits, key=lambda r: r["seconds"])
@@ -178,6 +195,7 @@ def main() -> int:
         fit_seconds=best["seconds"],
         fit_iterations=best["n_iter"],
         fit_seconds_per_iteration=best["seconds"] / max(best["n_iter"], 1),
+        objective=objective(X, y, best["intercept"], best["coef"], penalty),
     )
     print(f"one Newton iteration (core, best of {args.repeats}): {core * 1e3:.1f} ms")
     print(
@@ -199,8 +217,11 @@ def main() -> int:
             f"whole-fit iteration at {result['fraction_of_bound_fit']:.0%} (target >= 50%)"
         )
     if args.cpu:
-        cpu = timed_fit(lambda: glmlib.GLM("binomial"), X, y, "cpu")
+        cpu = timed_fit(lambda: glmlib.GLM("binomial", **penalty), X, y, "cpu")
         result["glmlib_cpu_seconds"] = cpu["seconds"]
+        result["max_coef_difference_vs_glmlib_cpu"] = float(
+            np.max(np.abs(cpu["coef"] - best["coef"]))
+        )
         print(f"glmlib on the CPUs: {cpu['seconds']:.2f} s ({cpu['n_iter']} iterations)")
     if args.glum:
         import glum
@@ -208,12 +229,17 @@ def main() -> int:
         t0 = time.perf_counter()
         # glum's own default tolerance: at 1e-8 it fails its line search on float32 X.
         ref = glum.GeneralizedLinearRegressor(
-            family="binomial", alpha=0.0, gradient_tol=args.glum_tol
+            family="binomial", **penalty, gradient_tol=args.glum_tol
         )
         ref.fit(X, y)
         glum_seconds = time.perf_counter() - t0
         gap = float(np.max(np.abs(ref.coef_ - best["coef"])))
-        result.update(glum_cpu_seconds=glum_seconds, max_coef_difference_vs_glum=gap)
+        result.update(
+            glum_cpu_seconds=glum_seconds,
+            max_coef_difference_vs_glum=gap,
+            glum_objective=objective(X, y, float(ref.intercept_), ref.coef_, penalty),
+            speedup_vs_glum=glum_seconds / best["seconds"],
+        )
         print(
             f"glum on the CPUs: {glum_seconds:.2f} s; speed-up of glmlib on {args.device}: "
             f"{glum_seconds / best['seconds']:.1f}x; max |coef difference| {gap:.1e}"

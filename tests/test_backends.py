@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -347,3 +348,76 @@ def test_cuda_fista_matches_coordinate_descent(seed):
         tol=1e-14,
     )
     np.testing.assert_allclose(fi.cpu().numpy(), cd, atol=1e-8)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("penalty", ["unpenalised", "enet"])
+@pytest.mark.parametrize(("family", "link"), [("binomial", "logit"), ("poisson", "log")])
+def test_cupy_backend_matches_cpu(family, link, penalty):
+    """The CuPy backend, with NumPy input and with CuPy arrays, reproduces NumPy to 1e-8."""
+    cupy = pytest.importorskip("cupy")
+    X, y, w, off = make_data(family)
+    ref = estimator(family, link, penalty).fit(X, y, sample_weight=w, offset=off)
+    model = estimator(family, link, penalty, backend="cupy", device="cuda").fit(
+        X, y, sample_weight=w, offset=off
+    )
+    assert_same_fit(model, ref, TOL)
+    Xc = cupy.asarray(X)
+    on_gpu = estimator(family, link, penalty).fit(Xc, cupy.asarray(y), sample_weight=w, offset=off)
+    assert_same_fit(on_gpu, ref, TOL)
+    pred = on_gpu.predict(Xc, offset=cupy.asarray(off))
+    assert isinstance(pred, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(pred), ref.predict(X, offset=off), rtol=TOL)
+
+
+@pytest.mark.gpu
+def test_cuda_glmcv_and_glm_path_match_cpu():
+    """Cross-validation and the path on CUDA: same alphas, same path, same choice as on the CPU."""
+    X, y, w, off = make_data("binomial", n=800)
+    kw = dict(family="binomial", l1_ratio=0.5, n_alphas=12, cv=4, random_state=0)
+    ref = glmlib.GLMCV(**kw).fit(X, y, sample_weight=w)
+    gpu = glmlib.GLMCV(**kw, device="cuda").fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(gpu.alphas_, ref.alphas_, rtol=1e-12)
+    np.testing.assert_allclose(gpu.coef_path_, ref.coef_path_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gpu.cv_deviance_, ref.cv_deviance_, rtol=1e-8)
+    assert gpu.alpha_ == ref.alpha_
+    np.testing.assert_allclose(gpu.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+    path_kw = dict(family="poisson", l1_ratio=1.0, n_alphas=10, sample_weight=w, offset=off)
+    Xp, yp, _, _ = make_data("poisson", n=800)
+    cpu_path = glmlib.glm_path(Xp, yp, **path_kw)
+    gpu_path = glmlib.glm_path(Xp, yp, **path_kw, device="cuda")
+    np.testing.assert_allclose(gpu_path.alphas, cpu_path.alphas, rtol=1e-12)
+    np.testing.assert_allclose(gpu_path.coef, cpu_path.coef, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gpu_path.intercept, cpu_path.intercept, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.gpu
+def test_model_fitted_on_cuda_pickles_and_predicts_without_a_gpu(tmp_path):
+    """A GLM and a GAM fitted on CUDA load and predict in a process that sees no GPU."""
+    import pickle
+    import subprocess
+    import sys
+
+    from glmlib.gam import GAM, s
+
+    X, y, w, off = make_data("poisson")
+    glm = estimator("poisson", "log", "enet", device="cuda").fit(X, y, sample_weight=w, offset=off)
+    frame = pd.DataFrame({f"x{j}": X[:, j] for j in range(3)})
+    gam = GAM(s("x0") + s("x1") + s("x2"), family="poisson", device="cuda").fit(frame, y)
+    path = tmp_path / "models.pkl"
+    path.write_bytes(pickle.dumps((glm, gam, X, off, frame)))
+    expected = np.concatenate([glm.predict(X, offset=off), np.asarray(gam.predict(frame))])
+    code = (
+        "import pickle, sys, numpy as np, torch\n"
+        "assert not torch.cuda.is_available()\n"
+        "glm, gam, X, off, frame = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "out = np.concatenate([glm.predict(X, offset=off), np.asarray(gam.predict(frame))])\n"
+        "np.save(sys.argv[2], out)\n"
+    )
+    env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""}
+    out = tmp_path / "pred.npy"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(out)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-12)
