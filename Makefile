@@ -74,7 +74,7 @@ GPU_OUT    ?= _build/gpu-check
 GPU_BUDGET ?= 480
 gpu-check:
 	$(GPU_PYTHON) benchmarks/gpu_check.py --out $(GPU_OUT) --budget $(GPU_BUDGET) \
-	  --commit $$(git rev-parse HEAD 2>/dev/null || echo "$${GLMLIB_COMMIT:-unknown}")
+	  --commit $${GLMLIB_COMMIT:-$$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 
 clean:
 	rm -rf _build

@@ -190,12 +190,42 @@ def gram_errors(torch: Any, n: int, p: int) -> dict[str, float]:
     return out
 
 
+def design_gram_rows(torch: Any, n: int, ps: list[int], repeats: int) -> list[dict[str, Any]]:
+    """glmlib's own Gram (DenseDesign.gram) at several batch sizes, float32 and float64."""
+    from glmlib import _design
+    from glmlib._backend import resolve_backend
+
+    backend = resolve_backend("torch", "cuda")
+    rows = []
+    default = _design._BATCH_ROWS
+    for p in ps:
+        for dt in (torch.float32, torch.float64):
+            X = torch.randn(n, p, device="cuda", dtype=dt)
+            d = torch.rand(n, device="cuda", dtype=torch.float64)
+            design = _design.make_design(X, backend)
+            for batch in (0, 1024, 2048, 4096, 8192):  # 0: one product per block
+                _design._BATCH_ROWS = batch or n
+                seconds = timed(torch, lambda design=design, d=d: design.gram(d), repeats, 1)
+                rows.append(
+                    {"n": n, "p": p, "dtype": str(dt), "batch_rows": batch, "seconds": seconds}
+                )
+                print(
+                    f"design.gram n={n:.0e} p={p} {dt} batch={batch}: {seconds * 1e3:.2f} ms",
+                    flush=True,
+                )
+            del X, d, design
+            torch.cuda.empty_cache()
+    _design._BATCH_ROWS = default
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--p", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--gemm-size", type=int, default=8192)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--design-only", action="store_true", help="only glmlib's Gram by batch size")
     ap.add_argument("--out", help="write the results as JSON")
     args = ap.parse_args()
     import torch
@@ -203,6 +233,12 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA device visible: this benchmark needs a GPU", file=sys.stderr)
         return 2
+    if args.design_only:
+        result = {"design_gram": design_gram_rows(torch, args.n, args.p, args.repeats)}
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump(result, fh, indent=1)
+        return 0
     bandwidth = copy_bandwidth(torch)
     print(f"{torch.cuda.get_device_name()}: copy bandwidth {bandwidth / 1e12:.2f} TB/s", flush=True)
     gemm = gemm_rates(torch, args.gemm_size, args.repeats)

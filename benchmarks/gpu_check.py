@@ -112,13 +112,14 @@ class Runner:
 
 
 def versions() -> dict[str, str]:
-    from importlib import metadata
+    import importlib
 
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+            module = importlib.import_module(name.replace("scikit-learn", "sklearn"))
+            out[name] = str(getattr(module, "__version__", "unknown"))
+        except ImportError:
             out[name] = "not installed"
     return out
 
@@ -218,80 +219,56 @@ def main() -> int:
     wanted = lambda step: step not in args.skip  # noqa: E731
 
     if wanted("tests"):
-        run.run(
-            "tests",
-            [
-                py,
-                "-m",
-                "pytest",
-                "-m",
-                "gpu",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-o",
-                "addopts=",
-                f"--junitxml={out / 'gpu_tests.xml'}",
-                *GPU_TEST_FILES,
-            ],
-            limit=200,
-            need=30,
-            env=env,
-        )
+        pytest = [py, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+        junit = f"--junitxml={out / 'gpu_tests.xml'}"
+        run.run("tests", [*pytest, junit, *GPU_TEST_FILES], limit=200, need=30, env=env)
     bench = ROOT / "benchmarks"
-    engine = {}
-    for label, alpha, l1 in (("l2", "1e-4", "0"), ("l1", "0.01", "1")):
-        if not wanted(f"engine_{label}"):
-            continue
-        path = out / f"engine_{label}.json"
-        run.run(
-            f"engine_{label}",
-            [
-                py,
-                str(bench / "bench_gpu.py"),
-                "--glum",
-                "--cpu",
-                "--repeats",
-                "3",
-                "--alpha",
-                alpha,
-                "--l1-ratio",
-                l1,
-                "--out",
-                str(path),
-            ],
-            limit=170,
-            need=90,
-            env=env,
-        )
-        engine[label] = read_json(path)
-        path.unlink(missing_ok=True)
-    if wanted("gram"):
-        path = out / "gram.json"
-        run.run(
-            "gram",
-            [py, str(bench / "bench_gpu_gram.py"), "--out", str(path)],
-            limit=120,
-            need=40,
-            env=env,
-        )
-        gram = read_json(path)
-        path.unlink(missing_ok=True)
-    else:
-        gram = None
-    if wanted("scaling"):
-        path = out / "scaling.json"
-        run.run(
+    engine = [str(bench / "bench_gpu.py"), "--glum", "--repeats", "3"]
+    # (step, topic, key, script and arguments, limit, need): a step's JSON goes
+    # under `key` in the topic's file.
+    steps = [
+        (
+            "engine_l2",
+            "engine",
+            "l2",
+            [*engine, "--cpu", "--alpha", "1e-4", "--l1-ratio", "0"],
+            150,
+            60,
+        ),
+        ("profile", None, None, [str(bench / "profile_gpu.py")], 60, 30),
+        (
+            "gram_batches",
+            "gram_batches",
+            None,
+            [str(bench / "bench_gpu_gram.py"), "--design-only", "--p", "50", "100", "300"],
+            60,
+            25,
+        ),
+        ("gram", "gram", None, [str(bench / "bench_gpu_gram.py")], 120, 40),
+        (
             "scaling",
-            [py, str(bench / "bench_gpu_scaling.py"), "--max-seconds", "50", "--out", str(path)],
-            limit=170,
-            need=60,
-            env=env,
-        )
-        scaling = read_json(path)
+            "scaling",
+            None,
+            [str(bench / "bench_gpu_scaling.py"), "--repeats", "1", "--max-seconds", "40"],
+            120,
+            50,
+        ),
+        ("engine_l1", "engine", "l1", [*engine, "--alpha", "0.01", "--l1-ratio", "1"], 100, 45),
+    ]
+    topics: dict[str, dict[str, Any]] = {}
+    for step, topic, key, cmd, limit, need in steps:
+        if not wanted(step):
+            continue
+        path = out / f"{step}.json"
+        json_out = ["--out", str(path)] if topic else []
+        run.run(step, [py, *cmd, *json_out], limit=limit, need=need, env=env)
+        result = read_json(path)
         path.unlink(missing_ok=True)
-    else:
-        scaling = None
+        if topic and result is not None:
+            if key:
+                topics.setdefault(topic, {})[key] = result
+            else:
+                topics[topic] = result
     chapters = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in CHAPTERS:
@@ -325,12 +302,8 @@ def main() -> int:
         "check",
         {"tests": junit_summary(out / "gpu_tests.xml"), "chapters": chapters, "steps": run.steps},
     )
-    if any(engine.values()):
-        write("engine", engine)
-    if gram:
-        write("gram", gram)
-    if scaling:
-        write("scaling", scaling)
+    for topic, data in topics.items():
+        write(topic, data)
     run.say("== summary")
     for step in run.steps:
         run.say(f"{step['step']:40s} {step['status']:10s} {step.get('seconds', 0):7.1f} s")
