@@ -191,31 +191,27 @@ def gram_errors(torch: Any, n: int, p: int) -> dict[str, float]:
 
 
 def design_gram_rows(torch: Any, n: int, ps: list[int], repeats: int) -> list[dict[str, Any]]:
-    """glmlib's own Gram (DenseDesign.gram) at several batch sizes, float32 and float64."""
+    """glmlib's own Gram (DenseDesign.gram, float64 weights) in float32 and float64 X.
+
+    (A batched variant, 1024-8192-row groups in one batched product, was
+    measured on the H200 at commit 43f0080 and was no faster: 13.1 ms against
+    11.1 ms at n = 1e7, p = 100, float32; benchmarks/README.md.)
+    """
     from glmlib import _design
     from glmlib._backend import resolve_backend
 
     backend = resolve_backend("torch", "cuda")
     rows = []
-    default = _design._BATCH_ROWS
     for p in ps:
         for dt in (torch.float32, torch.float64):
             X = torch.randn(n, p, device="cuda", dtype=dt)
             d = torch.rand(n, device="cuda", dtype=torch.float64)
             design = _design.make_design(X, backend)
-            for batch in (0, 1024, 2048, 4096, 8192):  # 0: one product per block
-                _design._BATCH_ROWS = batch or n
-                seconds = timed(torch, lambda design=design, d=d: design.gram(d), repeats, 1)
-                rows.append(
-                    {"n": n, "p": p, "dtype": str(dt), "batch_rows": batch, "seconds": seconds}
-                )
-                print(
-                    f"design.gram n={n:.0e} p={p} {dt} batch={batch}: {seconds * 1e3:.2f} ms",
-                    flush=True,
-                )
+            seconds = timed(torch, lambda design=design, d=d: design.gram(d), repeats, 1)
+            rows.append({"n": n, "p": p, "dtype": str(dt), "seconds": seconds})
+            print(f"design.gram n={n:.0e} p={p} {dt}: {seconds * 1e3:.2f} ms", flush=True)
             del X, d, design
             torch.cuda.empty_cache()
-    _design._BATCH_ROWS = default
     return rows
 
 
@@ -225,7 +221,7 @@ def main() -> int:
     ap.add_argument("--p", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--gemm-size", type=int, default=8192)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--design-only", action="store_true", help="only glmlib's Gram by batch size")
+    ap.add_argument("--design-only", action="store_true", help="only glmlib's own Gram")
     ap.add_argument("--out", help="write the results as JSON")
     args = ap.parse_args()
     import torch

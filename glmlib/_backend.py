@@ -305,11 +305,19 @@ def resolve_device(device: str) -> str:
 def resolve_backend(backend: str | None, device: str, X: Any = None) -> Backend:
     """Choose the backend for a fit from the estimator's settings and the input type.
 
-    ``device="auto"`` means CUDA when PyTorch sees one, else the CPU. With
+    ``device="auto"`` means CUDA when PyTorch sees one, else the CPU. A CUDA
+    tensor is fitted on its own GPU (``device`` of "cpu" or "cuda" does not move
+    it); ``device="cuda"`` moves host data and CPU tensors to the GPU. With
     ``backend=None`` a torch tensor or CuPy array keeps its own library, a
     CUDA device selects PyTorch, and everything else runs on NumPy.
     """
     device = resolve_device(device)
+    if X is not None and array_api_compat.is_torch_array(X) and X.device.type == "cuda":
+        # Data already on a GPU are fitted there: under the default device="cpu"
+        # the tensor would otherwise be copied to the host and fitted on the CPU
+        # (on an H200: 7.0 s against 0.43 s for n = 1e7, p = 100).
+        if backend in (None, "torch") and device in ("cpu", "cuda"):
+            device = str(X.device)
     if backend is None:
         if X is not None and array_api_compat.is_torch_array(X):
             backend = "torch"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import array_api_compat
 import numba
 import numpy as np
 import scipy.sparse as sp
@@ -34,16 +33,7 @@ __all__ = ["DenseDesign", "ScipySparseDesign", "TorchSparseDesign", "make_design
 # blocks, one thread, benchmarks/gram_kernels.py); on a GPU fewer, larger
 # kernel launches are.
 _CHUNK_ELEMENTS = 262_144
-_DEVICE_CHUNK_ELEMENTS = 67_108_864
-# On a GPU, one product B.T @ B of a tall, narrow block leaves most of the chip
-# idle (a single output tile with a very long inner dimension): on an H200 the
-# Gram of n = 1e7, p = 100 took 25-32 ms in every precision against 0.9 ms to
-# read X (benchmarks/results/gpu). Splitting the block into batches of
-# _BATCH_ROWS rows turns it into one batched product with many output tiles,
-# whose partial Gram matrices are summed in float64. Wide X (p above
-# _BATCH_MAX_P) already fills the chip with one product.
-_BATCH_ROWS = 2048
-_BATCH_MAX_P = 512
+_DEVICE_CHUNK_ELEMENTS = 16_777_216
 
 
 class DenseDesign:
@@ -115,13 +105,10 @@ class DenseDesign:
         dev = self._device()
         g = xp.zeros((self.p, self.p), dtype=xp.float64, device=dev)
         col = xp.zeros(self.p, dtype=xp.float64, device=dev)
-        batched = self.backend.name != "numpy" and self.p <= _BATCH_MAX_P and _on_gpu(dev)
         for start in range(0, self.n, chunk):
             s = self._cast(sqrt_d[start : start + chunk])
             block = self.X[start : start + chunk] * s[:, None]
-            g = g + (
-                _batched_gram(xp, block) if batched else xp.astype(block.T @ block, xp.float64)
-            )
+            g = g + xp.astype(block.T @ block, xp.float64)
             if intercept:
                 col = col + xp.astype(block.T @ s, xp.float64)
         if self.backend.name != "numpy":  # GEMM, unlike NumPy's SYRK, is not exactly symmetric
@@ -160,25 +147,6 @@ def _last_subset(design: Any, cols: Any, make: Any) -> Any:
 def _chunk_rows(p: int, on_host: bool) -> int:
     elements = _CHUNK_ELEMENTS if on_host else _DEVICE_CHUNK_ELEMENTS
     return max(1024, elements // max(p, 1))
-
-
-def _on_gpu(device: Any) -> bool:
-    return "cuda" in str(device).lower()
-
-
-def _batched_gram(xp: Any, block: Any, rows: int | None = None) -> Any:
-    """block.T @ block in float64, as one batched product over groups of `rows` rows."""
-    rows = rows or _BATCH_ROWS
-    n, p = block.shape
-    full = (n // rows) * rows
-    g = xp.zeros((p, p), dtype=xp.float64, device=array_api_compat.device(block))
-    if full:
-        stack = xp.reshape(block[:full], (full // rows, rows, p))
-        g = g + xp.sum(xp.matmul(xp.matrix_transpose(stack), stack), axis=0, dtype=xp.float64)
-    if full < n:
-        rest = block[full:]
-        g = g + xp.astype(rest.T @ rest, xp.float64)
-    return g
 
 
 def _with_intercept(xp: Any, g: Any, col: Any, total: Any) -> Any:

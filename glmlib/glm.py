@@ -558,7 +558,9 @@ class GLM(_GLMBase):
         Convergence: no coefficient step changes the linear predictor by more
         than ``tol`` (in units of its weighted RMS).
     device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
-        Where to fit. ``"auto"`` uses CUDA when PyTorch sees a GPU.
+        Where to fit host data (NumPy, pandas, scipy.sparse). ``"auto"`` uses
+        CUDA when PyTorch sees a GPU. CUDA tensors and CuPy arrays are fitted
+        on the GPU that holds them, whatever this says.
     backend : {None, "numpy", "torch", "cupy"}, default=None
         Array library. None: torch for torch tensors or CUDA, CuPy for CuPy
         arrays, NumPy otherwise.

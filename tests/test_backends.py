@@ -421,3 +421,16 @@ def test_model_fitted_on_cuda_pickles_and_predicts_without_a_gpu(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(np.load(out), expected, rtol=1e-12)
+
+
+@pytest.mark.gpu
+def test_cuda_tensors_are_fitted_on_their_gpu():
+    """Under the default device="cpu" a CUDA tensor is fitted on its GPU, not copied to the host."""
+    X, y, w, off = make_data("binomial")
+    Xt = torch.as_tensor(X, device="cuda")
+    assert resolve_backend(None, "cpu", Xt).device.startswith("cuda")
+    assert resolve_backend(None, "cuda", Xt).device.startswith("cuda")
+    assert resolve_backend(None, "cpu", torch.as_tensor(X)).device == "cpu"
+    model = GLM(family="binomial", alpha=0.01).fit(Xt, torch.as_tensor(y, device="cuda"))
+    ref = GLM(family="binomial", alpha=0.01).fit(X, y)
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=TOL, atol=TOL)

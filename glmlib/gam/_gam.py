@@ -88,6 +88,7 @@ class GAM(RegressorMixin, BaseEstimator):
     tol : float, default=1e-8
         Convergence tolerance of the Newton fit (as in :class:`glmlib.GLM`).
     device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where to fit, as in :class:`glmlib.GLM`.
     backend : {None, "numpy", "torch"}, default=None
         None: torch for torch tensors or CUDA, NumPy otherwise.
 
