@@ -55,7 +55,9 @@ def best_of(fn: Any, repeats: int, sync: Any) -> tuple[float, Any]:
     return best, out
 
 
-def sweep(torch: Any, sizes: list[int], p: int, repeats: int) -> list[dict[str, Any]]:
+def sweep(
+    torch: Any, sizes: list[int], p: int, repeats: int, save: Any = None
+) -> list[dict[str, Any]]:
     sync = torch.cuda.synchronize
     rows = []
     for n in sizes:
@@ -83,6 +85,10 @@ def sweep(torch: Any, sizes: list[int], p: int, repeats: int) -> list[dict[str, 
             "max_coef_difference": float(np.max(np.abs(cpu.coef_ - gpu.coef_))),
         }
         rows.append(row)
+        if (
+            save is not None
+        ):  # after every row: a run stopped at its time limit keeps what it measured
+            save({"alpha": ALPHA, "sweep": rows})
         print(
             f"n={n:>10,} cpu {cpu_s:8.3f} s  gpu {gpu_s:8.3f} s (with transfer) "
             f"{dev_s:8.3f} s (on device)  speed-up {cpu_s / gpu_s:6.1f}x  "
@@ -155,15 +161,19 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA device visible: this benchmark needs a GPU", file=sys.stderr)
         return 2
+
+    def save(result: dict[str, Any]) -> None:
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump(result, fh, indent=1)
+
     result: dict[str, Any] = {
         "alpha": ALPHA,
-        "sweep": sweep(torch, args.sizes, args.p, args.repeats),
+        "sweep": sweep(torch, args.sizes, args.p, args.repeats, save),
     }
     if not args.no_largest:
         result["largest"] = largest(torch, args.p, args.largest_start, 2.0, args.max_seconds)
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(result, fh, indent=1)
+    save(result)
     return 0
 
 
