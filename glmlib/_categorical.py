@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_array
 
 from ._backend import Backend
 from ._design import DenseDesign, _last_subset
+from ._design_protocol import AllRowsHere
 
 __all__ = ["CategoricalDesign", "CategoricalLayout", "is_categorical"]
 
@@ -184,7 +185,7 @@ def _stack_codes(codes: list[np.ndarray], n: int) -> np.ndarray:
     return out
 
 
-class CategoricalDesign:
+class CategoricalDesign(AllRowsHere):
     """A design of numeric columns and categoricals' indicator columns.
 
     Parameters

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._backend import Backend, to_numpy
+from ._design_protocol import AllRowsHere
 
 if TYPE_CHECKING:  # _categorical builds on DenseDesign
     from ._categorical import CategoricalLayout
@@ -36,8 +37,10 @@ _CHUNK_ELEMENTS = 262_144
 _DEVICE_CHUNK_ELEMENTS = 16_777_216
 
 
-class DenseDesign:
+class DenseDesign(AllRowsHere):
     """A dense X on any backend."""
+
+    can_sample_rows = True
 
     def __init__(self, X: Any, backend: Backend) -> None:
         self.X = X
@@ -155,7 +158,7 @@ def _with_intercept(xp: Any, g: Any, col: Any, total: Any) -> Any:
     return xp.concat([top[None, :], xp.concat([col[:, None], g], axis=1)], axis=0)
 
 
-class ScipySparseDesign:
+class ScipySparseDesign(AllRowsHere):
     """A scipy.sparse X (canonical CSR; CSC only for column subsets); cost proportional to nnz."""
 
     def __init__(self, X: Any, backend: Backend) -> None:
@@ -257,7 +260,7 @@ def _csr_gram(indptr, indices, data, d, p):  # pragma: no cover - compiled
     return g
 
 
-class TorchSparseDesign:
+class TorchSparseDesign(AllRowsHere):
     """A sparse X held as torch sparse tensors (CPU or CUDA)."""
 
     def __init__(self, coo: Any, backend: Backend) -> None:

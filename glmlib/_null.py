@@ -34,9 +34,10 @@ def _closed_form_intercept(prob: Problem) -> Any:
     when the mean is on the boundary of the family's range (all-zero counts,
     all-0 or all-1 binomial), where no finite intercept exists."""
     xp = prob.xp
-    if bool(xp.any(prob.offset != 0)):
+    has_offset = xp.astype(xp.any(prob.offset != 0), xp.float64)
+    if float(prob.reduce(has_offset, "max")) > 0:
         return None
-    m = xp.reshape(xp.sum(prob.weights * prob.y), (1,))
+    m = xp.reshape(prob.reduce(xp.sum(prob.weights * prob.y)), (1,))
     mean = float(m[0])
     if (prob.family.name == "binomial" and not 0 < mean < 1) or (
         prob.family.name != "gaussian" and not mean > 0
@@ -51,14 +52,13 @@ def _newton_intercept(prob: Problem, tol: float, max_iter: int) -> Any:
     xp = prob.xp
     b = prob.backend
     fam = prob.family
-    mu0 = fam.starting_mu(prob.y, prob.weights)
-    m = float(xp.sum(prob.weights * mu0))
+    m = float(prob.reduce(xp.sum(prob.weights * prob.starting_mu())))
     if fam.name == "binomial":
         m = min(max(m, 1e-8), 1 - 1e-8)
     elif fam.name != "gaussian":
         m = max(m, 1e-8)
     b0 = float(to_numpy(fam.link.link(b.asarray(np.array([m]), dtype=np.float64)))[0])
-    b0 -= float(xp.sum(prob.weights * prob.offset))
+    b0 -= float(prob.reduce(xp.sum(prob.weights * prob.offset)))
     res = newton(
         prob,
         b.asarray(np.array([b0]), dtype=np.float64),

@@ -38,6 +38,7 @@ import numpy as np
 import scipy.optimize
 
 from ._backend import Backend, to_numpy
+from ._design_protocol import Design, ReduceOp
 from ._inner import coordinate_descent, fista
 from .families import Family
 
@@ -74,9 +75,9 @@ class Problem:
     and alpha * (1 - l1_ratio) * pf); the intercept is never penalised.
     """
 
-    design: Any
+    design: Design
     y: Any
-    weights: Any  # normalised to sum to one
+    weights: Any  # normalised to sum to one over all rows
     offset: Any
     family: Family
     l1: Any
@@ -109,7 +110,7 @@ class Problem:
         design = self.design
         n, p = design.n, design.p
         m = n // _SAMPLE_FRACTION
-        if design.is_sparse or not hasattr(design, "rows") or m < _SAMPLE_MIN_ROWS * (p + 1):
+        if design.is_sparse or not design.can_sample_rows or m < _SAMPLE_MIN_ROWS * (p + 1):
             return self
         rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
         idx = self.backend.asarray(rows.astype(np.int64))
@@ -120,10 +121,10 @@ class Problem:
         idx, design = self.row_sample  # type: ignore[misc]
         xp = self.xp
         f = xp.take(fisher, idx)
-        total = xp.sum(f)
+        total = self.reduce(xp.sum(f))
         if not float(total) > 0:
             return None
-        return design.gram(f, intercept=self.fit_intercept) * (xp.sum(fisher) / total)
+        return design.gram(f, intercept=self.fit_intercept) * (self.reduce(xp.sum(fisher)) / total)
 
     def restrict(self, cols: Any) -> Problem:
         """The same objective over the intercept and the columns ``cols`` only.
@@ -165,6 +166,15 @@ class Problem:
     def xp(self) -> Any:
         return self.backend.xp
 
+    def reduce(self, value: Any, op: ReduceOp = "sum") -> Any:
+        """A sum (or extreme) over the local rows, combined over all rows by the design."""
+        return self.design.reduce(value, op)
+
+    def starting_mu(self) -> Any:
+        """The family's starting means, with y's weighted mean taken over all rows."""
+        ybar = self.reduce(self.xp.sum(self.weights * self.y))  # the weights sum to one
+        return self.family.starting_mu(self.y, self.weights, ybar)
+
     @property
     def penalized(self) -> bool:
         """Whether any coefficient carries an L1, L2 or quadratic-matrix penalty."""
@@ -199,11 +209,14 @@ class Problem:
         if state is not None:  # the family's shortcut from eta (natural links)
             value, ok, mu = fam.eta_loss(self.y, eta, self.weights, state)
             self._last_mu = (eta, mu)
-            return xp.where(ok, value, math.inf)
-        mu = fam.link.inverse(eta)
-        self._last_mu = (eta, mu)
-        value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
-        return xp.where(fam.link.valid_eta(eta) & fam.valid_mu(mu), value, math.inf)
+        else:
+            mu = fam.link.inverse(eta)
+            self._last_mu = (eta, mu)
+            value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
+            ok = xp.all(fam.link.valid_eta(eta) & fam.valid_mu(mu))
+        # One reduction over rows: an invalid row anywhere makes the loss infinite.
+        value = self.reduce(xp.where(ok, value, math.inf))
+        return value
 
     def mean(self, eta: Any) -> Any:
         """mu = g^{-1}(eta), reused from the last loss evaluation at this same eta."""
@@ -250,7 +263,7 @@ class Problem:
         xp = self.xp
         grad = -self.design.rmatvec(score)
         if self.fit_intercept:
-            grad = xp.concat([-xp.sum(score)[None], grad])
+            grad = xp.concat([-self.reduce(xp.sum(score))[None], grad])
         return grad
 
     def full_gradient(self, eta: Any) -> Any:
@@ -405,7 +418,7 @@ def newton(
         # Also converged when the fit itself has stopped moving: in a numerically
         # rank-deficient design round-off can shift coefficients along a null
         # direction on every iteration without changing eta.
-        eta_change = float(xp.max(xp.abs(x_step))) * t
+        eta_change = float(prob.reduce(_max_abs(xp, x_step), "max")) * t
         if change <= tol or eta_change <= tol * _ETA_TOL_FACTOR:
             converged = True
             break
@@ -415,6 +428,11 @@ def newton(
     return FitResult(
         theta, eta, it, converged, f, rank_deficient, history, hess, hess_cols, loss, factor
     )
+
+
+def _max_abs(xp: Any, a: Any) -> Any:
+    """max |a| (0 for no local rows)."""
+    return xp.max(xp.abs(a)) if a.shape[0] else xp.asarray(0.0, dtype=xp.float64)
 
 
 def _model_agrees(f: float, f_new: float, t: float, predicted: float) -> bool:

@@ -147,10 +147,15 @@ class Family:
         """Pearson statistic sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
         return namespace(y).sum(w * (y - mu) ** 2 / self.variance(mu))
 
-    def starting_mu(self, y: Any, w: Any) -> Any:
-        """Starting means for IRLS: halfway between y and its weighted mean."""
-        xp = namespace(y)
-        ybar = xp.sum(w * y) / xp.sum(w)
+    def starting_mu(self, y: Any, w: Any, ybar: Any = None) -> Any:
+        """Starting means for IRLS: halfway between y and its weighted mean.
+
+        ``ybar`` is that mean when the caller has it (over all rows of a
+        sharded fit); by default it is computed from ``y`` and ``w``.
+        """
+        if ybar is None:
+            xp = namespace(y)
+            ybar = xp.sum(w * y) / xp.sum(w)
         return (y + ybar) / 2.0
 
     def r_aic(
@@ -210,10 +215,10 @@ class Gaussian(Family):
     def unit_deviance(self, y: Any, mu: Any) -> Any:
         return (y - mu) ** 2
 
-    def starting_mu(self, y: Any, w: Any) -> Any:
+    def starting_mu(self, y: Any, w: Any, ybar: Any = None) -> Any:
         if self.link.name == "identity":
             return y
-        return super().starting_mu(y, w)
+        return super().starting_mu(y, w, ybar)
 
     def _aic_term(self, y, mu, w, dev):
         nobs = y.shape[0]
@@ -247,8 +252,8 @@ class Binomial(Family):
     def unit_deviance(self, y: Any, mu: Any) -> Any:
         return 2.0 * (_xlogy_ratio(y, mu) + _xlogy_ratio(1.0 - y, 1.0 - mu))
 
-    def starting_mu(self, y: Any, w: Any) -> Any:
-        # R's binomial()$initialize: (w y + 0.5) / (w + 1).
+    def starting_mu(self, y: Any, w: Any, ybar: Any = None) -> Any:
+        # R's binomial()$initialize: (w y + 0.5) / (w + 1); row by row, no mean needed.
         return (w * y + 0.5) / (w + 1.0)
 
     # Under the logit link d/2 = y softplus(-eta) + (1 - y) softplus(eta) +

@@ -170,17 +170,18 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         b = data.backend
         w = data.w if weights is None else weights
         pf = b.asarray(self._penalty_factor(data.design.p), dtype=np.float64)
+        w_sum = data.design.reduce(b.xp.sum(w))
         return Problem(
             design=data.design,
             y=data.y,
-            weights=w / b.xp.sum(w),
+            weights=w / w_sum,
             offset=data.offset,
             family=data.family,
             l1=alpha * l1_ratio * pf,
             l2=alpha * (1.0 - l1_ratio) * pf,
             backend=b,
             fit_intercept=self.fit_intercept,
-            weight_sum=float(b.xp.sum(w)),
+            weight_sum=float(w_sum),
         )
 
     def _warn_about_columns(self, data: _Data) -> None:
@@ -714,7 +715,7 @@ def _wls_start(prob: Problem) -> Any:
     """
     xp = prob.xp
     fam = prob.family
-    mu0 = fam.starting_mu(prob.y, prob.weights)
+    mu0 = prob.starting_mu()
     if fam.name != "gaussian":
         mu0 = xp.clip(mu0, 1e-8, 1 - 1e-8 if fam.name == "binomial" else None)
     eta0 = fam.link.link(mu0)
