@@ -9,6 +9,8 @@ dispersion for the Gaussian, Gamma and inverse Gaussian families.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,15 +28,17 @@ def information_criteria(
     w: np.ndarray,
     df_model: float,
     deviance: float | None = None,
+    total: Callable[[Any], float] | None = None,
 ) -> tuple[float, float, float]:
     """(llf, aic, bic) as R reports them for a model with ``df_model`` coefficients.
 
-    ``deviance`` is sum w d at ``mu`` when the caller already has it.
+    ``deviance`` is sum w d at ``mu`` when the caller already has it; ``total``
+    sums an array over all rows (see :meth:`Family.r_aic`).
     """
-    aic = family.r_aic(y, mu, w, 0, deviance) + 2.0 * df_model
+    aic = family.r_aic(y, mu, w, 0, deviance, total) + 2.0 * df_model
     df_total = df_model + family.n_params_extra()
     llf = df_total - aic / 2.0
-    nobs = int(np.sum(w > 0))
+    nobs = int(round(total(w > 0))) if total is not None else int(np.sum(w > 0))
     bic = -2.0 * llf + math.log(nobs) * df_total
     return llf, aic, bic
 

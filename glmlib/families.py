@@ -15,6 +15,7 @@ Chapman & Hall.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,12 @@ from scipy.special import gammaln
 
 from ._backend import namespace
 from .links import Identity, Inverse, InverseSquared, Link, Log, Logit, _max_exp, get_link
+
+
+def _local_total(a: Any) -> float:
+    """Sum of an array over the rows at hand (the default for AIC terms)."""
+    return float(np.sum(a))
+
 
 __all__ = [
     "Binomial",
@@ -117,8 +124,18 @@ class Family:
             ok = ok & (mu > 0)
         return xp.all(ok)
 
-    def _aic_term(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dev: float) -> float:
-        """R's ``family()$aic``: -2 log-likelihood (+2 for a free dispersion)."""
+    def _aic_term(
+        self,
+        y: np.ndarray,
+        mu: np.ndarray,
+        w: np.ndarray,
+        dev: float,
+        total: Callable[[Any], float] = _local_total,
+    ) -> float:
+        """R's ``family()$aic``: -2 log-likelihood (+2 for a free dispersion).
+
+        Sums over rows go through ``total`` (see :meth:`r_aic`).
+        """
         return math.nan
 
     def eta_loss_state(self, y: Any, w: Any) -> Any:
@@ -165,17 +182,21 @@ class Family:
         w: np.ndarray,
         rank: int,
         deviance: float | None = None,
+        total: Callable[[Any], float] | None = None,
     ) -> float:
         """AIC as R's ``glm()`` reports it: family aic term + 2 * rank.
 
         ``deviance`` (sum w d, when the caller has it) saves a pass over the data.
+        ``total`` sums an array over all rows (default: ``np.sum`` of the local
+        rows; a sharded fit passes one that adds the other processes' sums).
         """
+        total = _local_total if total is None else total
         keep = w > 0
         if not np.all(keep):
             y, mu, w = y[keep], mu[keep], w[keep]
         if deviance is None:
-            deviance = float(np.sum(w * np.asarray(self.unit_deviance(y, mu))))
-        return self._aic_term(y, mu, w, deviance) + 2.0 * rank
+            deviance = total(w * np.asarray(self.unit_deviance(y, mu)))
+        return self._aic_term(y, mu, w, deviance, total) + 2.0 * rank
 
     def n_params_extra(self) -> int:
         """Parameters beyond the coefficients counted by R's logLik (the dispersion)."""
@@ -220,11 +241,11 @@ class Gaussian(Family):
             return y
         return super().starting_mu(y, w, ybar)
 
-    def _aic_term(self, y, mu, w, dev):
-        nobs = y.shape[0]
+    def _aic_term(self, y, mu, w, dev, total=_local_total):
+        nobs = total(np.ones_like(y))
         if dev <= 0:  # a perfect fit: R reports -Inf
             return -math.inf
-        return nobs * (math.log(2 * math.pi * dev / nobs) + 1) + 2 - float(np.sum(np.log(w)))
+        return nobs * (math.log(2 * math.pi * dev / nobs) + 1) + 2 - total(np.log(w))
 
 
 class Binomial(Family):
@@ -287,17 +308,17 @@ class Binomial(Family):
                 "as sample_weight); found values outside [0, 1]"
             )
 
-    def _aic_term(self, y, mu, w, dev):
+    def _aic_term(self, y, mu, w, dev, total=_local_total):
         # R: m = trials = prior weights; log dbinom(round(m y), round(m), mu).
-        if np.all(w == 1) and np.all((y == 0) | (y == 1)):
+        if total((w != 1) | ((y != 0) & (y != 1))) == 0:
             return dev  # single 0/1 trials: log dbinom = y log mu + (1-y) log(1-mu) = -d/2
         m = w
         k = np.round(m * y)
         n = np.round(m)
         logpmf = _np_xlogy(k, mu) + _np_xlogy(n - k, 1 - mu)
-        if np.any(n > 1):  # the binomial coefficient is 1 for single trials
+        if np.any(n > 1):  # the binomial coefficient is 1 for single trials: a row-wise shortcut
             logpmf += gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-        return -2.0 * float(np.sum(np.where(m > 0, w / m, 0.0) * logpmf))
+        return -2.0 * total(np.where(m > 0, w / m, 0.0) * logpmf)
 
 
 class Poisson(Family):
@@ -345,9 +366,9 @@ class Poisson(Family):
         value = state["constant"] - state["wy"] @ eta + w @ mu
         return value, ok, mu
 
-    def _aic_term(self, y, mu, w, dev):
+    def _aic_term(self, y, mu, w, dev, total=_local_total):
         logpmf = _np_xlogy(y, mu) - mu - gammaln(y + 1)
-        return -2.0 * float(np.sum(logpmf * w))
+        return -2.0 * total(logpmf * w)
 
 
 class Gamma(Family):
@@ -368,15 +389,15 @@ class Gamma(Family):
         if np.any(y <= 0):
             raise ValueError("gamma y must be strictly positive; found values <= 0")
 
-    def _aic_term(self, y, mu, w, dev):
+    def _aic_term(self, y, mu, w, dev, total=_local_total):
         # R: disp <- dev/n; -2 * sum(dgamma(y, 1/disp, scale = mu*disp, log = TRUE) * wt) + 2
-        disp = dev / float(np.sum(w))
+        disp = dev / total(w)
         if disp <= 0:
             return -math.inf
         shape = 1.0 / disp
         scale = mu * disp
         logpdf = -gammaln(shape) - shape * np.log(scale) + (shape - 1) * np.log(y) - y / scale
-        return -2.0 * float(np.sum(logpdf * w)) + 2.0
+        return -2.0 * total(logpdf * w) + 2.0
 
 
 class InverseGaussian(Family):
@@ -399,11 +420,11 @@ class InverseGaussian(Family):
         if np.any(y <= 0):
             raise ValueError("inverse_gaussian y must be strictly positive; found values <= 0")
 
-    def _aic_term(self, y, mu, w, dev):
-        sw = float(np.sum(w))
+    def _aic_term(self, y, mu, w, dev, total=_local_total):
+        sw = total(w)
         if dev <= 0:
             return -math.inf
-        return sw * (math.log(dev / sw * 2 * math.pi) + 1) + 3 * float(np.sum(np.log(y) * w)) + 2
+        return sw * (math.log(dev / sw * 2 * math.pi) + 1) + 3 * total(np.log(y) * w) + 2
 
 
 class Tweedie(Family):
@@ -493,7 +514,7 @@ class NegativeBinomial(Family):
         if np.any(y < 0):
             raise ValueError("negative_binomial y must be non-negative counts; found negatives")
 
-    def _aic_term(self, y, mu, w, dev):
+    def _aic_term(self, y, mu, w, dev, total=_local_total):
         # MASS::negative.binomial(theta)$aic
         theta = 1.0 / self.alpha
         term = (
@@ -504,7 +525,7 @@ class NegativeBinomial(Family):
             + gammaln(theta)
             - gammaln(theta + y)
         )
-        return 2.0 * float(np.sum(term * w))
+        return 2.0 * total(term * w)
 
     def init_params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "link": self.link}

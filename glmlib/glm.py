@@ -305,7 +305,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         w = to_numpy(data.w)
         mu = to_numpy(prob.family.link.inverse(res.eta))
         fam = prob.family
-        self.nobs_ = int(np.sum(w > 0))
+
+        def total(a: Any) -> float:  # a sum over all rows (every process's, when sharded)
+            return float(prob.reduce(prob.backend.asarray(np.sum(a, dtype=np.float64))))
+
+        self.nobs_ = int(round(total(w > 0)))
 
         # Fisher information for df and (lazily) standard errors: the solver's
         # last quadratic model, at the iterate one step before the solution as
@@ -337,12 +341,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         self.df_model_ = float(df_model)
         self.df_resid_ = float(self.nobs_ - self.df_model_)
         if fam.has_dispersion:
-            pearson = float(np.sum(w * (y - mu) ** 2 / np.asarray(fam.variance(mu))))
+            pearson = total(w * (y - mu) ** 2 / np.asarray(fam.variance(mu)))
             self.scale_ = pearson / self.df_resid_ if self.df_resid_ > 0 else math.nan
         else:
             self.scale_ = 1.0
         self.llf_, self.aic_, self.bic_ = information_criteria(
-            fam, y, mu, w, self.df_model_, self.deviance_
+            fam, y, mu, w, self.df_model_, self.deviance_, total
         )
         self._fisher_info = info
         self._cov_unscaled: np.ndarray | None = None
@@ -372,7 +376,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             )
         if fam.name == "binomial" and not penalized:
             eps = 10 * np.finfo(np.float64).eps
-            if np.any((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)):
+            if total((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)) > 0:
                 warnings.warn(
                     "fitted probabilities numerically 0 or 1 occurred: the classes may be "
                     "(quasi-)completely separated, so the maximum-likelihood coefficients are "
