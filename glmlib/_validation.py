@@ -87,11 +87,18 @@ def validate_frame(estimator: Any, X: Any, *, reset: bool) -> pd.DataFrame:
 
 
 def validate_X(
-    estimator: Any, X: Any, *, reset: bool, min_features: int = 1, categorical: bool = False
+    estimator: Any,
+    X: Any,
+    *,
+    reset: bool,
+    min_features: int = 1,
+    categorical: bool = False,
+    min_samples: int = 1,
 ) -> Any:
     """Validate a design matrix; set or check n_features_in_ / feature_names_in_.
 
-    ``min_features=0`` admits an intercept-only design (formula ``y ~ 1``).
+    ``min_features=0`` admits an intercept-only design (formula ``y ~ 1``);
+    ``min_samples=0`` an empty shard of a distributed fit.
     Returns a float64/float32 NumPy array, a CSR/CSC matrix, or the torch/CuPy
     array itself (floating point, 2-D, finite). With ``categorical=True`` a
     DataFrame with pandas categorical columns is returned as it is, after
@@ -101,7 +108,7 @@ def validate_X(
         xp = namespace(X)
         if X.ndim != 2:
             raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
-        if X.shape[0] == 0 or X.shape[1] < min_features:
+        if X.shape[0] < min_samples or X.shape[1] < min_features:
             raise ValueError(f"Found array with shape {tuple(X.shape)}: X is empty")
         if not xp.isdtype(X.dtype, "real floating"):
             X = xp.astype(X, xp.float64)
@@ -128,7 +135,7 @@ def validate_X(
         reset=reset,
         accept_sparse=["csr", "csc"],
         dtype=[np.float64, np.float32],
-        ensure_min_samples=1,
+        ensure_min_samples=min_samples,
         ensure_min_features=min_features,
     )
     return X
@@ -170,16 +177,18 @@ def validate_vector(
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{name} has {arr.shape[0]} entries but X has {n} rows")
-    arr = check_array(arr, ensure_2d=False, dtype=np.float64, input_name=name)
+    arr = check_array(
+        arr, ensure_2d=False, dtype=np.float64, input_name=name, ensure_min_samples=min(n, 1)
+    )
     return arr
 
 
-def check_sample_weight(w: Any) -> None:
-    """Weights must be non-negative with a positive sum."""
+def check_sample_weight(w: Any, positive_sum: bool = True) -> None:
+    """Weights must be non-negative with a positive sum (the sum unchecked if not ``positive_sum``)."""
     w_h = to_numpy(w)
     if np.any(w_h < 0):
         raise ValueError("sample_weight must be non-negative; found negative weights")
-    if not np.sum(w_h) > 0:
+    if positive_sum and not np.sum(w_h) > 0:
         raise ValueError("sample_weight sums to zero: there is nothing to fit")
 
 

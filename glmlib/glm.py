@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._backend import Backend, resolve_backend, to_numpy
-from ._categorical import CategoricalLayout
+from ._categorical import CategoricalLayout, is_categorical
 from ._design import make_design
 from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
@@ -84,9 +84,19 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         return bool(self.drop_first)
 
     def _prepare(
-        self, X: Any, y: Any, sample_weight: Any, offset: Any, *, penalized: bool
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        offset: Any,
+        *,
+        penalized: bool,
+        min_samples: int = 1,
     ) -> _Data:
-        """Validated data and its design; ``penalized`` (alpha > 0) resolves drop_first="auto"."""
+        """Validated data and its design; ``penalized`` (alpha > 0) resolves drop_first="auto".
+
+        ``min_samples=0`` admits an empty shard (a distributed fit's process with no rows).
+        """
         self._check_common_params()
         family = self._family()
         if self._uses_formula():
@@ -103,6 +113,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             reset=True,
             min_features=0 if self._uses_formula() else 1,
             categorical=not self._uses_formula(),
+            min_samples=min_samples,
         )
         # A DataFrame with categorical columns comes back as it is; its layout
         # (levels, coding) is fitted state that maps new data for predict.
@@ -127,7 +138,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         y = validate_vector(y, n, "y")
         family.check_y(to_numpy(y))
         w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
-        check_sample_weight(w)
+        check_sample_weight(w, positive_sum=min_samples > 0)  # a shard's sum: checked pooled
         off = validate_vector(offset, n, "offset", allow_none_value=0.0)
         design = make_design(X, backend, self._layout)
         self.feature_names_out_ = np.asarray(self._term_names()[1:], dtype=object)
@@ -141,6 +152,40 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             family,
             kind,
         )
+
+    def _prepare_shard(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, *, penalized: bool
+    ) -> _Data:
+        """This process's shard, validated, with a design whose row products span every process.
+
+        The processes first agree that every shard is valid (so that an
+        invalid shard raises everywhere instead of leaving the others waiting
+        in a collective), then that they have the same columns and dtype.
+        """
+        from . import distributed
+
+        distributed.require_process_group()
+        data, error = None, None
+        try:
+            if self._uses_formula():
+                raise NotImplementedError("distributed fits do not take a formula; pass numeric X")
+            if isinstance(X, pd.DataFrame) and any(is_categorical(X[c].dtype) for c in X.columns):
+                raise NotImplementedError(
+                    "distributed fits do not take categorical DataFrame columns yet: one-hot "
+                    "encode them with the same levels on every process (e.g. OneHotEncoder "
+                    "with categories= given)"
+                )
+            data = self._prepare(X, y, sample_weight, offset, penalized=penalized, min_samples=0)
+        except Exception as exc:  # noqa: BLE001 - re-raised by agree() on this process
+            error = exc
+        distributed.agree(error, "validating the shards")
+        assert data is not None
+        n = distributed.check_shards(data.design.p, data.design.dtype, data.design.n)
+        if n == 0:
+            raise ValueError("every shard is empty: the pooled data have no rows")
+        if not float(distributed.all_reduce(float(np.sum(to_numpy(data.w))))) > 0:
+            raise ValueError("sample_weight sums to zero over all shards: there is nothing to fit")
+        return replace(data, design=distributed.ShardedDesign(data.design))
 
     def _penalty_factor(self, p: int) -> np.ndarray:
         """Penalty factors over the p design columns.
@@ -401,7 +446,13 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             coef = xp.asarray(self.coef_, dtype=X.dtype, device=_dev(X))
             eta = xp.astype(X @ coef, xp.float64) + self.intercept_
         else:
-            X = validate_X(self, X, reset=False, min_features=0 if self._uses_formula() else 1)
+            X = validate_X(
+                self,
+                X,
+                reset=False,
+                min_features=0 if self._uses_formula() else 1,
+                min_samples=0 if getattr(self, "distributed", False) else 1,
+            )
             eta = np.asarray(X @ self.coef_.astype(X.dtype), dtype=np.float64) + self.intercept_
         if offset is not None:
             off = validate_vector(offset, X.shape[0], "offset")
@@ -449,14 +500,33 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         for the Gaussian family it equals R^2.
         """
         fam = self._family()
-        if y is None and hasattr(self, "model_spec_"):
-            y = formula_design(self.formula, X, self.fit_intercept)[1]
-        mu = to_numpy(self.predict(X, offset=offset))
-        y = validate_vector(to_numpy(y) if _is_device_array(y) else y, mu.shape[0], "y")
-        w = validate_vector(sample_weight, mu.shape[0], "sample_weight", allow_none_value=1.0)
-        ybar = np.full_like(y, np.average(y, weights=w))
-        dev = float(fam.deviance(y, mu, w))
-        dev_null = float(fam.deviance(y, ybar, w))
+        sharded = bool(getattr(self, "distributed", False))
+        local, error = None, None
+        try:  # this process's rows
+            if y is None and hasattr(self, "model_spec_"):
+                y = formula_design(self.formula, X, self.fit_intercept)[1]
+            mu = to_numpy(self.predict(X, offset=offset))
+            y = validate_vector(to_numpy(y) if _is_device_array(y) else y, mu.shape[0], "y")
+            w = validate_vector(sample_weight, mu.shape[0], "sample_weight", allow_none_value=1.0)
+            local = (y, mu, w)
+        except Exception as exc:  # noqa: BLE001 - re-raised here or by agree()
+            if not sharded:
+                raise
+            error = exc
+        if sharded:  # D^2 of the pooled rows: sums over every process
+            from . import distributed
+
+            distributed.agree(error, "scoring the shards")
+        assert local is not None
+        y, mu, w = local
+        sums = np.array([np.sum(w), np.sum(w * y)])
+        if sharded:
+            sums = distributed.all_reduce(sums)
+        ybar = np.full_like(y, sums[1] / sums[0])
+        devs = np.array([float(fam.deviance(y, mu, w)), float(fam.deviance(y, ybar, w))])
+        if sharded:
+            devs = distributed.all_reduce(devs)
+        dev, dev_null = float(devs[0]), float(devs[1])
         return 1.0 - dev / dev_null if dev_null > 0 else (1.0 if dev == 0 else -math.inf)
 
     def covariance(self) -> pd.DataFrame:
@@ -583,6 +653,16 @@ class GLM(_GLMBase):
         ``glm()`` coefficients and standard errors, and keeps every level
         when penalised, so that the penalty treats all levels alike (as
         glmnet and glum do).
+    distributed : bool, default=False
+        Fit across the processes of an initialised ``torch.distributed``
+        process group (launched with ``torchrun``, or
+        :func:`glmlib.distributed.launch`): every process calls ``fit`` with
+        its own shard of the rows (X, y, sample_weight, offset) and all end
+        with the coefficients, deviance, AIC and standard errors of the fit on
+        the pooled rows. Dense or scipy.sparse numeric X; not with
+        ``formula`` or categorical DataFrames. Sampled first Hessians are
+        off. ``predict`` on a shard needs no communication; ``score`` sums
+        over the processes. See :mod:`glmlib.distributed`.
 
     Attributes
     ----------
@@ -646,6 +726,7 @@ class GLM(_GLMBase):
         backend: str | None = None,
         formula: str | None = None,
         drop_first: bool | str = "auto",
+        distributed: bool = False,
     ) -> None:
         self.family = family
         self.link = link
@@ -660,6 +741,7 @@ class GLM(_GLMBase):
         self.backend = backend
         self.formula = formula
         self.drop_first = drop_first
+        self.distributed = distributed
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLM:
         """Fit the model.
@@ -687,7 +769,10 @@ class GLM(_GLMBase):
         self : GLM
         """
         alpha, l1_ratio = check_penalty(self.alpha, self.l1_ratio)
-        data = self._prepare(X, y, sample_weight, offset, penalized=alpha > 0)
+        if self.distributed:
+            data = self._prepare_shard(X, y, sample_weight, offset, penalized=alpha > 0)
+        else:
+            data = self._prepare(X, y, sample_weight, offset, penalized=alpha > 0)
         self._warn_about_columns(data)
         prob = self._problem(data, alpha, l1_ratio)
         theta, null_dev = self._null_model(prob)
