@@ -247,11 +247,15 @@ class GLMCV(_GLMBase):
         return np.geomspace(top, top * ratio, int(self.n_alphas))
 
     def _path_setup(
-        self, X: Any, y: Any, sample_weight: Any, offset: Any
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, sharded: bool = False
     ) -> tuple[_Data, Problem, np.ndarray, Any, Any, np.ndarray]:
-        """Validated data, the unpenalised problem, penalty factors, the null fit and the grid."""
+        """Validated data, the unpenalised problem, penalty factors, the null fit and the grid.
+
+        ``sharded``: X, y, ... are this process's rows of a distributed fit.
+        """
         check_penalty(0.0, self.l1_ratio)
-        data = self._prepare(X, y, sample_weight, offset, penalized=True)
+        prepare = self._prepare_shard if sharded else self._prepare
+        data = prepare(X, y, sample_weight, offset, penalized=True)
         self._warn_about_columns(data)
         pf = self._penalty_factor(data.design.p)
         prob = self._problem(data, 0.0, float(self.l1_ratio))
@@ -395,6 +399,7 @@ def glm_path(
     progress: bool = False,
     formula: str | None = None,
     drop_first: bool | str = "auto",
+    distributed: bool = False,
 ) -> GLMPath:
     """Elastic-net regularisation path of a GLM, without cross-validation.
 
@@ -415,7 +420,11 @@ solver, max_iter, tol, device, backend, formula, drop_first
     sample_weight, offset : array-like of shape (n_samples,), optional
         As for :meth:`GLMCV.fit`.
     progress : bool, default=False
-        Show a tqdm progress bar over the alphas.
+        Show a tqdm progress bar over the alphas (on rank 0 only when distributed).
+    distributed : bool, default=False
+        X, y, sample_weight and offset are this process's shard of the rows
+        of a fit across a ``torch.distributed`` process group, as for
+        :class:`glmlib.GLM`; every process returns the path of the pooled rows.
 
     Returns
     -------
@@ -451,7 +460,13 @@ solver, max_iter, tol, device, backend, formula, drop_first
         formula=formula,
         drop_first=drop_first,
     )
-    _, prob, pf, theta_null, _, grid = est._path_setup(X, y, sample_weight, offset)
+    _, prob, pf, theta_null, _, grid = est._path_setup(
+        X, y, sample_weight, offset, sharded=bool(distributed)
+    )
+    if distributed:  # one progress bar for the whole group
+        import torch.distributed as dist
+
+        progress = bool(progress) and dist.get_rank() == 0
     bar = _progress_bar(len(grid), enabled=bool(progress))
     coefs, intercepts, iters = regularization_path(
         prob,

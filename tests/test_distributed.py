@@ -168,6 +168,36 @@ def test_tensor_sparse_and_empty_shards():
         assert r["empty"]["nobs"] == X.shape[0]
 
 
+def fit_paths(rank, world):
+    X, y, w, off = make_data("binomial")
+    rows = _rows(rank)
+    path = glmlib.glm_path(
+        X[rows],
+        y[rows],
+        family="binomial",
+        l1_ratio=0.7,
+        n_alphas=15,
+        sample_weight=w[rows],
+        offset=off[rows],
+        tol=1e-10,
+        distributed=True,
+    )
+    return path.alphas, path.coef, path.intercept
+
+
+def test_sharded_path_equals_the_path_on_all_rows():
+    results = launch(fit_paths, 2, timeout=120)
+    X, y, w, off = make_data("binomial")
+    ref = glmlib.glm_path(
+        X, y, family="binomial", l1_ratio=0.7, n_alphas=15, sample_weight=w, offset=off, tol=1e-10
+    )
+    for alphas, coef, intercept in results:
+        np.testing.assert_allclose(alphas, ref.alphas, rtol=1e-12)
+        np.testing.assert_array_equal(coef == 0, ref.coef == 0)
+        np.testing.assert_allclose(coef, ref.coef, rtol=RTOL, atol=ZERO_ATOL)
+        np.testing.assert_allclose(intercept, ref.intercept, rtol=RTOL)
+
+
 def _outcome(fn):
     try:
         fn()
