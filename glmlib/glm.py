@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._backend import Backend, resolve_backend, to_numpy
 from ._categorical import CategoricalLayout, is_categorical
+from ._dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection
 from ._design import make_design
 from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
@@ -105,16 +106,23 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 y = y_formula
         elif hasattr(self, "model_spec_"):
             del self.model_spec_
-        backend = resolve_backend(self.backend, self.device, X)
-        kind = "device" if _is_device_array(X) else "host"
-        X = validate_X(
-            self,
-            X,
-            reset=True,
-            min_features=0 if self._uses_formula() else 1,
-            categorical=not self._uses_formula(),
-            min_samples=min_samples,
-        )
+        dask_design = None
+        if is_dask_collection(X):  # X stays with Dask; y, weights and offset come into memory
+            dask_design = self._dask_design(X)
+            backend, kind = dask_design.backend, "dask"
+            X = dask_design.X
+            y, sample_weight, offset = (dask_vector(v) for v in (y, sample_weight, offset))
+        else:
+            backend = resolve_backend(self.backend, self.device, X)
+            kind = "device" if _is_device_array(X) else "host"
+            X = validate_X(
+                self,
+                X,
+                reset=True,
+                min_features=0 if self._uses_formula() else 1,
+                categorical=not self._uses_formula(),
+                min_samples=min_samples,
+            )
         # A DataFrame with categorical columns comes back as it is; its layout
         # (levels, coding) is fitted state that maps new data for predict.
         self._layout = (
@@ -140,7 +148,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
         check_sample_weight(w, positive_sum=min_samples > 0)  # a shard's sum: checked pooled
         off = validate_vector(offset, n, "offset", allow_none_value=0.0)
-        design = make_design(X, backend, self._layout)
+        design = dask_design if dask_design is not None else make_design(X, backend, self._layout)
         self.feature_names_out_ = np.asarray(self._term_names()[1:], dtype=object)
         f64 = np.float64
         return _Data(
@@ -152,6 +160,29 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             family,
             kind,
         )
+
+    def _dask_design(self, X: Any) -> DaskDesign:
+        """The design of a Dask X, validated in one pass (finite values, column extremes)."""
+        if self._uses_formula():
+            raise NotImplementedError("formulas take pandas DataFrames, not Dask collections")
+        backend = resolve_backend(self.backend, self.device)
+        if backend.name != "numpy":
+            raise ValueError("Dask fits run on the CPU (device='cpu', backend=None or 'numpy')")
+        Xd, names = dask_matrix(X)
+        import dask
+        import dask.array as da
+
+        finite, top, bottom = dask.compute(da.isfinite(Xd).all(), Xd.max(axis=0), Xd.min(axis=0))
+        if not bool(finite):
+            raise ValueError("Input X contains NaN or infinity.")
+        if Xd.shape[0] < 1 or Xd.shape[1] < 1:
+            raise ValueError(f"Found array with shape {Xd.shape}: X is empty")
+        self.n_features_in_ = int(Xd.shape[1])
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return DaskDesign(Xd, backend, (np.asarray(top), np.asarray(bottom)))
 
     def _prepare_shard(
         self, X: Any, y: Any, sample_weight: Any, offset: Any, *, penalized: bool
@@ -435,6 +466,16 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         if hasattr(self, "model_spec_"):
             X = apply_formula(self.model_spec_, X)
+        if is_dask_collection(X):  # a Dask array of predictions, computed when asked
+            Xd, _ = dask_matrix(X)
+            if Xd.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {Xd.shape[1]} features, but {type(self).__name__} "
+                    f"is expecting {self.n_features_in_} features as input."
+                )
+            coef = self.coef_.astype(Xd.dtype)
+            eta = Xd.map_blocks(_block_linear, coef, self.intercept_, drop_axis=1, dtype=np.float64)
+            return eta if offset is None else eta + offset
         device_input = _is_device_array(X)
         layout = getattr(self, "_layout", None)
         if layout is not None:  # X @ coef by gathers on the fitted levels, no one-hot matrix
@@ -781,6 +822,10 @@ class GLM(_GLMBase):
         res = self._solve(prob, theta, screen=(alpha, l1_ratio))
         self._set_fitted(prob, data, res, null_dev)
         return self
+
+
+def _block_linear(block: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    return np.asarray(block @ coef, dtype=np.float64) + intercept
 
 
 def _dev(a: Any) -> Any:
