@@ -1,0 +1,164 @@
+"""Out-of-core fits with Dask: a Parquet data set larger than the fit's memory, against the in-memory fit.
+
+Writes (once) a Parquet data set of ``--gigabytes`` of float64 features in
+many files (logistic data, p = 50), then in a fresh process per variant:
+
+* ``dask``: ``GLM("binomial", alpha=1e-4).fit`` on ``dask.dataframe.read_parquet``
+  (threaded scheduler): every pass over X reads the files again, partition by
+  partition;
+* ``memory``: the same files loaded with pandas into one NumPy array, then
+  the same fit.
+
+Reported for each: peak resident memory of the process (imports included,
+``ru_maxrss``), the fit's wall time, its number of passes over X (products
+with X and Gram matrices, counted) and the time per pass; and the largest
+coefficient difference between the two fits. The files are read once before
+timing, so they are in the page cache (as the issue's target assumes).
+
+Usage::
+
+    python benchmarks/bench_dask.py --gigabytes 4 --out benchmarks/results/bench_dask.json
+    python benchmarks/bench_dask.py --gigabytes 0.2          # a short run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+P = 50
+ROWS_PER_FILE = 250_000
+
+
+def write_dataset(folder: Path, gigabytes: float) -> int:
+    """The Parquet files (x0..x49, y), created if missing; returns the number of rows."""
+    import numpy as np
+    import pandas as pd
+
+    n_files = max(2, round(gigabytes * 1e9 / (ROWS_PER_FILE * (P + 1) * 8)))
+    marker = folder / f"complete-{n_files}"
+    if marker.exists():
+        return n_files * ROWS_PER_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in folder.glob("*.parquet"):
+        f.unlink()
+    beta = np.linspace(-1.0, 1.0, P) * 1.5 / np.sqrt(P / 3.0)
+    for i in range(n_files):
+        rng = np.random.default_rng(i)
+        X = rng.standard_normal((ROWS_PER_FILE, P))
+        y = (rng.random(ROWS_PER_FILE) < 1 / (1 + np.exp(-(0.3 + X @ beta)))).astype(float)
+        frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(P)])
+        frame["y"] = y
+        frame.to_parquet(folder / f"part-{i:04d}.parquet", index=False)
+    marker.touch()
+    return n_files * ROWS_PER_FILE
+
+
+def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
+    """Run in a fresh process: fit one variant, count passes, report peak memory."""
+    import numpy as np
+
+    import glmlib
+    from glmlib import _dask, _design
+
+    passes = {"count": 0}
+    for cls in (_dask.DaskDesign, _design.DenseDesign):
+        for name in ("matvec", "rmatvec", "gram"):
+            original = getattr(cls, name)
+
+            def counted(self: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
+                passes["count"] += 1
+                return _f(self, *a, **k)
+
+            setattr(cls, name, counted)
+    columns = [f"x{j}" for j in range(P)]
+    t0 = time.perf_counter()
+    if variant == "dask":
+        import dask.dataframe as dd
+
+        frame = dd.read_parquet(str(folder / "*.parquet"))
+        X, y = frame[columns], frame["y"]
+    else:
+        import pandas as pd
+
+        frame = pd.concat([pd.read_parquet(f) for f in sorted(folder.glob("*.parquet"))])
+        X, y = np.ascontiguousarray(frame[columns].to_numpy()), frame["y"].to_numpy()
+        del frame
+    load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = glmlib.GLM("binomial", alpha=1e-4).fit(X, y)
+    seconds = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return {
+        "variant": variant,
+        "load_seconds": load,
+        "fit_seconds": seconds,
+        "passes": passes["count"],
+        "seconds_per_pass": seconds / max(passes["count"], 1),
+        "n_iter": int(model.n_iter_),
+        "peak_rss_bytes": rss,
+        "coef": model.coef_.tolist(),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gigabytes", type=float, default=4.0)
+    ap.add_argument("--folder", default="/tmp/glmlib-bench-parquet")
+    ap.add_argument("--variant", help=argparse.SUPPRESS)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    folder = Path(args.folder)
+    if args.variant:  # the child process
+        print(json.dumps(fit_variant(args.variant, folder)))
+        return 0
+    n = write_dataset(folder, args.gigabytes)
+    data_bytes = n * (P + 1) * 8
+    for f in folder.glob("*.parquet"):  # into the page cache
+        f.read_bytes()
+    print(f"{n:,} rows x {P} features + y in Parquet: {data_bytes / 1e9:.2f} GB as float64")
+    results = {}
+    for variant in ("dask", "memory"):
+        done = subprocess.run(
+            [sys.executable, __file__, "--folder", str(folder), "--variant", variant],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+        r = results[variant]
+        print(
+            f"{variant:6s}: fit {r['fit_seconds']:.1f} s, {r['passes']} passes, "
+            f"{r['seconds_per_pass']:.2f} s per pass, peak RSS {r['peak_rss_bytes'] / 1e9:.2f} GB "
+            f"({r['peak_rss_bytes'] / data_bytes:.0%} of the data)"
+        )
+    import numpy as np
+
+    diff = float(np.max(np.abs(np.subtract(results["dask"]["coef"], results["memory"]["coef"]))))
+    ratio = results["dask"]["seconds_per_pass"] / results["memory"]["seconds_per_pass"]
+    print(f"max |coef difference| {diff:.1e}; time per pass, Dask / in-memory: {ratio:.1f}x")
+    if args.out:
+        out = {
+            "rows": n,
+            "p": P,
+            "data_bytes": data_bytes,
+            "files": len(list(folder.glob("*.parquet"))),
+            "results": results,
+            "max_coef_difference": diff,
+            "pass_time_ratio": ratio,
+            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        }
+        Path(args.out).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
