@@ -24,6 +24,7 @@ resolve_device
 
 from . import bayes, datasets, families, gam, links
 from ._backend import resolve_device
+from ._mixed import MixedPrecisionWarning
 from ._versions import show_versions
 from .bayes import BayesianGLM
 from .gam import GAM
@@ -31,6 +32,7 @@ from .glm import GLM
 from .glm_cv import GLMCV, glm_path
 
 __all__ = [
+    "MixedPrecisionWarning",
     "GAM",
     "GLM",
     "GLMCV",

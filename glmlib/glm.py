@@ -17,9 +17,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._backend import Backend, resolve_backend, to_numpy
 from ._categorical import CategoricalLayout, is_categorical
 from ._dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection
-from ._design import make_design
+from ._design import DenseDesign, make_design
 from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
+from ._mixed import MixedPrecisionDesign
 from ._null import null_intercept
 from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs, newton
@@ -75,6 +76,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if not isinstance(self.tol, numbers.Real) or not float(self.tol) > 0:
             raise ValueError(f"tol must be a positive number, got {self.tol!r}")
         check_drop_first(self.drop_first)
+        if getattr(self, "precision", None) not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def _resolve_drop_first(self, penalized: bool) -> bool:
         """drop_first="auto": R's treatment coding for unpenalised fits with an
@@ -148,7 +151,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
         check_sample_weight(w, positive_sum=min_samples > 0)  # a shard's sum: checked pooled
         off = validate_vector(offset, n, "offset", allow_none_value=0.0)
-        design = dask_design if dask_design is not None else make_design(X, backend, self._layout)
+        if dask_design is not None:
+            design = dask_design
+        else:
+            X = _cast_for_precision(X, getattr(self, "precision", None))
+            design = make_design(X, backend, self._layout)
+            design = _with_precision(design, getattr(self, "precision", None))
         self.feature_names_out_ = np.asarray(self._term_names()[1:], dtype=object)
         f64 = np.float64
         return _Data(
@@ -183,6 +191,22 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return DaskDesign(Xd, backend, (np.asarray(top), np.asarray(bottom)))
+
+    def _record_precision(self, design: Any) -> None:
+        """precision_ (and for "mixed" the refinement factor) of the fitted model."""
+        design = getattr(design, "local", design)  # a shard's own design
+        if isinstance(design, MixedPrecisionDesign):
+            self.mixed_contraction_ = design.contraction
+            if design.mixed is not False:
+                self.precision_ = "mixed"
+                return
+        elif hasattr(self, "mixed_contraction_"):
+            del self.mixed_contraction_
+        self.precision_ = (
+            "double"
+            if np.dtype(str(design.dtype).replace("torch.", "")) == np.float64
+            else "single"
+        )
 
     def _prepare_shard(
         self, X: Any, y: Any, sample_weight: Any, offset: Any, *, penalized: bool
@@ -704,6 +728,17 @@ class GLM(_GLMBase):
         ``formula`` or categorical DataFrames. Sampled first Hessians are
         off. ``predict`` on a shard needs no communication; ``score`` sums
         over the processes. See :mod:`glmlib.distributed`.
+    precision : {None, "double", "single", "mixed"}, default=None
+        Arithmetic of the passes over X. None: X's own dtype. "double":
+        float64. "single": float32 (on GPUs with full float32 products: PyTorch's
+        TF32 setting is left at its default, off). "mixed": dense X only; the
+        Gram matrices X'WX come from a bfloat16 copy of X (float32
+        accumulation; on GPUs Tensor Cores), while the gradient, the deviance
+        and the convergence test use X itself, so the fit converges to the
+        full-precision solution (iterative refinement) in a few more
+        iterations. If X'WX is too ill-conditioned for its bfloat16 copy, a
+        :class:`glmlib.MixedPrecisionWarning` is issued and the fit uses full
+        precision. ``precision_`` records what was used.
 
     Attributes
     ----------
@@ -768,6 +803,7 @@ class GLM(_GLMBase):
         formula: str | None = None,
         drop_first: bool | str = "auto",
         distributed: bool = False,
+        precision: str | None = None,
     ) -> None:
         self.family = family
         self.link = link
@@ -783,6 +819,7 @@ class GLM(_GLMBase):
         self.formula = formula
         self.drop_first = drop_first
         self.distributed = distributed
+        self.precision = precision
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLM:
         """Fit the model.
@@ -821,7 +858,41 @@ class GLM(_GLMBase):
             theta = _wls_start(prob)
         res = self._solve(prob, theta, screen=(alpha, l1_ratio))
         self._set_fitted(prob, data, res, null_dev)
+        self._record_precision(data.design)
         return self
+
+
+PRECISIONS = (None, "double", "single", "mixed")
+
+
+def _cast_for_precision(X: Any, precision: str | None) -> Any:
+    """X in float64 for "double", float32 for "single"; as it is otherwise."""
+    if precision not in ("double", "single") or isinstance(X, pd.DataFrame):
+        return X
+    dtype = np.float64 if precision == "double" else np.float32
+    if array_api_compat_is_torch(X):
+        import torch
+
+        return X.to(torch.float64 if precision == "double" else torch.float32)
+    return X.astype(dtype)
+
+
+def array_api_compat_is_torch(X: Any) -> bool:
+    import array_api_compat
+
+    return bool(array_api_compat.is_torch_array(X))
+
+
+def _with_precision(design: Any, precision: str | None) -> Any:
+    """The design for precision="mixed": Gram matrices from a bfloat16 copy of dense X."""
+    if precision != "mixed":
+        return design
+    if type(design) is not DenseDesign:
+        raise ValueError(
+            f"precision='mixed' needs dense numeric X (got {type(design).__name__}); "
+            "use precision=None or 'single' for sparse or categorical X"
+        )
+    return MixedPrecisionDesign(design)
 
 
 def _block_linear(block: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
