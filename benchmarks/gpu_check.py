@@ -8,6 +8,7 @@ Within a time budget (default 8 minutes) it runs, in order of importance:
 3. ``bench_gpu.py``: the engine's GPU problem (n = 1e7, p = 100 float32
    logistic, L2 then L1) against the HBM bound, glum and glmlib on the CPUs;
 4. ``bench_gpu_gram.py``: GEMM rates per precision and the Gram roofline;
+   ``bench_mixed.py``: fits in "double", "single" and "mixed" precision;
 5. ``bench_gpu_scaling.py``: CPU against GPU from n = 1e4 to 1e7, and the
    largest n the device holds;
 6. the chapters that run on the device's packages, as scripts with
@@ -245,6 +246,23 @@ def main() -> int:
             25,
         ),
         ("gram", "gram", None, [str(bench / "bench_gpu_gram.py")], 120, 40),
+        (
+            "mixed",
+            "mixed",
+            None,
+            [
+                str(bench / "bench_mixed.py"),
+                "--n",
+                "2000000",
+                "--p",
+                "1000",
+                "--kappas",
+                "10",
+                "1000",
+            ],
+            120,
+            40,
+        ),
         (
             "scaling",
             "scaling",

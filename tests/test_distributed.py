@@ -285,3 +285,21 @@ def test_launch_rejects_bad_arguments():
         launch(fit_every_case, 0)
     with pytest.raises(ValueError, match="backend"):
         launch(fit_every_case, 2, backend="mpi")
+
+
+def fit_on_gpus(rank, world):
+    torch.cuda.set_device(rank)
+    X, y, w, off = make_data("poisson")
+    rows = np.array_split(np.arange(len(y)), world)[rank]
+    model = estimator("poisson", "log", "enet", distributed=True, device="cuda")
+    return model.fit(X[rows], y[rows], sample_weight=w[rows], offset=off[rows]).coef_
+
+
+@pytest.mark.gpu
+def test_nccl_fit_on_every_gpu_equals_the_fit_on_all_rows():
+    """NCCL on the GPUs present (world size 1 on a one-GPU machine)."""
+    results = launch(fit_on_gpus, torch.cuda.device_count(), backend="nccl", timeout=120)
+    X, y, w, off = make_data("poisson")
+    ref = estimator("poisson", "log", "enet").fit(X, y, sample_weight=w, offset=off)
+    for coef in results:
+        np.testing.assert_allclose(coef, ref.coef_, rtol=1e-7, atol=ZERO_ATOL)
