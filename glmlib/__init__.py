@@ -6,6 +6,8 @@ GLM
     Penalised GLM estimator for every family and link (scikit-learn API).
 GLMCV
     Regularisation path with cross-validated choice of alpha.
+GLMClassifier, GLMClassifierCV
+    The binomial GLM (and GLMCV) as a scikit-learn binary classifier.
 glm_path
     The regularisation path alone (no cross-validation).
 GAM, gam
@@ -26,6 +28,7 @@ from . import bayes, datasets, families, gam, links
 from ._backend import resolve_device
 from ._versions import show_versions
 from .bayes import BayesianGLM
+from .classifier import GLMClassifier, GLMClassifierCV
 from .gam import GAM
 from .glm import GLM
 from .glm_cv import GLMCV, glm_path
@@ -34,6 +37,8 @@ __all__ = [
     "GAM",
     "GLM",
     "GLMCV",
+    "GLMClassifier",
+    "GLMClassifierCV",
     "BayesianGLM",
     "bayes",
     "datasets",
