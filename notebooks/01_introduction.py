@@ -57,6 +57,19 @@ n_boot = 2_000  # bootstrap resamples of the test set
 irls_iterations = 12  # iterations of the hand-written IRLS
 
 # %%
+# A bad parameter (say papermill -p n_folds 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Int, Real, check_parameters
+
+check_parameters(
+    globals(),
+    test_fraction=Real(0, 1),
+    n_folds=Int(2),
+    n_boot=Int(1),
+    irls_iterations=Int(1),
+)
+
+# %%
 import textwrap
 import time
 import warnings

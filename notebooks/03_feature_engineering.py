@@ -71,6 +71,26 @@ smarket_test_year = 2005  # Smarket: train on earlier years, test on this one (a
 weekly_test_from = 2009  # Weekly: train before this year, test from it on (as ISLR)
 weekly_chain_from = 1995  # Weekly: first test year of the forward-chaining evaluation
 
+# %%
+# A bad parameter (say papermill -p n_folds 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Int, Real, check_parameters
+
+check_parameters(
+    globals(),
+    test_fraction=Real(0, 1),
+    n_folds=Int(2),
+    max_degree=Int(1),
+    max_iter_unpenalised=Int(1),
+    curve_degree=Int(1),
+    n_alphas=Int(2),
+    n_train_sizes=Int(1),
+    n_boot=Int(1),
+    smarket_test_year=Int(2002, 2005),
+    weekly_test_from=Int(1991, 2010),
+    weekly_chain_from=Int(1991, 2010),
+)
+
 # %% [markdown]
 # Next come the imports. Two small helpers keep the chapter honest about
 # warnings: glmlib warns when a logistic fit separates the classes, fails to

@@ -70,6 +70,22 @@ sampler = "auto"  # NUTS implementation of the main fits: "auto" (nutpie if inst
 cost_sizes = [2000, 20000]  # rows of the synthetic timing problems (p = 20)
 
 # %%
+# A bad parameter (say papermill -p n_folds 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Choice, Int, ListOf, Real, check_parameters
+
+check_parameters(
+    globals(),
+    draws=Int(1),
+    tune=Int(0),
+    chains=Int(1),
+    prior_scales=ListOf(Real(0)),
+    laplace_sizes=ListOf(Int(1, 200)),
+    sampler=Choice("auto", "pymc", "nutpie", "numpyro", "blackjax"),
+    cost_sizes=ListOf(Int(1)),
+)
+
+# %%
 import logging
 import textwrap
 import time

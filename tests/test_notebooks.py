@@ -123,3 +123,76 @@ def test_parameters_cell(stem: str) -> None:
         assert values[name] == default and type(values[name]) is type(default), (
             f"{name} = {values[name]!r}, expected default {default!r}"
         )
+
+
+def parameters_and_check_cells(stem: str) -> tuple[Any, Any]:
+    """The chapter's parameters cell and the cell right after it."""
+    cells = notebook(stem).cells
+    (index,) = [i for i, c in enumerate(cells) if "parameters" in tags(c)]
+    return cells[index], cells[index + 1]
+
+
+def parameter_names(source: str) -> list[str]:
+    return [
+        node.targets[0].id
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    ]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_parameters_are_checked_right_after_the_parameters_cell(stem: str) -> None:
+    """The next cell calls glmlib.book.check_parameters(globals(), ...) with a rule for
+    every parameter besides the standard seed, quick and device (checked by default)."""
+    from glmlib.book import STANDARD
+
+    params, check = parameters_and_check_cells(stem)
+    assert check.cell_type == "code", "the cell after the parameters cell must check them"
+    calls = [
+        node
+        for node in ast.walk(ast.parse(check.source))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_parameters"
+    ]
+    assert len(calls) == 1, "the cell after the parameters cell must call check_parameters once"
+    (call,) = calls
+    assert ast.unparse(call.args[0]) == "globals()"
+    ruled = {kw.arg for kw in call.keywords}
+    assert ruled == set(parameter_names(params.source)) - set(STANDARD)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_bad_parameter_stops_the_chapter_in_the_check_cell(stem: str) -> None:
+    """As papermill does: run the parameters cell, then an injected value, then the check cell.
+
+    The defaults pass; any parameter set to a string of nonsense (or device "tpu") fails
+    with a message that names it.
+    """
+    params, check = parameters_and_check_cells(stem)
+    names = parameter_names(params.source)
+
+    def run(injected: str) -> None:
+        namespace: dict[str, Any] = {}
+        exec(params.source, namespace)
+        exec(injected, namespace)
+        exec(check.source, namespace)
+
+    run("")
+    bad = {name: "not a valid value" for name in names} | {"device": "tpu", "n_folds": 0}
+    for name in names:
+        with pytest.raises((TypeError, ValueError), match=f"parameter {name} = "):
+            run(f"{name} = {bad[name]!r}")
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_readme_lists_the_chapter_parameters(stem: str) -> None:
+    """README.md's "Chapter parameters" has a section per chapter naming its parameters."""
+    from glmlib.book import STANDARD
+
+    readme = (ROOT / "README.md").read_text()
+    heading = f"\n### {stem}\n"
+    assert heading in readme, f"README.md has no '### {stem}' section under Chapter parameters"
+    section = readme.split(heading, 1)[1].split("\n#", 1)[0]
+    params, _ = parameters_and_check_cells(stem)
+    missing = [n for n in parameter_names(params.source) if n not in STANDARD]
+    missing = [n for n in missing if f"| `{n}` |" not in section]
+    assert missing == [], f"README.md's {stem} section lacks {missing}"
