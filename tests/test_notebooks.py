@@ -20,7 +20,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-COLAB_INSTALL = "git+https://github.com/glmlib/glmlib-book"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+# The Colab cell installs glmlib from the book's repository, named once in _config.yml.
+COLAB_INSTALL = "git+" + CONFIG["repository"]["url"]
 REQUIRED_PARAMETERS = {"seed": 0, "quick": False, "device": "auto"}
 
 STEMS = sorted(
@@ -107,7 +109,56 @@ def test_first_cell_installs_glmlib_on_colab_only(stem: str) -> None:
     first = notebook(stem).cells[0]
     assert first.cell_type == "code"
     assert '"google.colab" in sys.modules' in first.source
-    assert COLAB_INSTALL in first.source
+    targets = [
+        node.value
+        for node in ast.walk(ast.parse(first.source))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("git+")
+    ]
+    assert targets == [COLAB_INSTALL], "the install URL must be _config.yml's repository.url"
+
+
+def test_colab_launch_links_open_the_committed_notebooks() -> None:
+    """The Colab button of a chapter links to .../blob/<branch>/notebooks/<chapter>.ipynb.
+
+    Runs the theme's own link builder (sphinx-book-theme's add_launch_buttons) on the
+    theme options Jupyter Book derives from _config.yml, for a page at the path it has
+    in the staged _build/site/ (the repository's layout; see the Makefile's book target).
+    """
+    from types import SimpleNamespace
+
+    from jupyter_book.config import yaml_to_sphinx
+    from sphinx_book_theme.header_buttons import update_context_with_repository_info
+    from sphinx_book_theme.header_buttons.launch import add_launch_buttons
+
+    class Config(dict):
+        __getattr__ = dict.__getitem__
+
+    recursive, override, _ = yaml_to_sphinx(CONFIG)
+    options = {**recursive.get("html_theme_options", {}), **override.get("html_theme_options", {})}
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    branch = CONFIG["repository"]["branch"]
+    for page in [entry for entry in TOC if entry.startswith("notebooks/")]:
+        config = Config(html_theme_options=options, html_context={})
+        app = SimpleNamespace(
+            config=config,
+            env=SimpleNamespace(
+                doc2path=lambda name: f"/site/{name}.ipynb", metadata={page: {"kernelspec": {}}}
+            ),
+            outdir="/site/_build/html",
+        )
+        update_context_with_repository_info(app)
+        context = {
+            **config.html_context,
+            "pagename": page,
+            "sourcename": f"{page}.ipynb",
+            "header_buttons": [],
+        }
+        add_launch_buttons(app, page, "page.html", context, None)
+        links = [b["url"] for group in context["header_buttons"] for b in group["buttons"]]
+        expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{page}.ipynb"
+        assert links == [expected]
 
 
 @pytest.mark.parametrize("stem", STEMS)
