@@ -372,13 +372,18 @@ plt.show()
 #
 # With the checks passed, the summary can be read: posterior mean, standard
 # deviation and 94% highest-density interval (HDI) of each log odds ratio,
-# and the odds ratio $e^{\beta}$ per clinical unit.
+# and the odds ratio $e^{\beta}$ per clinical unit. The intercept is the log
+# odds of a woman whose measurements are all zero (glmlib reports the
+# intercept of the raw predictors; the prior was placed at the average
+# woman, see above): no such woman exists, so it is not interpreted, and
+# $e^{\text{intercept}}$ would be odds, not an odds ratio.
 
 # %%
 post = fits["domain"].summary()
 table = post[["mean", "sd", "hdi_3%", "hdi_97%"]].copy()
 table["odds ratio"] = np.exp(post["mean"])
-table["unit"] = ["log odds at average values", *[units[c][2] for c in X_all]]
+table.loc["intercept", "odds ratio"] = np.nan  # e^intercept: odds at all-zero measurements
+table["unit"] = ["log odds at all measurements 0", *[units[c][2] for c in X_all]]
 table.round(3)
 
 # %%
