@@ -18,6 +18,8 @@ families, links
     Exponential families and link functions.
 datasets
     The book's real data sets and a synthetic GLM generator.
+book
+    Checks of the book's chapter parameters (``glmlib.book``, imported on demand).
 show_versions
     Print the Python, device and package versions behind a result.
 resolve_device
