@@ -239,3 +239,16 @@ def test_classifier_cv_is_glmcv_on_the_coded_target_with_stratified_folds(data):
     np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-12)
     np.testing.assert_allclose(clf.predict_proba(X)[:, 1], ref.predict(X), atol=1e-15)
     np.testing.assert_array_equal(clf.predict(X), names[(ref.predict(X) > 0.5).astype(int)])
+
+
+def test_torch_tensors_fit_like_numpy(data):
+    """Tensors in, NumPy out: labels and probabilities are host arrays, as scikit-learn expects."""
+    torch = pytest.importorskip("torch")
+    X, y = data
+    clf = GLMClassifier(alpha=0.01).fit(torch.tensor(X), torch.tensor(y))
+    ref = GLMClassifier(alpha=0.01).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=0, atol=1e-10)
+    proba = clf.predict_proba(torch.tensor(X))
+    assert isinstance(proba, np.ndarray)
+    np.testing.assert_allclose(proba, ref.predict_proba(X), rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(clf.predict(torch.tensor(X)), ref.predict(X))
