@@ -38,8 +38,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check glmlib tests notebooks .ci
-	$(BIN)/ruff format --check glmlib tests notebooks .ci
+	$(BIN)/ruff check glmlib tests notebooks .ci setup.py
+	$(BIN)/ruff format --check glmlib tests notebooks .ci setup.py
 	$(BIN)/mypy
 
 # pytest exits 5 when it collects no tests: that is not a failure here.

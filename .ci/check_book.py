@@ -63,15 +63,15 @@ PAGE_STATE = f"""() => {{
                     .filter(i => i.complete && i.naturalWidth > 0).length,
     errorOutputs: document.querySelectorAll({ERROR_OUTPUT!r}).length,
     errorText: outputs.map(o => o.innerText).filter(t => {ERROR_TEXT}.test(t)),
-    colab: colab ? colab.href : null,
+    colab: colab ? colab.getAttribute("href") : null,  // as written: "./" not resolved
   }};
 }}"""
 
 
 def colab_url(config: dict, entry: str) -> str:
-    """The URL the Colab button of notebook `entry` must open (dot segments resolved)."""
+    """The URL the Colab button of notebook `entry` must link to, as written in the page."""
     repo = config["repository"]["url"].removeprefix("https://github.com/")
-    base = Path(config["repository"].get("path_to_book", ".")) / f"{entry}.ipynb"
+    base = Path(config["repository"].get("path_to_book") or ".") / f"{entry}.ipynb"
     return f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/{base.as_posix()}"
 
 

@@ -6,6 +6,8 @@ GLM
     Penalised GLM estimator for every family and link (scikit-learn API).
 GLMCV
     Regularisation path with cross-validated choice of alpha.
+GLMClassifier, GLMClassifierCV
+    The binomial GLM (and GLMCV) as a scikit-learn binary classifier.
 glm_path
     The regularisation path alone (no cross-validation).
 GAM, gam
@@ -16,6 +18,8 @@ families, links
     Exponential families and link functions.
 datasets
     The book's real data sets and a synthetic GLM generator.
+book
+    Checks of the book's chapter parameters (``glmlib.book``, imported on demand).
 show_versions
     Print the Python, device and package versions behind a result.
 resolve_device
@@ -27,6 +31,7 @@ from ._backend import resolve_device
 from ._mixed import MixedPrecisionWarning
 from ._versions import show_versions
 from .bayes import BayesianGLM
+from .classifier import GLMClassifier, GLMClassifierCV
 from .gam import GAM
 from .glm import GLM
 from .glm_cv import GLMCV, glm_path
@@ -36,6 +41,8 @@ __all__ = [
     "GAM",
     "GLM",
     "GLMCV",
+    "GLMClassifier",
+    "GLMClassifierCV",
     "BayesianGLM",
     "bayes",
     "datasets",

@@ -89,6 +89,9 @@ class Family:
     valid_links: tuple[str, ...] = ()
     #: Whether the dispersion is estimated (Pearson chi^2 / df) rather than fixed at 1.
     has_dispersion: bool = True
+    #: Whether y must be non-negative (>= 0 or > 0, as :meth:`check_y` says): the
+    #: family's target tag for scikit-learn (``target_tags.positive_only``).
+    nonnegative_y: bool = True
     #: Whether d mu / d eta = V(mu) under ``canonical_link`` (the natural
     #: parameter is eta itself), so the score is w (y - mu) and the Fisher weight w V(mu).
     canonical_is_natural: bool = False
@@ -228,6 +231,7 @@ class Gaussian(Family):
     canonical_link = Identity
     canonical_is_natural = True
     positive_mean = False
+    nonnegative_y = False
     valid_links = ("identity", "log", "inverse", "power", "sqrt", "inverse_squared")
 
     def variance(self, mu: Any) -> Any:
@@ -448,6 +452,7 @@ class Tweedie(Family):
             raise ValueError(f"Tweedie power must be 0 or >= 1, got {power!r}")
         self.power = power
         self.positive_mean = power > 0
+        self.nonnegative_y = power > 0  # power 0 is the Gaussian: any real y
         super().__init__(link)
 
     def variance(self, mu: Any) -> Any:

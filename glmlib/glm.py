@@ -644,6 +644,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Families whose y must be >= 0 (Poisson, Gamma, ...) declare it as
+        # scikit-learn's PoissonRegressor does; an invalid family is reported by fit.
+        try:
+            tags.target_tags.positive_only = bool(self._family().nonnegative_y)
+        except (TypeError, ValueError):
+            tags.target_tags.positive_only = False
         return tags
 
 

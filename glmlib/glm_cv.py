@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.model_selection import check_cv
 
 from ._backend import to_numpy
@@ -284,7 +285,8 @@ class GLMCV(_GLMBase):
         l1_ratio = float(self.l1_ratio)
         self.alphas_ = alphas
 
-        splitter = check_cv(self.cv)
+        # Classifiers (GLMClassifierCV) split an integer cv into stratified folds.
+        splitter = check_cv(self.cv, to_numpy(data.y), classifier=is_classifier(self))
         if hasattr(splitter, "shuffle") and isinstance(self.cv, numbers.Integral):
             splitter.shuffle = True
             splitter.random_state = self.random_state

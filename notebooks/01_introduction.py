@@ -57,6 +57,19 @@ n_boot = 2_000  # bootstrap resamples of the test set
 irls_iterations = 12  # iterations of the hand-written IRLS
 
 # %%
+# A bad parameter (say papermill -p n_folds 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Int, Real, check_parameters
+
+check_parameters(
+    globals(),
+    test_fraction=Real(0, 1),
+    n_folds=Int(2),
+    n_boot=Int(1),
+    irls_iterations=Int(1),
+)
+
+# %%
 import textwrap
 import time
 import warnings
@@ -247,7 +260,8 @@ say(
 # at its median). On the right, the inverse link
 # $\mu = 1 / (1 + e^{-\eta})$ bends those lines into S-shaped probability
 # curves, drawn over the observed default rate within bins of USD 200 of
-# balance (marker area proportional to the number of customers in the bin).
+# balance (marker area proportional to the number of customers in the bin,
+# so the few customers with the highest balances show as dots).
 
 # %%
 balance_grid = np.linspace(0, credit["balance"].max(), 200)
@@ -268,9 +282,9 @@ for student, label in [(0.0, "non-student"), (1.0, "student")]:
 axes[1].scatter(
     binned["balance"],
     binned["rate"],
-    s=2 * np.sqrt(binned["customers"]),
+    s=100 * binned["customers"] / binned["customers"].max(),  # marker area in points²
     color="k",
-    label="observed rate (area ∝ customers)",
+    label=f"observed rate (area ∝ customers, largest bin {binned['customers'].max():,})",
 )
 axes[0].set_ylabel(r"linear predictor $\eta$ = log-odds of default")
 axes[1].set_ylabel(r"probability of default $\mu$")

@@ -74,6 +74,27 @@ sparse_p = 8_192  # columns (hashed features) of the sparse design
 credit_rows = None  # subsample of the 10,000 credit customers (None: all)
 
 # %%
+# A bad parameter (say papermill -p n_folds 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Int, Optional, Real, check_parameters
+
+check_parameters(
+    globals(),
+    blas_threads=Optional(Int(1)),
+    test_fraction=Real(0, 1),
+    n_folds=Int(2),
+    n_alphas=Int(2),
+    n_genes=Int(1, 2308),
+    n_boot=Int(1),
+    n_trials=Int(1),
+    n_search_seeds=Int(1),
+    n_repeats=Int(1),
+    sparse_n=Int(1),
+    sparse_p=Int(1),
+    credit_rows=Optional(Int(1, 10_000)),
+)
+
+# %%
 import contextlib
 import time
 import warnings

@@ -71,6 +71,26 @@ smarket_test_year = 2005  # Smarket: train on earlier years, test on this one (a
 weekly_test_from = 2009  # Weekly: train before this year, test from it on (as ISLR)
 weekly_chain_from = 1995  # Weekly: first test year of the forward-chaining evaluation
 
+# %%
+# A bad parameter (say papermill -p n_folds 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Int, Real, check_parameters
+
+check_parameters(
+    globals(),
+    test_fraction=Real(0, 1),
+    n_folds=Int(2),
+    max_degree=Int(1),
+    max_iter_unpenalised=Int(1),
+    curve_degree=Int(1),
+    n_alphas=Int(2),
+    n_train_sizes=Int(1),
+    n_boot=Int(1),
+    smarket_test_year=Int(2002, 2005),
+    weekly_test_from=Int(1991, 2010),
+    weekly_chain_from=Int(1991, 2010),
+)
+
 # %% [markdown]
 # Next come the imports. Two small helpers keep the chapter honest about
 # warnings: glmlib warns when a logistic fit separates the classes, fails to
@@ -88,6 +108,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.metrics import accuracy_score, roc_auc_score, roc_curve
 from sklearn.model_selection import (
     KFold,
+    StratifiedKFold,
     TimeSeriesSplit,
     cross_val_score,
     learning_curve,
@@ -120,7 +141,9 @@ device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
 # several for them, and avoids oversubscribing a machine that runs other jobs.
 threadpool_limits(limits=1, user_api="blas")
 rng = np.random.default_rng(seed)
-folds = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
+folds = KFold(n_splits=n_folds, shuffle=True, random_state=seed)  # wages (continuous)
+# spam (binary): every fold keeps the training set's share of spam
+spam_folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
 print(f"device={device}, seed={seed}, quick={quick}, n_folds={n_folds}, max_degree={max_degree}")
 
 
@@ -500,7 +523,8 @@ spam_designs = {
 # The e-mails are split once into a training set and a test set
 # (`test_fraction` of them, stratified on spam). Each design is fitted twice
 # on the training set: unpenalised (`GLM`), and with a lasso penalty whose
-# strength `GLMCV` chooses by cross-validation on the training set alone.
+# strength `GLMCV` chooses by cross-validation on the training set alone
+# (`StratifiedKFold` folds, each with the training set's share of spam).
 # The test set is touched only to score the fitted models.
 
 # %%
@@ -510,7 +534,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 estimators = {
     "unpenalised": lambda: glmlib.GLM(family="binomial", device=device),
     "lasso (GLMCV)": lambda: glmlib.GLMCV(
-        family="binomial", l1_ratio=1.0, n_alphas=n_alphas, cv=folds, device=device
+        family="binomial", l1_ratio=1.0, n_alphas=n_alphas, cv=spam_folds, device=device
     ),
 }
 spam_rows, spam_probs, spam_warnings = {}, {}, {}
@@ -699,7 +723,7 @@ t0 = time.perf_counter()
     y_train,
     param_name="polynomialfeatures__degree",
     param_range=degrees,
-    cv=folds,
+    cv=spam_folds,
 )
 print(f"{len(degrees)} degrees x {n_folds} folds in {time.perf_counter() - t0:.1f} s")
 print(f"glmlib warnings during the sweep: {warning_counts(sweep_messages)}")
@@ -720,7 +744,7 @@ binomial = glmlib.families.Binomial()
 def fold_null_deviance(y):
     """Held-out null deviance per observation of each fold (the denominator of D²)."""
     out = []
-    for _, test in folds.split(y):
+    for _, test in spam_folds.split(np.zeros(len(y)), y):
         yt = y[test]
         out.append(
             float(binomial.deviance(yt, np.full_like(yt, yt.mean()), np.ones_like(yt))) / len(yt)
@@ -732,7 +756,7 @@ null_per_fold = fold_null_deviance(y_train)
 degree_rows = {}
 for d in degrees:
     lasso = glmlib.GLMCV(
-        family="binomial", l1_ratio=1.0, n_alphas=n_alphas, cv=folds, device=device
+        family="binomial", l1_ratio=1.0, n_alphas=n_alphas, cv=spam_folds, device=device
     )
     lasso_pipe, caught = quietly(polynomial_model(d, lasso).fit, X_train, y_train)
     best = np.argmin(lasso.cv_deviance_.mean(axis=0))
@@ -755,8 +779,10 @@ degree_table.round(4)
 # number of training rows for reference, and the number of coefficients the
 # lasso keeps. Right: D² against the degree — on the training folds and on
 # the held-out folds for the unpenalised fit, and cross-validated for the
-# lasso. Held-out D² below zero means the model predicts worse than the
-# training share of spam alone.
+# lasso. Held-out D² below zero means the model's held-out deviance is larger
+# than that of one constant probability for every e-mail, the held-out fold's
+# own share of spam (glmlib's `score` compares with the mean of the data it
+# scores, which no model fitted on the training folds knows exactly).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -850,7 +876,7 @@ for name, model in learners.items():
         X_train,
         y_train,
         train_sizes=np.linspace(0.15, 1.0, n_train_sizes),
-        cv=folds,
+        cv=spam_folds,
     )
     curves[name] = (sizes, train_scores.mean(axis=1), test_scores.mean(axis=1))
     print(f"{name}: glmlib warnings {warning_counts(caught)}")
@@ -1168,9 +1194,6 @@ print(
 # %% [markdown]
 # **Notes on glmlib** (worked around here, not hidden):
 #
-# - `GLMCV(cv=StratifiedKFold(...))` fails: GLMCV calls
-#   `cv.split(X)` without `y`, which stratified splitters require. This
-#   chapter uses `KFold` (and `TimeSeriesSplit`, which needs no `y`).
 # - With `l1_ratio=0` (ridge), GLMCV's default grid ends at
 #   $10^{-3}\,\alpha_{\max}$ with $\alpha_{\max}$ sized as for
 #   `l1_ratio = 0.001`, which is too strong for standardised designs like

@@ -62,6 +62,20 @@ timing_repeats = 3  # best-of repeats for the timings
 timing_sizes = [10_000, 50_000]  # simulated rows for "what it costs"
 
 # %%
+# A bad parameter (say papermill -p n_folds 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Int, ListOf, Real, check_parameters
+
+check_parameters(
+    globals(),
+    test_fraction=Real(0, 1),
+    n_lambdas=Int(2),
+    n_folds=Int(2),
+    timing_repeats=Int(1),
+    timing_sizes=ListOf(Int(1)),
+)
+
+# %%
 import time
 from functools import partial
 

@@ -294,9 +294,17 @@ def test_invalid_parameters_raise(kwargs, match):
 # --------------------------------------------------------------- scikit-learn API
 
 
-@parametrize_with_checks([GLMCV(n_alphas=10, cv=3)])
+@parametrize_with_checks(
+    [GLMCV(n_alphas=10, cv=3)]
+    + [GLMCV(family=family, n_alphas=10, cv=3) for family in ("poisson", "gamma")]
+)
 def test_sklearn_estimator_checks(estimator, check):
-    """A short path (10 alphas, 3 folds) keeps the ~60 checks within seconds."""
+    """A short path (10 alphas, 3 folds) keeps the ~60 checks within seconds per family.
+
+    Poisson (y >= 0) and Gamma (y > 0) declare their targets through
+    ``target_tags.positive_only`` (tests/test_glm.py runs every family for GLM,
+    whose tags GLMCV shares).
+    """
     check(estimator)
 
 

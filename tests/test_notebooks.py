@@ -20,7 +20,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-COLAB_INSTALL = "git+https://github.com/glmlib/glmlib-book"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+# The Colab cell installs glmlib from the book's repository, named once in _config.yml.
+COLAB_INSTALL = "git+" + CONFIG["repository"]["url"]
 REQUIRED_PARAMETERS = {"seed": 0, "quick": False, "device": "auto"}
 
 STEMS = sorted(
@@ -107,7 +109,56 @@ def test_first_cell_installs_glmlib_on_colab_only(stem: str) -> None:
     first = notebook(stem).cells[0]
     assert first.cell_type == "code"
     assert '"google.colab" in sys.modules' in first.source
-    assert COLAB_INSTALL in first.source
+    targets = [
+        node.value
+        for node in ast.walk(ast.parse(first.source))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("git+")
+    ]
+    assert targets == [COLAB_INSTALL], "the install URL must be _config.yml's repository.url"
+
+
+def test_colab_launch_links_open_the_committed_notebooks() -> None:
+    """The Colab button of a chapter links to .../blob/<branch>/notebooks/<chapter>.ipynb.
+
+    Runs the theme's own link builder (sphinx-book-theme's add_launch_buttons) on the
+    theme options Jupyter Book derives from _config.yml, for a page at the path it has
+    in the staged _build/site/ (the repository's layout; see the Makefile's book target).
+    """
+    from types import SimpleNamespace
+
+    from jupyter_book.config import yaml_to_sphinx
+    from sphinx_book_theme.header_buttons import update_context_with_repository_info
+    from sphinx_book_theme.header_buttons.launch import add_launch_buttons
+
+    class Config(dict):
+        __getattr__ = dict.__getitem__
+
+    recursive, override, _ = yaml_to_sphinx(CONFIG)
+    options = {**recursive.get("html_theme_options", {}), **override.get("html_theme_options", {})}
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    branch = CONFIG["repository"]["branch"]
+    for page in [entry for entry in TOC if entry.startswith("notebooks/")]:
+        config = Config(html_theme_options=options, html_context={})
+        app = SimpleNamespace(
+            config=config,
+            env=SimpleNamespace(
+                doc2path=lambda name: f"/site/{name}.ipynb", metadata={page: {"kernelspec": {}}}
+            ),
+            outdir="/site/_build/html",
+        )
+        update_context_with_repository_info(app)
+        context = {
+            **config.html_context,
+            "pagename": page,
+            "sourcename": f"{page}.ipynb",
+            "header_buttons": [],
+        }
+        add_launch_buttons(app, page, "page.html", context, None)
+        links = [b["url"] for group in context["header_buttons"] for b in group["buttons"]]
+        expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{page}.ipynb"
+        assert links == [expected]
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -123,3 +174,76 @@ def test_parameters_cell(stem: str) -> None:
         assert values[name] == default and type(values[name]) is type(default), (
             f"{name} = {values[name]!r}, expected default {default!r}"
         )
+
+
+def parameters_and_check_cells(stem: str) -> tuple[Any, Any]:
+    """The chapter's parameters cell and the cell right after it."""
+    cells = notebook(stem).cells
+    (index,) = [i for i, c in enumerate(cells) if "parameters" in tags(c)]
+    return cells[index], cells[index + 1]
+
+
+def parameter_names(source: str) -> list[str]:
+    return [
+        node.targets[0].id
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    ]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_parameters_are_checked_right_after_the_parameters_cell(stem: str) -> None:
+    """The next cell calls glmlib.book.check_parameters(globals(), ...) with a rule for
+    every parameter besides the standard seed, quick and device (checked by default)."""
+    from glmlib.book import STANDARD
+
+    params, check = parameters_and_check_cells(stem)
+    assert check.cell_type == "code", "the cell after the parameters cell must check them"
+    calls = [
+        node
+        for node in ast.walk(ast.parse(check.source))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_parameters"
+    ]
+    assert len(calls) == 1, "the cell after the parameters cell must call check_parameters once"
+    (call,) = calls
+    assert ast.unparse(call.args[0]) == "globals()"
+    ruled = {kw.arg for kw in call.keywords}
+    assert ruled == set(parameter_names(params.source)) - set(STANDARD)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_bad_parameter_stops_the_chapter_in_the_check_cell(stem: str) -> None:
+    """As papermill does: run the parameters cell, then an injected value, then the check cell.
+
+    The defaults pass; any parameter set to a string of nonsense (or device "tpu") fails
+    with a message that names it.
+    """
+    params, check = parameters_and_check_cells(stem)
+    names = parameter_names(params.source)
+
+    def run(injected: str) -> None:
+        namespace: dict[str, Any] = {}
+        exec(params.source, namespace)
+        exec(injected, namespace)
+        exec(check.source, namespace)
+
+    run("")
+    bad = {name: "not a valid value" for name in names} | {"device": "tpu", "n_folds": 0}
+    for name in names:
+        with pytest.raises((TypeError, ValueError), match=f"parameter {name} = "):
+            run(f"{name} = {bad[name]!r}")
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_readme_lists_the_chapter_parameters(stem: str) -> None:
+    """README.md's "Chapter parameters" has a section per chapter naming its parameters."""
+    from glmlib.book import STANDARD
+
+    readme = (ROOT / "README.md").read_text()
+    heading = f"\n### {stem}\n"
+    assert heading in readme, f"README.md has no '### {stem}' section under Chapter parameters"
+    section = readme.split(heading, 1)[1].split("\n#", 1)[0]
+    params, _ = parameters_and_check_cells(stem)
+    missing = [n for n in parameter_names(params.source) if n not in STANDARD]
+    missing = [n for n in missing if f"| `{n}` |" not in section]
+    assert missing == [], f"README.md's {stem} section lacks {missing}"

@@ -1,7 +1,8 @@
 """Data for glmlib and its book: shipped real data sets and synthetic GLM data.
 
 Real data sets are gzip CSV files in the repository's ``data/`` folder (see
-``data/README.md`` for provenance, licenses and checksums); :func:`load`
+``data/README.md`` for provenance, licenses and checksums), copied into the
+package when a wheel is built (``pip install git+...`` has them); :func:`load`
 checks each file's SHA-256 and schema and returns a typed DataFrame. Nothing
 is downloaded. :func:`make_glm` simulates data with known coefficients for
 every family in :mod:`glmlib.families`.

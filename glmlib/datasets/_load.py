@@ -1,8 +1,10 @@
 """Load the shipped data sets: find the file, check it, type its columns.
 
 The files live in the repository's ``data/`` folder (one level above the
-package), or in the folder named by the ``GLMLIB_DATA`` environment variable,
-or in a folder passed as ``data_dir``. Nothing is downloaded. Every load checks
+package); an installed wheel carries a copy inside the package
+(``glmlib/datasets/data/``, put there by setup.py's build step). A folder
+passed as ``data_dir``, or named by the ``GLMLIB_DATA`` environment variable,
+takes precedence. Nothing is downloaded. Every load checks
 the file's SHA-256 against the registry and its header and row count against
 the schema, so a notebook never silently analyses a modified file.
 """
@@ -22,6 +24,10 @@ __all__ = ["describe", "get_data_dir", "list_datasets", "load"]
 #: Environment variable that overrides the location of the data folder.
 ENV_VAR = "GLMLIB_DATA"
 _README = "data/README.md"
+#: The wheel's copy of the data files (absent in a checkout or editable install).
+PACKAGED_DATA = Path(__file__).resolve().parent / "data"
+#: The repository's data/ folder, the files' home.
+CHECKOUT_DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def get_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -31,8 +37,10 @@ def get_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     ----------
     data_dir : str or path-like, optional
         Use this folder. Without it, the folder named by the environment
-        variable ``GLMLIB_DATA`` is used if set, else the ``data/`` folder of
-        the repository checkout that holds the package.
+        variable ``GLMLIB_DATA`` is used if set; else the copy inside the
+        installed package (``glmlib/datasets/data/``, present when glmlib was
+        installed from a wheel, e.g. ``pip install git+...``); else the
+        ``data/`` folder of the repository checkout that holds the package.
 
     Returns
     -------
@@ -44,7 +52,7 @@ def get_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "data"
+    return PACKAGED_DATA if PACKAGED_DATA.is_dir() else CHECKOUT_DATA
 
 
 def _spec(name: str) -> DatasetSpec:
@@ -102,8 +110,8 @@ def _load_spec(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None) -> pd
     if not path.is_file():
         raise FileNotFoundError(
             f"data file {spec.filename!r} for data set {spec.name!r} not found in {folder}. "
-            f"The files ship in the repository's data/ folder (see {_README}); "
-            f"set {ENV_VAR} to the folder that holds them."
+            f"The files ship in the repository's data/ folder (see {_README}) and inside "
+            f"wheels built from it; set {ENV_VAR} to the folder that holds them."
         )
     digest = _sha256(path)
     if digest != spec.sha256:

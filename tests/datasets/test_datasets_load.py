@@ -97,8 +97,15 @@ def test_unknown_name_lists_valid_names() -> None:
 
 
 def test_data_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """data_dir, then GLMLIB_DATA, then the wheel's copy in the package, then data/."""
     monkeypatch.delenv("GLMLIB_DATA", raising=False)
+    assert not load_mod.PACKAGED_DATA.exists(), "a checkout has no copy inside the package"
     assert get_data_dir() == ROOT / "data"
+    packaged = tmp_path / "packaged"
+    monkeypatch.setattr(load_mod, "PACKAGED_DATA", packaged)
+    assert get_data_dir() == ROOT / "data"  # no copy: the repository's folder
+    packaged.mkdir()
+    assert get_data_dir() == packaged
     monkeypatch.setenv("GLMLIB_DATA", str(tmp_path))
     assert get_data_dir() == tmp_path
     assert get_data_dir(ROOT / "data") == ROOT / "data"

@@ -1,0 +1,208 @@
+"""Checks for the book's chapter parameters, so that a bad value fails at once.
+
+Every chapter has a papermill ``parameters`` cell (``seed``, ``quick``,
+``device`` and the chapter's own sizes) and, right after it, one call of
+:func:`check_parameters` that states what each parameter may be. Run with
+``papermill -p n_folds 0`` or ``-p device tpu``, the chapter stops in that
+cell with a message naming the parameter, instead of failing minutes later
+somewhere else (or not at all).
+
+Examples
+--------
+>>> from glmlib.book import Int, Real, check_parameters
+>>> check_parameters({"seed": 0, "quick": False, "device": "auto", "n_folds": 5},
+...                  n_folds=Int(2))
+>>> check_parameters({"seed": 0, "quick": False, "device": "tpu"})
+Traceback (most recent call last):
+...
+ValueError: parameter device = 'tpu' is invalid: it must be "auto", "cpu", "cuda" or "cuda:N" (N = 0, 1, ...)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "STANDARD",
+    "Bool",
+    "Choice",
+    "Device",
+    "Int",
+    "ListOf",
+    "Optional",
+    "Real",
+    "Rule",
+    "check_parameters",
+]
+
+
+class Rule:
+    """What one parameter may be: :meth:`check` raises, ``str(rule)`` says it in words."""
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise TypeError (wrong kind) or ValueError (out of range) naming ``name``."""
+        raise NotImplementedError
+
+    def _fail(self, error: type[Exception], name: str, value: Any) -> Exception:
+        return error(f"parameter {name} = {value!r} is invalid: it must be {self}")
+
+
+@dataclass(frozen=True)
+class Bool(Rule):
+    """True or False."""
+
+    def check(self, name: str, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise self._fail(TypeError, name, value)
+
+    def __str__(self) -> str:
+        return "True or False"
+
+
+@dataclass(frozen=True)
+class Int(Rule):
+    """An integer in [low, high] (either bound may be None); booleans are not integers."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def check(self, name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise self._fail(TypeError, name, value)
+        number = int(value)
+        if (self.low is not None and number < self.low) or (
+            self.high is not None and number > self.high
+        ):
+            raise self._fail(ValueError, name, value)
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"an integer from {self.low} to {self.high}"
+        if self.low is not None:
+            return f"an integer >= {self.low}"
+        if self.high is not None:
+            return f"an integer <= {self.high}"
+        return "an integer"
+
+
+@dataclass(frozen=True)
+class Real(Rule):
+    """A finite number strictly between ``low`` and ``high`` (open interval)."""
+
+    low: float = -math.inf
+    high: float = math.inf
+
+    def check(self, name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise self._fail(TypeError, name, value)
+        number = float(value)
+        if not (math.isfinite(number) and self.low < number < self.high):
+            raise self._fail(ValueError, name, value)
+
+    def __str__(self) -> str:
+        if math.isinf(self.high):
+            return f"a number > {self.low:g}" if math.isfinite(self.low) else "a finite number"
+        return f"a number strictly between {self.low:g} and {self.high:g}"
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    """One of the given values."""
+
+    values: tuple[Any, ...]
+
+    def __init__(self, *values: Any) -> None:
+        object.__setattr__(self, "values", values)
+
+    def check(self, name: str, value: Any) -> None:
+        if not any(value == v and type(value) is type(v) for v in self.values):
+            raise self._fail(ValueError, name, value)
+
+    def __str__(self) -> str:
+        shown = [f'"{v}"' if isinstance(v, str) else repr(v) for v in self.values]
+        return "one of " + ", ".join(shown)
+
+
+@dataclass(frozen=True)
+class Device(Rule):
+    """A device as :func:`glmlib.resolve_device` takes it: "auto", "cpu", "cuda" or "cuda:N"."""
+
+    def check(self, name: str, value: Any) -> None:
+        if not isinstance(value, str):
+            raise self._fail(TypeError, name, value)
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+            raise self._fail(ValueError, name, value)
+
+    def __str__(self) -> str:
+        return '"auto", "cpu", "cuda" or "cuda:N" (N = 0, 1, ...)'
+
+
+@dataclass(frozen=True)
+class Optional(Rule):
+    """None, or what ``rule`` allows."""
+
+    rule: Rule
+
+    def check(self, name: str, value: Any) -> None:
+        if value is not None:
+            try:
+                self.rule.check(name, value)
+            except (TypeError, ValueError) as err:
+                raise self._fail(type(err), name, value) from None
+
+    def __str__(self) -> str:
+        return f"None or {self.rule}"
+
+
+@dataclass(frozen=True)
+class ListOf(Rule):
+    """A non-empty list (or tuple) whose items all satisfy ``rule``."""
+
+    rule: Rule
+
+    def check(self, name: str, value: Any) -> None:
+        if not isinstance(value, list | tuple):
+            raise self._fail(TypeError, name, value)
+        if len(value) == 0:
+            raise self._fail(ValueError, name, value)
+        for i, item in enumerate(value):
+            self.rule.check(f"{name}[{i}]", item)
+
+    def __str__(self) -> str:
+        return f"a non-empty list, each item {self.rule}"
+
+
+#: The parameters every chapter has, and what they may be.
+STANDARD: Mapping[str, Rule] = {"seed": Int(0), "quick": Bool(), "device": Device()}
+
+
+def check_parameters(values: Mapping[str, Any], **rules: Rule) -> None:
+    """Check a chapter's parameters; raise at the first invalid one, naming it.
+
+    Parameters
+    ----------
+    values : mapping of str to value
+        The chapter's variables (``globals()`` in a notebook), holding at
+        least every parameter in :data:`STANDARD` and in ``rules``.
+    **rules : Rule
+        What each of the chapter's own parameters may be, e.g.
+        ``n_folds=Int(2)``, ``test_fraction=Real(0, 1)``.
+
+    Raises
+    ------
+    TypeError
+        For a value of the wrong kind (a string where a number belongs).
+    ValueError
+        For a value out of range, or a missing parameter.
+    """
+    for name, rule in {**STANDARD, **rules}.items():
+        if not isinstance(rule, Rule):
+            raise TypeError(f"the rule for {name} must be a glmlib.book.Rule, got {rule!r}")
+        if name not in values:
+            raise ValueError(f"parameter {name} is not defined (expected {rule})")
+        rule.check(name, values[name])
