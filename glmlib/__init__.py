@@ -16,13 +16,15 @@ families, links
     Exponential families and link functions.
 datasets
     The book's real data sets and a synthetic GLM generator.
+export
+    ONNX export of fitted GLMs for inference (``glmlib.export.to_onnx``).
 show_versions
     Print the Python, device and package versions behind a result.
 resolve_device
     "auto" -> "cuda" when PyTorch sees a GPU, else "cpu".
 """
 
-from . import bayes, datasets, families, gam, links
+from . import bayes, datasets, export, families, gam, links
 from ._backend import resolve_device
 from ._versions import show_versions
 from .bayes import BayesianGLM
@@ -37,6 +39,7 @@ __all__ = [
     "BayesianGLM",
     "bayes",
     "datasets",
+    "export",
     "families",
     "gam",
     "glm_path",
