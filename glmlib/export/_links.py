@@ -113,12 +113,12 @@ def _log(g: Graph, link: Link, eta: str) -> str:
 
 
 def _logit(g: Graph, link: Link, eta: str) -> str:
+    # 1 / (1 + e) for eta >= 0 and e / (1 + e) for eta < 0, e = exp(-|eta|)
     e = g.op("Exp", g.op("Neg", g.op("Abs", eta)), hint="exp_neg_abs")
-    denom = g.op("Add", g.constant(1.0, F64), e)
-    upper = g.op("Reciprocal", denom)  # eta >= 0
-    lower = g.op("Div", e, denom)  # eta < 0
     nonneg = g.op("GreaterOrEqual", eta, g.constant(0.0, F64))
-    return _clip(g, g.op("Where", nonneg, upper, lower, hint="expit"), EPS, 1.0 - EPS)
+    numer = g.op("Where", nonneg, g.constant(1.0, F64), e)
+    mu = g.op("Div", numer, g.op("Add", e, g.constant(1.0, F64)), hint="expit")
+    return _clip(g, mu, EPS, 1.0 - EPS)
 
 
 def _std_normal_cdf(g: Graph, x: str) -> str:
