@@ -260,6 +260,14 @@ def test_no_intercept_and_dataframe_sparse_inputs():
     np.testing.assert_allclose(mu, model.predict(Xs[:30]), rtol=1e-12)
 
 
+def test_torch_tensor_input():
+    torch = pytest.importorskip("torch")
+    X, y = sparse_problem()
+    model = GLM(family="binomial").fit(torch.from_numpy(X), torch.from_numpy(y))
+    mu, _ = run(model, torch.from_numpy(X[:30]), "float64")
+    np.testing.assert_allclose(mu, model.predict(torch.from_numpy(X[:30])).numpy(), rtol=1e-12)
+
+
 # ------------------------------------------------------ categorical frames
 def frame(n=300, seed=0):
     """Numeric and categorical columns interleaved; ``b`` has integer levels."""
