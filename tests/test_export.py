@@ -416,7 +416,13 @@ def test_formula_model_is_not_exported():
 
 @pytest.mark.parametrize(
     "dtype,error",
-    [("float16", ValueError), ("int64", ValueError), (np.complex128, ValueError), (3.5, TypeError)],
+    [
+        ("float16", ValueError),
+        ("int64", ValueError),
+        (np.complex128, ValueError),
+        (3.5, TypeError),
+        (None, TypeError),
+    ],
 )
 def test_bad_dtype(dtype, error):
     model, X = fitted("gaussian", "identity")

@@ -2,8 +2,8 @@
 
 An exporter is a pair of functions: ``graph(g, model, options)`` adds the
 model's inputs, nodes and outputs to a :class:`~glmlib.export._graph.Graph`
-(and returns metadata to record), and ``feed(model, X, offset, dtype)`` turns data into the inputs that graph
-takes. Estimators are matched by exact type, because a subclass may predict
+(and returns metadata to record), and ``feed(model, X, offset, dtype)``
+turns data into the inputs that graph takes. Estimators are matched by exact type, because a subclass may predict
 differently. The GLM exporter is a linear predictor (``_linear.py``) followed
 by an inverse link (``_links.py``); an exporter for a classifier (class
 probabilities from the same linear predictor and link) or for a neural GLM
@@ -67,6 +67,8 @@ def register(*classes: type) -> Callable[[Exporter], Exporter]:
 
 def _check_dtype(dtype: Any) -> np.dtype:
     try:
+        if dtype is None:  # np.dtype(None) would be float64
+            raise TypeError
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
