@@ -20,13 +20,21 @@ datasets
     The book's real data sets and a synthetic GLM generator.
 book
     Checks of the book's chapter parameters (``glmlib.book``, imported on demand).
+export
+    ONNX export of fitted GLMs for inference (``glmlib.export.to_onnx``).
 show_versions
     Print the Python, device and package versions behind a result.
 resolve_device
     "auto" -> "cuda" when PyTorch sees a GPU, else "cpu".
+distributed
+    Fits across torch.distributed processes (``GLM(distributed=True)``).
+recorded
+    Results measured elsewhere (the lent GPU), shipped with the package.
+MixedPrecisionWarning
+    Issued when ``precision="mixed"`` falls back to full precision.
 """
 
-from . import bayes, datasets, families, gam, links
+from . import bayes, datasets, export, families, gam, links
 from ._backend import resolve_device
 from ._mixed import MixedPrecisionWarning
 from ._versions import show_versions
@@ -46,6 +54,7 @@ __all__ = [
     "BayesianGLM",
     "bayes",
     "datasets",
+    "export",
     "families",
     "gam",
     "glm_path",
