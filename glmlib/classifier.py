@@ -97,6 +97,13 @@ class _BinaryClassifierMixin(ClassifierMixin):
         -------
         self
         """
+        if getattr(self, "distributed", False):
+            # Each shard would take its labels from its own rows; a shard with
+            # one class would code them differently from the others.
+            raise NotImplementedError(
+                "GLMClassifier(distributed=True) is not supported: fit "
+                "GLM(family='binomial', distributed=True) on 0/1-coded labels"
+            )
         if y is None and getattr(self, "formula", None) is not None:
             y = formula_design(self.formula, X, self.fit_intercept)[1]
         coded = self._encode(y, sample_weight)
@@ -189,7 +196,8 @@ class GLMClassifier(_BinaryClassifierMixin, GLM):
     l1_ratio : float, default=0.0
         Elastic-net mixing: 0 is ridge, 1 is lasso.
     link : {"logit", "probit", "cloglog", "log"} or Link, default="logit"
-    fit_intercept, penalty_factor, solver, max_iter, tol, device, backend, formula, drop_first
+    fit_intercept, penalty_factor, solver, max_iter, tol, device, backend, formula, drop_first, \
+distributed, precision
         As in :class:`glmlib.GLM`.
 
     Attributes
@@ -233,6 +241,8 @@ class GLMClassifier(_BinaryClassifierMixin, GLM):
         backend: str | None = None,
         formula: str | None = None,
         drop_first: bool | str = "auto",
+        distributed: bool = False,
+        precision: str | None = None,
     ) -> None:
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -246,6 +256,8 @@ class GLMClassifier(_BinaryClassifierMixin, GLM):
         self.backend = backend
         self.formula = formula
         self.drop_first = drop_first
+        self.distributed = distributed
+        self.precision = precision
 
 
 class GLMClassifierCV(_BinaryClassifierMixin, GLMCV):

@@ -252,3 +252,10 @@ def test_torch_tensors_fit_like_numpy(data):
     assert isinstance(proba, np.ndarray)
     np.testing.assert_allclose(proba, ref.predict_proba(X), rtol=0, atol=1e-10)
     np.testing.assert_array_equal(clf.predict(torch.tensor(X)), ref.predict(X))
+
+
+def test_distributed_classifier_is_refused_with_the_alternative():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    y = np.array(["a", "b"] * 25)
+    with pytest.raises(NotImplementedError, match="GLM\\(family='binomial', distributed=True\\)"):
+        glmlib.GLMClassifier(distributed=True).fit(X, y)
