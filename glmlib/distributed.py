@@ -47,7 +47,15 @@ import numpy as np
 from ._backend import to_numpy
 from ._design_protocol import ReduceOp
 
-__all__ = ["ShardedDesign", "agree", "all_reduce", "launch", "require_process_group"]
+__all__ = [
+    "ShardedDesign",
+    "agree",
+    "all_reduce",
+    "any_process",
+    "launch",
+    "require_process_group",
+    "share_levels",
+]
 
 _HOW_TO_START = (
     "distributed=True needs an initialised torch.distributed process group: run the script "
@@ -156,6 +164,22 @@ def _local_extremes(design: Any) -> tuple[np.ndarray, np.ndarray]:
     """Column maxima and minima of a local design's rows (-inf / +inf with no rows)."""
     if design.n == 0:
         return np.full(design.p, -np.inf), np.full(design.p, np.inf)
+    if hasattr(design, "codes"):  # categorical design: numeric columns and level indicators
+        top, bottom = np.empty(design.p), np.empty(design.p)
+        if design.X_num.shape[1]:
+            top[design.num_cols] = design.X_num.max(axis=0)
+            bottom[design.num_cols] = design.X_num.min(axis=0)
+        widths = np.diff(design.level_start)
+        counts = np.concatenate(
+            [
+                np.bincount(design.codes[:, k][design.codes[:, k] >= 0], minlength=int(w))
+                for k, w in enumerate(widths)
+            ]
+            or [np.zeros(0, dtype=np.int64)]
+        )
+        top[design.flat_cols] = (counts > 0).astype(np.float64)
+        bottom[design.flat_cols] = np.where(counts < design.n, 0.0, 1.0)
+        return top, bottom
     X = getattr(design, "X", None)
     if X is None:
         raise NotImplementedError(
@@ -191,6 +215,45 @@ def agree(error: BaseException | None, what: str, group: Any = None) -> None:
         raise error
     detail = "; ".join(f"rank {r}: {m}" for r, m in failed.items())
     raise RuntimeError(f"{what} failed on rank(s) {sorted(failed)}: {detail}")
+
+
+def share_levels(frame: Any, group: Any = None) -> Any:
+    """The DataFrame with every categorical column's categories made the union over all processes.
+
+    Every process then codes the levels alike (the union is sorted, as
+    ``pd.Categorical`` sorts the levels of pooled data; levels that cannot
+    be sorted keep the order of first appearance by rank).
+    """
+    import pandas as pd
+
+    from ._categorical import is_categorical
+
+    dist = _dist()
+    local = None
+    if isinstance(frame, pd.DataFrame):
+        columns = [c for c in frame.columns if is_categorical(frame[c].dtype)]
+        local = {str(c): list(frame[c].cat.categories) for c in columns}
+    gathered: list[Any] = [None] * dist.get_world_size(group)
+    dist.all_gather_object(gathered, local, group=group)  # before any error: all take part
+    names = [None if g is None else list(g) for g in gathered]
+    if any(n != names[0] for n in names):
+        raise ValueError(
+            f"the shards have different categorical columns (by rank; None: not a DataFrame): {names}"
+        )
+    out = frame.copy()
+    for c in columns:
+        union = list(dict.fromkeys(level for g in gathered for level in g[str(c)]))
+        try:
+            union = sorted(union)
+        except TypeError:
+            pass
+        out[c] = out[c].cat.set_categories(pd.Index(union))
+    return out
+
+
+def any_process(flag: bool, group: Any = None) -> bool:
+    """Whether ``flag`` is true on any process of the group (every process must call it)."""
+    return bool(float(all_reduce(float(flag), "max", group)) > 0)
 
 
 def check_shards(p: int, dtype: Any, n_local: int, group: Any = None) -> int:

@@ -224,12 +224,10 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         try:
             if self._uses_formula():
                 raise NotImplementedError("distributed fits do not take a formula; pass numeric X")
-            if isinstance(X, pd.DataFrame) and any(is_categorical(X[c].dtype) for c in X.columns):
-                raise NotImplementedError(
-                    "distributed fits do not take categorical DataFrame columns yet: one-hot "
-                    "encode them with the same levels on every process (e.g. OneHotEncoder "
-                    "with categories= given)"
-                )
+            # Categorical columns are coded with the union of every process's
+            # levels (a collective, so every process takes part).
+            if distributed.any_process(_has_categorical_columns(X)):
+                X = distributed.share_levels(X)
             data = self._prepare(X, y, sample_weight, offset, penalized=penalized, min_samples=0)
         except Exception as exc:  # noqa: BLE001 - re-raised by agree() on this process
             error = exc
@@ -730,9 +728,9 @@ class GLM(_GLMBase):
         :func:`glmlib.distributed.launch`): every process calls ``fit`` with
         its own shard of the rows (X, y, sample_weight, offset) and all end
         with the coefficients, deviance, AIC and standard errors of the fit on
-        the pooled rows. Dense or scipy.sparse numeric X; not with
-        ``formula`` or categorical DataFrames. Sampled first Hessians are
-        off. ``predict`` on a shard needs no communication; ``score`` sums
+        the pooled rows. Dense or scipy.sparse X, or DataFrames with
+        categorical columns (coded with the union of every process's
+        levels); not with ``formula``. Sampled first Hessians are off. ``predict`` on a shard needs no communication; ``score`` sums
         over the processes. See :mod:`glmlib.distributed`.
     precision : {None, "double", "single", "mixed"}, default=None
         Arithmetic of the passes over X. None: X's own dtype. "double":
@@ -869,6 +867,10 @@ class GLM(_GLMBase):
 
 
 PRECISIONS = (None, "double", "single", "mixed")
+
+
+def _has_categorical_columns(X: Any) -> bool:
+    return isinstance(X, pd.DataFrame) and any(is_categorical(X[c].dtype) for c in X.columns)
 
 
 def _cast_for_precision(X: Any, precision: str | None) -> Any:

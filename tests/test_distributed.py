@@ -7,6 +7,8 @@
   family, with weights and offsets, unpenalised and with ridge, lasso and
   elastic-net penalties. Shards of unequal size, an empty shard, torch tensors
   and scipy.sparse shards too.
+  Categorical DataFrame shards (coded with the union of the processes'
+  levels, one of them missing on a process) and L-BFGS fits too.
 * Failures are clear and never hang: an invalid shard raises on its process
   and a RuntimeError naming it on the other; shards with different columns
   are refused; a process that dies makes the other fail within the process
@@ -23,6 +25,7 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -198,6 +201,50 @@ def test_sharded_path_equals_the_path_on_all_rows():
         np.testing.assert_allclose(intercept, ref.intercept, rtol=RTOL)
 
 
+def categorical_frame():
+    """Numeric and categorical columns; rank 0's rows (the first SPLIT) never see level "w"."""
+    X, y, w, off = make_data("poisson")
+    g = np.where(X[:, 1] > 0.3, "v", "u")
+    g[SPLIT:][X[SPLIT:, 2] > 0.8] = "w"
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 3], "g": g, "h": np.where(X[:, 4] > 0, "p", "q")})
+    return frame, y, w, off
+
+
+def fit_categorical_and_lbfgs(rank, world):
+    frame, y, w, off = categorical_frame()
+    rows = _rows(rank)
+    local = frame.iloc[rows].copy()
+    for c in ("g", "h"):
+        local[c] = local[c].astype("category")  # each process sees only its own levels
+    out = {}
+    for penalty in ("none", "enet"):
+        model = estimator("poisson", "log", penalty, distributed=True)
+        model.fit(local, y[rows], sample_weight=w[rows], offset=off[rows])
+        out[penalty] = (model.coef_, list(model.feature_names_out_), model.aic_)
+    X, y2, w2, off2 = make_data("binomial")
+    model = estimator("binomial", "logit", "ridge", distributed=True, solver="lbfgs")
+    out["lbfgs"] = model.fit(X[rows], y2[rows], sample_weight=w2[rows]).coef_
+    return out
+
+
+def test_categorical_shards_and_lbfgs_equal_the_fit_on_all_rows():
+    results = launch(fit_categorical_and_lbfgs, 2, timeout=120)
+    frame, y, w, off = categorical_frame()
+    for c in ("g", "h"):
+        frame[c] = frame[c].astype("category")
+    for penalty in ("none", "enet"):
+        ref = estimator("poisson", "log", penalty).fit(frame, y, sample_weight=w, offset=off)
+        for r in results:
+            coef, names, aic = r[penalty]
+            assert names == list(ref.feature_names_out_)
+            np.testing.assert_allclose(coef, ref.coef_, rtol=RTOL, atol=ZERO_ATOL)
+            np.testing.assert_allclose(aic, ref.aic_, rtol=RTOL)
+    X, y2, w2, off2 = make_data("binomial")
+    ref = estimator("binomial", "logit", "ridge", solver="lbfgs").fit(X, y2, sample_weight=w2)
+    for r in results:  # the same L-BFGS iterates, with all-reduced gradients
+        np.testing.assert_allclose(r["lbfgs"], ref.coef_, rtol=1e-6, atol=1e-8)
+
+
 def _outcome(fn):
     try:
         fn()
@@ -216,10 +263,8 @@ def fail_in_different_ways(rank, world):
     out["bad_y"] = _outcome(lambda: glmlib.GLM("poisson", distributed=True).fit(X[rows], y_bad))
     X_cols = X[rows] if rank == 0 else X[rows][:, :4]
     out["columns"] = _outcome(lambda: glmlib.GLM("poisson", distributed=True).fit(X_cols, y[rows]))
-    frame = __import__("pandas").DataFrame({"a": X[rows, 0], "g": ["u", "v"] * (len(y[rows]) // 2)})
-    frame["g"] = frame["g"].astype("category")
-    out["categorical"] = _outcome(
-        lambda: glmlib.GLM("poisson", distributed=True).fit(frame, y[rows])
+    out["formula"] = _outcome(
+        lambda: glmlib.GLM("poisson", formula="y ~ a", distributed=True).fit(X[rows], y[rows])
     )
     return out
 
@@ -233,8 +278,8 @@ def test_an_invalid_shard_fails_everywhere_with_a_clear_error():
     for r in results:
         kind, message = r["columns"]
         assert kind == "ValueError" and "different numbers of columns" in message
-        kind, message = r["categorical"]
-        assert kind == "NotImplementedError" and "categorical" in message
+        kind, message = r["formula"]
+        assert kind == "NotImplementedError" and "formula" in message
 
 
 def _die_or_fit(rank, address, queue):
