@@ -1,0 +1,433 @@
+"""The training loop: one place for batching, device placement, mixed precision and checkpoints.
+
+:func:`train` fits any ``nn.Module`` that maps a batch of inputs to a linear
+predictor, with any loss of the form ``loss(eta, y, sample_weight)`` returning
+a weighted mean (such as :class:`glmlib.nn.GLMLoss`). Per epoch it
+
+1. shuffles the rows (a seeded ``torch.Generator``) and reads them in batches
+   through a ``DataLoader`` (worker processes and pinned memory on CUDA),
+2. per optimizer step, accumulates the gradients of ``accumulation_steps``
+   micro-batches, each weighted by its share of the step's total weight, so
+   that the step equals one on the concatenated micro-batches,
+3. steps AdamW (under autocast in bfloat16, or float16 with a gradient scaler,
+   on CUDA only), then the optional proximal step (an elastic-net penalty),
+4. computes the validation deviance, steps the learning-rate schedule, keeps
+   the best weights (early stopping with ``patience``) and writes a checkpoint.
+
+A checkpoint holds the model, optimizer, schedule, scaler, early-stopping
+state, history and the shuffling generator's state, so a run resumed from it
+reproduces the uninterrupted run exactly. A non-finite training or validation
+loss stops the run with :class:`DivergenceError`, naming the epoch.
+
+A dataset is any ``torch.utils.data.Dataset`` whose ``__getitem__`` takes a
+list of row indices and returns a tuple of batched tensors
+``(*inputs, y, sample_weight)``, such as ``TensorDataset``; the model is called
+as ``model(*inputs)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from tqdm.auto import tqdm
+
+__all__ = ["DivergenceError", "TrainConfig", "TrainResult", "evaluate", "train"]
+
+SCHEDULES = ("plateau", "cosine", "constant")
+OPTIMIZERS = ("adamw", "sgd")
+
+
+class DivergenceError(RuntimeError):
+    """The loss became NaN or infinite: the run diverged."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`train`.
+
+    Parameters
+    ----------
+    max_epochs : int, default=100
+        Passes over the training data (0 returns the model as it is).
+    batch_size : int, default=256
+        Rows per micro-batch.
+    learning_rate : float, default=1e-3
+        Initial learning rate.
+    weight_decay : float, default=0.0
+        AdamW's decoupled weight decay.
+    optimizer : {"adamw", "sgd"}, default="adamw"
+        ``"sgd"`` (plain gradient descent) makes the proximal step the exact
+        proximal-gradient method.
+    lr_schedule : {"plateau", "cosine", "constant"}, default="plateau"
+        ``"plateau"`` halves the rate when the validation deviance has not
+        improved for ``max(1, patience // 2)`` epochs; ``"cosine"`` anneals it
+        to zero over ``max_epochs``.
+    patience : int or None, default=10
+        Stop after this many epochs without a better validation deviance and
+        restore the best weights. None: no early stopping.
+    accumulation_steps : int, default=1
+        Micro-batches whose gradients make one optimizer step.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    amp : bool, default=True
+        Autocast on CUDA (bfloat16 where supported, else float16 with a
+        gradient scaler). Ignored on the CPU.
+    num_workers : int or None, default=None
+        DataLoader workers; None: 2 on CUDA, 0 on the CPU.
+    max_grad_norm : float or None, default=None
+        Clip the gradient norm of each step.
+    checkpoint_path : str or path or None, default=None
+        Write a checkpoint there after every epoch.
+    resume : bool, default=False
+        Continue from ``checkpoint_path`` if it exists.
+    seed : int or None, default=None
+        Seed of the shuffling generator (None: a fresh random seed).
+    verbose : bool, default=False
+        A tqdm progress bar advancing per epoch.
+    """
+
+    max_epochs: int = 100
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adamw"
+    lr_schedule: str = "plateau"
+    patience: int | None = 10
+    accumulation_steps: int = 1
+    device: str = "cpu"
+    amp: bool = True
+    num_workers: int | None = None
+    max_grad_norm: float | None = None
+    checkpoint_path: str | os.PathLike[str] | None = None
+    resume: bool = False
+    seed: int | None = None
+    verbose: bool = False
+
+    def check(self) -> None:
+        """Raise ValueError/TypeError naming the first bad setting."""
+        for name in ("max_epochs", "batch_size", "accumulation_steps"):
+            value = getattr(self, name)
+            low = 0 if name == "max_epochs" else 1
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if value < low:
+                raise ValueError(f"{name} must be >= {low}, got {value}")
+        if self.patience is not None and (
+            isinstance(self.patience, bool) or not isinstance(self.patience, int)
+        ):
+            raise TypeError(f"patience must be an int or None, got {type(self.patience).__name__}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+        for name in ("learning_rate", "weight_decay"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if not math.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):
+                raise ValueError(f"{name} must be a finite number > 0 (>= 0 for weight_decay)")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.resume and self.checkpoint_path is None:
+            raise ValueError("resume=True needs a checkpoint_path")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per epoch: ``epoch`` (from 1), ``train_deviance`` (the
+        weighted mean loss over the epoch's batches, as they were trained),
+        ``val_deviance`` (NaN without validation data), ``lr``, ``seconds``.
+    best_epoch : int
+        The epoch whose weights the model holds at the end (0: untrained).
+    best_value : float
+        Its validation deviance (training deviance without validation data).
+    stopped_early : bool
+        Whether early stopping ended the run before ``max_epochs``.
+    """
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_value: float = math.inf
+    stopped_early: bool = False
+
+    @property
+    def n_epochs(self) -> int:
+        """Epochs run (resumed ones included)."""
+        return len(self.history)
+
+
+# ----------------------------------------------------------------------------- data
+def _loader(
+    data: Dataset, batch_size: int, device: torch.device, num_workers: int | None, generator: Any
+) -> DataLoader:
+    """Batches of row indices -> the dataset's batched tensors (shuffled when generator)."""
+    n = len(data)  # type: ignore[arg-type]
+    sampler = (
+        RandomSampler(range(n), generator=generator)
+        if generator is not None
+        else SequentialSampler(range(n))
+    )
+    cuda = device.type == "cuda"
+    workers = (2 if cuda else 0) if num_workers is None else int(num_workers)
+    return DataLoader(
+        data,
+        sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=cuda,
+        persistent_workers=workers > 0,
+        generator=generator,
+    )
+
+
+def _to(batch: Sequence[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    return [t.to(device, non_blocking=True) for t in batch]
+
+
+def _groups(loader: DataLoader, k: int) -> Iterator[list[Any]]:
+    group: list[Any] = []
+    for batch in loader:
+        group.append(batch)
+        if len(group) == k:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _autocast(device: torch.device, amp: bool) -> tuple[bool, torch.dtype]:
+    """(whether to autocast, its dtype): CUDA only; bfloat16 where the GPU has it."""
+    if not (amp and device.type == "cuda"):
+        return False, torch.float32
+    bf16 = torch.cuda.is_bf16_supported()
+    return True, torch.bfloat16 if bf16 else torch.float16
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loss_fn: Callable[..., torch.Tensor],
+    data: Dataset,
+    *,
+    batch_size: int = 4096,
+    device: str | torch.device = "cpu",
+    amp: bool = True,
+) -> float:
+    """Weighted mean loss of ``model`` on ``data`` (in eval mode, without gradients)."""
+    device = torch.device(device)
+    use_amp, amp_dtype = _autocast(device, amp)
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    weight = torch.zeros((), dtype=torch.float64, device=device)
+    for batch in _loader(data, batch_size, device, 0, None):
+        *inputs, y, w = _to(batch, device)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+            eta = model(*inputs)
+        w_sum = w.sum(dtype=torch.float64)
+        total += loss_fn(eta, y, w).double() * w_sum
+        weight += w_sum
+    model.train(was_training)
+    return float(total / weight)
+
+
+# ---------------------------------------------------------------------- checkpoints
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically: a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- loop
+def train(
+    model: nn.Module,
+    loss_fn: Callable[..., torch.Tensor],
+    train_data: Dataset,
+    val_data: Dataset | None = None,
+    config: TrainConfig | None = None,
+    *,
+    prox: Callable[[float], None] | None = None,
+    callbacks: Sequence[Callable[[dict[str, float]], None]] = (),
+) -> TrainResult:
+    """Train ``model`` on ``train_data``; keep the weights with the best validation deviance.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Called as ``model(*inputs)`` on a batch ``(*inputs, y, sample_weight)``;
+        returns the linear predictor (offsets included). It is moved to
+        ``config.device`` and left there.
+    loss_fn : callable
+        ``loss_fn(eta, y, sample_weight)`` -> weighted mean loss, e.g.
+        :class:`glmlib.nn.GLMLoss`.
+    train_data, val_data : Dataset
+        As in the module docstring. Without ``val_data`` there is no early
+        stopping and the final weights are kept.
+    config : TrainConfig, optional
+        Defaults to ``TrainConfig()``.
+    prox : callable, optional
+        Called as ``prox(lr)`` after every optimizer step (e.g.
+        :class:`glmlib.nn.ElasticNetProx`).
+    callbacks : sequence of callables
+        Each called with the epoch's history record after its checkpoint is
+        written.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    DivergenceError
+        When an epoch's training or validation loss is not finite.
+    """
+    cfg = config if config is not None else TrainConfig()
+    cfg.check()
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={cfg.device!r} was requested but PyTorch sees no CUDA device")
+    model.to(device)
+    use_amp, amp_dtype = _autocast(device, cfg.amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer: torch.optim.Optimizer
+    if cfg.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    scheduler: Any = None
+    if cfg.lr_schedule == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.5, patience=max(1, (cfg.patience or 10) // 2)
+        )
+    elif cfg.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, cfg.max_epochs)
+        )
+
+    generator = torch.Generator()
+    generator.manual_seed(cfg.seed if cfg.seed is not None else int(torch.seed() % 2**63))
+    loader = _loader(train_data, cfg.batch_size, device, cfg.num_workers, generator)
+
+    result = TrainResult()
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_epochs = 0
+    start = 0
+    path = Path(cfg.checkpoint_path) if cfg.checkpoint_path is not None else None
+    if cfg.resume and path is not None and path.is_file():
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        generator.set_state(ckpt["generator"])
+        best_state, bad_epochs = ckpt["best_state"], ckpt["bad_epochs"]
+        result = TrainResult(ckpt["history"], ckpt["best_epoch"], ckpt["best_value"])
+        start = len(result.history)
+
+    progress = tqdm(
+        total=cfg.max_epochs, initial=start, disable=not cfg.verbose, desc="epochs", unit="epoch"
+    )
+    for epoch in range(start + 1, cfg.max_epochs + 1):
+        tic = time.perf_counter()
+        model.train()
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        weight = torch.zeros((), dtype=torch.float64, device=device)
+        for group in _groups(loader, cfg.accumulation_steps):
+            batches = [_to(b, device) for b in group]
+            step_weight = sum(b[-1].sum(dtype=torch.float64) for b in batches)
+            for *inputs, y, w in batches:
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                    eta = model(*inputs)
+                loss = loss_fn(eta, y, w)
+                w_sum = w.sum(dtype=torch.float64)
+                scaler.scale(loss * (w_sum / step_weight).to(loss.dtype)).backward()
+                total += loss.detach().double() * w_sum
+                weight += w_sum
+            if cfg.max_grad_norm is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            if prox is not None:
+                prox(optimizer.param_groups[0]["lr"])
+        lr = float(optimizer.param_groups[0]["lr"])
+        train_dev = float(total / weight)
+        val_dev = (
+            evaluate(model, loss_fn, val_data, device=device, amp=cfg.amp)
+            if val_data is not None
+            else math.nan
+        )
+        for name, value in (("training", train_dev), ("validation", val_dev)):
+            if not (math.isfinite(value) or (name == "validation" and val_data is None)):
+                progress.close()
+                raise DivergenceError(
+                    f"training diverged at epoch {epoch}: the {name} loss is {value}. "
+                    f"Try a smaller learning_rate (it was {lr:g})."
+                )
+        monitored = val_dev if val_data is not None else train_dev
+        if scheduler is not None:
+            scheduler.step(monitored) if cfg.lr_schedule == "plateau" else scheduler.step()
+        if val_data is None or monitored < result.best_value:
+            result.best_value, result.best_epoch, bad_epochs = monitored, epoch, 0
+            if val_data is not None:
+                best_state = _state_copy(model)
+        else:
+            bad_epochs += 1
+        record = {
+            "epoch": epoch,
+            "train_deviance": train_dev,
+            "val_deviance": val_dev,
+            "lr": lr,
+            "seconds": time.perf_counter() - tic,
+        }
+        result.history.append(record)
+        if path is not None:
+            _save_checkpoint(
+                path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "scaler": scaler.state_dict(),
+                    "generator": generator.get_state(),
+                    "best_state": best_state,
+                    "bad_epochs": bad_epochs,
+                    "history": result.history,
+                    "best_epoch": result.best_epoch,
+                    "best_value": result.best_value,
+                },
+            )
+        progress.update(1)
+        progress.set_postfix(train=f"{train_dev:.5g}", val=f"{val_dev:.5g}", lr=f"{lr:.2g}")
+        for callback in callbacks:
+            callback(record)
+        if cfg.patience is not None and val_data is not None and bad_epochs >= cfg.patience:
+            result.stopped_early = epoch < cfg.max_epochs
+            break
+    progress.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
