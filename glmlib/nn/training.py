@@ -12,12 +12,15 @@ a weighted mean (such as :class:`glmlib.nn.GLMLoss`). Per epoch it
 3. steps AdamW (under autocast in bfloat16, or float16 with a gradient scaler,
    on CUDA only), then the optional proximal step (an elastic-net penalty),
 4. computes the validation deviance, steps the learning-rate schedule, keeps
-   the best weights (early stopping with ``patience``) and writes a checkpoint.
+   the best weights (early stopping with ``patience``; the starting weights
+   count as epoch 0) and writes a checkpoint.
 
 A checkpoint holds the model, optimizer, schedule, scaler, early-stopping
 state, history and the shuffling generator's state, so a run resumed from it
-reproduces the uninterrupted run exactly. A non-finite training or validation
-loss stops the run with :class:`DivergenceError`, naming the epoch.
+reproduces the uninterrupted run exactly. A training or validation loss that
+is not finite, or more than ``divergence_factor`` times its value before
+training (links clip eta, so an exploding run need not reach infinity), stops
+the run with :class:`DivergenceError`, naming the epoch.
 
 A dataset is any ``torch.utils.data.Dataset`` whose ``__getitem__`` takes a
 list of row indices and returns a tuple of batched tensors
@@ -89,6 +92,10 @@ class TrainConfig:
         Write a checkpoint there after every epoch.
     resume : bool, default=False
         Continue from ``checkpoint_path`` if it exists.
+    divergence_factor : float or None, default=10.0
+        Stop with :class:`DivergenceError` when an epoch's training or
+        validation deviance exceeds this multiple of its value before
+        training. None: stop on non-finite losses only.
     seed : int or None, default=None
         Seed of the shuffling generator (None: a fresh random seed).
     verbose : bool, default=False
@@ -109,6 +116,7 @@ class TrainConfig:
     max_grad_norm: float | None = None
     checkpoint_path: str | os.PathLike[str] | None = None
     resume: bool = False
+    divergence_factor: float | None = 10.0
     seed: int | None = None
     verbose: bool = False
 
@@ -137,6 +145,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.divergence_factor is not None and not self.divergence_factor > 1:
+            raise ValueError(f"divergence_factor must be > 1 or None, got {self.divergence_factor}")
         if self.resume and self.checkpoint_path is None:
             raise ValueError("resume=True needs a checkpoint_path")
 
@@ -152,17 +162,23 @@ class TrainResult:
         weighted mean loss over the epoch's batches, as they were trained),
         ``val_deviance`` (NaN without validation data), ``lr``, ``seconds``.
     best_epoch : int
-        The epoch whose weights the model holds at the end (0: untrained).
+        The epoch whose weights the model holds at the end (0: the starting
+        weights, when no epoch improved the validation deviance).
     best_value : float
         Its validation deviance (training deviance without validation data).
     stopped_early : bool
         Whether early stopping ended the run before ``max_epochs``.
+    start_train, start_val : float
+        Training and validation deviance before the first step (NaN without
+        validation data).
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_value: float = math.inf
     stopped_early: bool = False
+    start_train: float = math.nan
+    start_val: float = math.nan
 
     @property
     def n_epochs(self) -> int:
@@ -174,7 +190,13 @@ class TrainResult:
 def _loader(
     data: Dataset, batch_size: int, device: torch.device, num_workers: int | None, generator: Any
 ) -> DataLoader:
-    """Batches of row indices -> the dataset's batched tensors (shuffled when generator)."""
+    """Batches of row indices -> the dataset's batched tensors (shuffled when generator).
+
+    ``generator`` drives the shuffling only (one permutation per epoch), so
+    the batches do not depend on the number of workers or on whether they
+    persist across epochs; the DataLoader draws its worker seeds from a
+    generator of its own (the dataset itself uses no randomness).
+    """
     n = len(data)  # type: ignore[arg-type]
     sampler = (
         RandomSampler(range(n), generator=generator)
@@ -190,7 +212,7 @@ def _loader(
         num_workers=workers,
         pin_memory=cuda,
         persistent_workers=workers > 0,
-        generator=generator,
+        generator=torch.Generator().manual_seed(0),
     )
 
 
@@ -265,7 +287,7 @@ def train(
     val_data: Dataset | None = None,
     config: TrainConfig | None = None,
     *,
-    prox: Callable[[float], None] | None = None,
+    prox: Callable[[torch.optim.Optimizer], None] | None = None,
     callbacks: Sequence[Callable[[dict[str, float]], None]] = (),
 ) -> TrainResult:
     """Train ``model`` on ``train_data``; keep the weights with the best validation deviance.
@@ -285,7 +307,7 @@ def train(
     config : TrainConfig, optional
         Defaults to ``TrainConfig()``.
     prox : callable, optional
-        Called as ``prox(lr)`` after every optimizer step (e.g.
+        Called as ``prox(optimizer)`` after every optimizer step (e.g.
         :class:`glmlib.nn.ElasticNetProx`).
     callbacks : sequence of callables
         Each called with the epoch's history record after its checkpoint is
@@ -343,8 +365,19 @@ def train(
         scaler.load_state_dict(ckpt["scaler"])
         generator.set_state(ckpt["generator"])
         best_state, bad_epochs = ckpt["best_state"], ckpt["bad_epochs"]
-        result = TrainResult(ckpt["history"], ckpt["best_epoch"], ckpt["best_value"])
+        result = TrainResult(
+            ckpt["history"],
+            ckpt["best_epoch"],
+            ckpt["best_value"],
+            start_train=ckpt["start_train"],
+            start_val=ckpt["start_val"],
+        )
         start = len(result.history)
+    else:
+        result.start_train = evaluate(model, loss_fn, train_data, device=device, amp=cfg.amp)
+        if val_data is not None:
+            result.start_val = evaluate(model, loss_fn, val_data, device=device, amp=cfg.amp)
+            result.best_value, best_state = result.start_val, _state_copy(model)
 
     progress = tqdm(
         total=cfg.max_epochs, initial=start, disable=not cfg.verbose, desc="epochs", unit="epoch"
@@ -372,7 +405,7 @@ def train(
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             if prox is not None:
-                prox(optimizer.param_groups[0]["lr"])
+                prox(optimizer)
         lr = float(optimizer.param_groups[0]["lr"])
         train_dev = float(total / weight)
         val_dev = (
@@ -380,11 +413,23 @@ def train(
             if val_data is not None
             else math.nan
         )
-        for name, value in (("training", train_dev), ("validation", val_dev)):
-            if not (math.isfinite(value) or (name == "validation" and val_data is None)):
+        for name, value, before in (
+            ("training", train_dev, result.start_train),
+            ("validation", val_dev, result.start_val),
+        ):
+            if name == "validation" and val_data is None:
+                continue
+            factor = cfg.divergence_factor
+            if not math.isfinite(value) or (factor is not None and value > factor * before):
                 progress.close()
+                why = (
+                    f"is {value}"
+                    if not math.isfinite(value)
+                    else f"is {value:.4g}, more than {factor:g} times its value before training "
+                    f"({before:.4g})"
+                )
                 raise DivergenceError(
-                    f"training diverged at epoch {epoch}: the {name} loss is {value}. "
+                    f"training diverged at epoch {epoch}: the {name} loss {why}. "
                     f"Try a smaller learning_rate (it was {lr:g})."
                 )
         monitored = val_dev if val_data is not None else train_dev
@@ -418,6 +463,8 @@ def train(
                     "history": result.history,
                     "best_epoch": result.best_epoch,
                     "best_value": result.best_value,
+                    "start_train": result.start_train,
+                    "start_val": result.start_val,
                 },
             )
         progress.update(1)
