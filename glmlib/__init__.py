@@ -16,6 +16,10 @@ families, links
     Exponential families and link functions.
 datasets
     The book's real data sets and a synthetic GLM generator.
+nn
+    Neural GLMs on PyTorch: GLMLoss, GLMHead, NeuralGLM (CANN), LocalGLMnet
+    and their training loop (``glmlib.nn``; imported on first use, since it
+    imports PyTorch).
 show_versions
     Print the Python, device and package versions behind a result.
 resolve_device
@@ -45,3 +49,12 @@ __all__ = [
     "show_versions",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``glmlib.nn`` on first access: it imports PyTorch, which ``import glmlib`` does not."""
+    if name == "nn":
+        import importlib
+
+        return importlib.import_module(".nn", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,6 @@ from torch.utils.data import TensorDataset
 from .._backend import resolve_device, to_numpy
 from .._validation import (
     _is_device_array,
-    check_penalty,
     check_sample_weight,
     validate_vector,
     validate_X,
@@ -53,6 +53,11 @@ _PREDICT_BATCH = 65536
 def _tensor(a: np.ndarray, float_dtype: torch.dtype) -> torch.Tensor:
     """int64 for integer arrays (categorical codes), ``float_dtype`` otherwise."""
     return torch.as_tensor(a, dtype=torch.int64 if a.dtype.kind in "iu" else float_dtype)
+
+
+def _float64_copy(module: nn.Module) -> nn.Module:
+    """A float64 copy on the CPU, in eval mode: prediction in double precision."""
+    return copy.deepcopy(module).cpu().double().eval()
 
 
 def null_eta(family: Family, y: np.ndarray, w: np.ndarray, offset: np.ndarray) -> float:
@@ -148,7 +153,7 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
             out = tuple(sizes)
         except TypeError:
             out = (None,)
-        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in out):
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and int(s) > 0 for s in out):
             raise ValueError(
                 "hidden_layer_sizes must be a sequence of positive ints (one width per hidden "
                 f"layer; () for none), got {self.hidden_layer_sizes!r}"
@@ -158,9 +163,6 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
     def _check_params(self) -> Family:
         self._validate_params()
         self._hidden_sizes()
-        check_penalty(self.alpha, self.l1_ratio)
-        if not math.isfinite(float(self.learning_rate)):
-            raise ValueError(f"learning_rate must be finite, got {self.learning_rate!r}")
         resolve_device(self.device)
         return self._family()
 
@@ -223,7 +225,7 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         split_seed, init_seed, shuffle_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
 
-        self.encoder_ = TabularEncoder.fit(X, self._input_names())
+        self.encoder_ = TabularEncoder.fit(X, self._input_names(), w)
         x_num, codes = self.encoder_.transform(X)
         offset_total = off + self._fit_fixed(X, y, w, off)
         inputs = self._inputs(x_num, codes)
@@ -231,11 +233,14 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
         init_weights(module, self.activation, torch.Generator().manual_seed(init_seed))
         self._start(module, inputs, y, w, offset_total)
 
-        n = len(y)
+        # Rows of zero weight do not enter the objective: leave them out of
+        # the batches and the validation split.
+        rows = np.flatnonzero(w > 0)
+        n = len(rows)
         n_val = int(math.floor(self.validation_fraction * n))
         if n - n_val < 1:
             n_val = 0
-        order = np.random.RandomState(split_seed).permutation(n)
+        order = rows[np.random.RandomState(split_seed).permutation(n)]
         val_rows, train_rows = order[:n_val], order[n_val:]
         arrays = [*inputs, offset_total, y, w]
 
@@ -267,7 +272,7 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
             prox=prox,
         )
         self.module_ = module.cpu().eval()
-        self._inference: nn.Module | None = None
+        self._inference = _float64_copy(self.module_)
         self.history_ = pd.DataFrame(
             result.history,
             columns=["epoch", "train_deviance", "val_deviance", "lr", "seconds"],
@@ -280,10 +285,7 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     def _inference_module(self) -> nn.Module:
-        """A float64 copy of the fitted network on the CPU, made once per fit."""
-        if getattr(self, "_inference", None) is None:
-            self._inference = copy.deepcopy(self.module_).double().eval()
-        assert self._inference is not None
+        """The float64 copy of the fitted network that predicts (made by fit, load, unpickling)."""
         return self._inference
 
     def _tensors(self, X: Any) -> list[torch.Tensor]:
@@ -345,9 +347,14 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
 
     # ---------------------------------------------------------- save and load
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_inference", None)  # a cache, rebuilt on demand
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
+        state.pop("_inference", None)  # a copy of module_, rebuilt on unpickling
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "module_" in self.__dict__:
+            self._inference = _float64_copy(self.module_)
 
     def _fitted_state(self) -> dict[str, Any]:
         skip = {"module_", "_inference"}
@@ -375,7 +382,10 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | Path) -> Any:
         """Load a model written by :meth:`save` (on the CPU, whatever device trained it)."""
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+            raise ValueError(f"{path} is not a model saved by glmlib.nn ({err})") from err
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a model saved by glmlib.nn ({_FORMAT})")
         if state["class"] != cls.__name__:
@@ -385,7 +395,7 @@ class _NeuralEstimator(RegressorMixin, BaseEstimator):
         module = model._build_module()
         module.load_state_dict(state["state_dict"])
         model.module_ = module.eval()
-        model._inference = None
+        model._inference = _float64_copy(model.module_)
         return model
 
     def __sklearn_tags__(self):  # noqa: D105

@@ -5,7 +5,8 @@
 with pandas categorical columns) and gives
 
 * the numeric columns standardised with the training means and standard
-  deviations (a constant column is only centred),
+  deviations, weighted by the sample weights (a constant column is only
+  centred),
 * one int64 code per row and categorical column on the levels seen in fit
   (glmlib's own mapping: any category order or plain strings at predict time;
   missing values and unseen levels raise ValueError, naming the column),
@@ -52,8 +53,12 @@ class TabularEncoder:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, X: object, names: list[str]) -> TabularEncoder:
-        """Fit on a validated array or DataFrame."""
+    def fit(cls, X: object, names: list[str], sample_weight: np.ndarray) -> TabularEncoder:
+        """Fit on a validated array or DataFrame; weighted means and standard deviations.
+
+        The weights act as frequencies: a row of weight 0 does not count, one
+        of weight 2 counts twice.
+        """
         if isinstance(X, pd.DataFrame):
             is_cat = [is_categorical(dt) for dt in X.dtypes]
             numeric = tuple(j for j, c in enumerate(is_cat) if not c)
@@ -64,8 +69,9 @@ class TabularEncoder:
             categorical, categories = (), ()
         enc = cls(tuple(names), numeric, categorical, categories, np.zeros(0), np.ones(0))
         x = enc._numeric(X)
-        mean = x.mean(axis=0) if x.shape[0] else np.zeros(x.shape[1])
-        scale = x.std(axis=0) if x.shape[0] else np.ones(x.shape[1])
+        w = np.asarray(sample_weight, dtype=np.float64)
+        mean = np.average(x, axis=0, weights=w)
+        scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
         scale = np.where(scale > 0, scale, 1.0)
         for j, levels in zip(categorical, categories, strict=True):
             if len(levels) == 0:

@@ -159,6 +159,7 @@ class NeuralGLM(_NeuralEstimator):
     """
 
     _parameter_constraints = {**_NeuralEstimator._parameter_constraints, "glm_skip": ["boolean"]}
+    glm_: GLM  # set by fit when glm_skip=True
 
     def __init__(
         self,

@@ -19,8 +19,10 @@ A checkpoint holds the model, optimizer, schedule, scaler, early-stopping
 state, history and the shuffling generator's state, so a run resumed from it
 reproduces the uninterrupted run exactly. A training or validation loss that
 is not finite, or more than ``divergence_factor`` times its value before
-training (links clip eta, so an exploding run need not reach infinity), stops
-the run with :class:`DivergenceError`, naming the epoch.
+training (or than ``divergence_factor`` itself, if that is larger: a start
+near a perfect fit is not a scale), stops the run with
+:class:`DivergenceError`, naming the epoch. Links clip eta, so an exploding
+run need not reach infinity.
 
 A dataset is any ``torch.utils.data.Dataset`` whose ``__getitem__`` takes a
 list of row indices and returns a tuple of batched tensors
@@ -94,8 +96,8 @@ class TrainConfig:
         Continue from ``checkpoint_path`` if it exists.
     divergence_factor : float or None, default=10.0
         Stop with :class:`DivergenceError` when an epoch's training or
-        validation deviance exceeds this multiple of its value before
-        training. None: stop on non-finite losses only.
+        validation deviance exceeds this multiple of max(its value before
+        training, 1). None: stop on non-finite losses only.
     seed : int or None, default=None
         Seed of the shuffling generator (None: a fresh random seed).
     verbose : bool, default=False
@@ -264,6 +266,8 @@ def evaluate(
         total += loss_fn(eta, y, w).double() * w_sum
         weight += w_sum
     model.train(was_training)
+    if not float(weight) > 0:
+        raise ValueError("the data to evaluate have zero total sample weight")
     return float(total / weight)
 
 
@@ -420,13 +424,15 @@ def train(
             if name == "validation" and val_data is None:
                 continue
             factor = cfg.divergence_factor
-            if not math.isfinite(value) or (factor is not None and value > factor * before):
+            if not math.isfinite(value) or (
+                factor is not None and value > factor * max(before, 1.0)
+            ):
                 progress.close()
                 why = (
                     f"is {value}"
                     if not math.isfinite(value)
                     else f"is {value:.4g}, more than {factor:g} times its value before training "
-                    f"({before:.4g})"
+                    f"({before:.4g}) or 1"
                 )
                 raise DivergenceError(
                     f"training diverged at epoch {epoch}: the {name} loss {why}. "
