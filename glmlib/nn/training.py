@@ -28,6 +28,19 @@ A dataset is any ``torch.utils.data.Dataset`` whose ``__getitem__`` takes a
 list of row indices and returns a tuple of batched tensors
 ``(*inputs, y, sample_weight)``, such as ``TensorDataset``; the model is called
 as ``model(*inputs)``.
+
+Under ``torch.distributed`` (a process group of more than one process, e.g.
+``torchrun`` or ``torch.multiprocessing.spawn`` with the gloo or NCCL
+backend) every process holds the whole data set and calls :func:`train` with
+the same seed; the model is wrapped in ``DistributedDataParallel``. Each epoch's
+permutation is cut into global batches of ``batch_size * world_size`` rows and
+process ``r`` trains on the ``r``-th slice of each; the micro-batch losses are
+weighted by their share of the global step's total weight (one all-reduce per
+step), so that the averaged gradient is that of the global batch and every
+process ends with the weights of a single process trained with batch size
+``batch_size * world_size``. Validation data are evaluated whole on every
+process (so early stopping decides alike everywhere); process 0 alone writes
+checkpoints and shows progress.
 """
 
 from __future__ import annotations
@@ -36,13 +49,16 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import distributed as dist
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 __all__ = ["DivergenceError", "TrainConfig", "TrainResult", "evaluate", "train"]
@@ -189,8 +205,59 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------- data
+def _world() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed process group; (0, 1) without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_sum(t: torch.Tensor, world: int) -> torch.Tensor:
+    if world > 1:
+        dist.all_reduce(t)
+    return t
+
+
+class _Batches(Sampler[list[int]]):
+    """Row indices of this process's batches: one permutation per epoch, in global batches.
+
+    Global batches of ``batch_size * world`` consecutive rows of the epoch's
+    permutation (rows in order without a generator), of which process
+    ``rank`` takes slice ``rank``. A last global batch too small to give
+    every process a row is left out (with one process: never).
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: Any, rank: int, world: int) -> None:
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+        self.rank, self.world = rank, world
+
+    def _global(self) -> list[torch.Tensor]:
+        order = (
+            torch.randperm(self.n, generator=self.generator)
+            if self.generator is not None
+            else torch.arange(self.n)
+        )
+        size = self.batch_size * self.world
+        return [b for b in torch.split(order, size) if len(b) >= self.world]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self._global():
+            yield torch.tensor_split(batch, self.world)[self.rank].tolist()
+
+    def __len__(self) -> int:
+        size = self.batch_size * self.world
+        full, rest = divmod(self.n, size)
+        return full + (rest >= self.world)
+
+
 def _loader(
-    data: Dataset, batch_size: int, device: torch.device, num_workers: int | None, generator: Any
+    data: Dataset,
+    batch_size: int,
+    device: torch.device,
+    num_workers: int | None,
+    generator: Any,
+    rank: int = 0,
+    world: int = 1,
 ) -> DataLoader:
     """Batches of row indices -> the dataset's batched tensors (shuffled when generator).
 
@@ -200,16 +267,11 @@ def _loader(
     generator of its own (the dataset itself uses no randomness).
     """
     n = len(data)  # type: ignore[arg-type]
-    sampler = (
-        RandomSampler(range(n), generator=generator)
-        if generator is not None
-        else SequentialSampler(range(n))
-    )
     cuda = device.type == "cuda"
     workers = (2 if cuda else 0) if num_workers is None else int(num_workers)
     return DataLoader(
         data,
-        sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        sampler=_Batches(n, batch_size, generator, rank, world),
         batch_size=None,
         num_workers=workers,
         pin_memory=cuda,
@@ -332,6 +394,13 @@ def train(
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={cfg.device!r} was requested but PyTorch sees no CUDA device")
     model.to(device)
+    rank, world = _world()
+    net: nn.Module = model
+    if world > 1 and device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        net = DistributedDataParallel(model, device_ids=[index])
+    elif world > 1:
+        net = DistributedDataParallel(model)
     use_amp, amp_dtype = _autocast(device, cfg.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
 
@@ -353,7 +422,7 @@ def train(
 
     generator = torch.Generator()
     generator.manual_seed(cfg.seed if cfg.seed is not None else int(torch.seed() % 2**63))
-    loader = _loader(train_data, cfg.batch_size, device, cfg.num_workers, generator)
+    loader = _loader(train_data, cfg.batch_size, device, cfg.num_workers, generator, rank, world)
 
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
@@ -384,7 +453,11 @@ def train(
             result.best_value, best_state = result.start_val, _state_copy(model)
 
     progress = tqdm(
-        total=cfg.max_epochs, initial=start, disable=not cfg.verbose, desc="epochs", unit="epoch"
+        total=cfg.max_epochs,
+        initial=start,
+        disable=not cfg.verbose or rank != 0,
+        desc="epochs",
+        unit="epoch",
     )
     for epoch in range(start + 1, cfg.max_epochs + 1):
         tic = time.perf_counter()
@@ -393,13 +466,22 @@ def train(
         weight = torch.zeros((), dtype=torch.float64, device=device)
         for group in _groups(loader, cfg.accumulation_steps):
             batches = [_to(b, device) for b in group]
-            step_weight = sum(b[-1].sum(dtype=torch.float64) for b in batches)
-            for *inputs, y, w in batches:
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    eta = model(*inputs)
-                loss = loss_fn(eta, y, w)
-                w_sum = w.sum(dtype=torch.float64)
-                scaler.scale(loss * (w_sum / step_weight).to(loss.dtype)).backward()
+            # the step's total weight over its micro-batches and processes: each
+            # micro-batch's mean loss counts by its share of it (DDP then averages
+            # over processes, hence the factor world)
+            step_weight = _all_sum(
+                torch.stack([b[-1].sum(dtype=torch.float64) for b in batches]).sum(), world
+            )
+            for i, (*inputs, y, w) in enumerate(batches):
+                last = i == len(batches) - 1
+                sync = nullcontext() if last or world == 1 else net.no_sync()  # type: ignore[operator]
+                with sync:
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                        eta = net(*inputs)
+                    loss = loss_fn(eta, y, w)
+                    w_sum = w.sum(dtype=torch.float64)
+                    share = (w_sum * world / step_weight).to(loss.dtype)
+                    scaler.scale(loss * share).backward()
                 total += loss.detach().double() * w_sum
                 weight += w_sum
             if cfg.max_grad_norm is not None:
@@ -411,7 +493,7 @@ def train(
             if prox is not None:
                 prox(optimizer)
         lr = float(optimizer.param_groups[0]["lr"])
-        train_dev = float(total / weight)
+        train_dev = float(_all_sum(total, world) / _all_sum(weight, world))
         val_dev = (
             evaluate(model, loss_fn, val_data, device=device, amp=cfg.amp)
             if val_data is not None
@@ -455,7 +537,7 @@ def train(
             "seconds": time.perf_counter() - tic,
         }
         result.history.append(record)
-        if path is not None:
+        if path is not None and rank == 0:
             _save_checkpoint(
                 path,
                 {

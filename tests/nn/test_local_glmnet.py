@@ -77,10 +77,12 @@ def test_penalty_makes_attention_rows_constant() -> None:
     W = lasso.module_.attention.weight.detach().numpy()
     assert not (W0 == 0).all(axis=1).any()
     zero_rows = np.flatnonzero((W == 0).all(axis=1))
-    assert zero_rows.tolist() == [2, 3]  # the linear and the noise column (measured)
+    # the noise column's row is zero, the interacting columns' are not (seeds 0-4 measured;
+    # the purely linear column's row is zero for some seeds)
+    assert 3 in zero_rows and 0 not in zero_rows and 1 not in zero_rows
     beta = lasso.attention(X).to_numpy()
     assert np.ptp(beta[:, zero_rows], axis=0).max() == 0  # constant: plain GLM terms
-    assert np.ptp(beta[:, 0]) > 0.2  # measured 0.37 (0.93 unpenalised)
+    assert np.ptp(beta[:, 0]) > 0.2  # measured 0.43-0.91 over seeds 0-4
 
 
 def test_attention_checks_its_input() -> None:

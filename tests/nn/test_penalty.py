@@ -87,8 +87,9 @@ def test_adam_alone_gives_no_zeros_the_prox_does() -> None:
     """The lasso penalty as a loss term (Adam's subgradient steps) vs as Adam's proximal step.
 
     Both end within 2e-3 of glmlib.GLM's lasso (mini-batches of 50, cosine
-    schedule, float32; measured 7e-4), but only the proximal step gives exact
-    zeros, and it gives them where the GLM has them.
+    schedule, float32; measured at most 3e-4 over shuffling seeds 0-4), but
+    only the proximal step gives exact zeros, and it gives them where the GLM
+    has them.
     """
     rng = np.random.default_rng(1)
     n, p = 300, 10
@@ -112,9 +113,9 @@ def test_adam_alone_gives_no_zeros_the_prox_does() -> None:
             return base(eta, y, w) + 2 * alpha * head.linear.weight.abs().sum()
 
         cfg = TrainConfig(
-            max_epochs=100,
+            max_epochs=150,
             batch_size=50,
-            learning_rate=0.02,
+            learning_rate=0.01,
             lr_schedule="cosine",
             patience=None,
             seed=0,
