@@ -21,6 +21,9 @@ TabularInput, mlp, init_weights
     Building blocks: numeric columns plus categorical embeddings, a
     multilayer perceptron, He/Xavier initialisation.
 
+``glmlib.nn.keras.GLMDeviance`` is the same loss for Keras 3 models on
+Keras's PyTorch backend (``pip install 'glmlib[keras]'``; imported separately).
+
 Importing this package imports PyTorch; ``import glmlib`` does not.
 """
 
