@@ -30,7 +30,7 @@ from torch import nn
 
 from ..families import Family, get_family
 
-__all__ = ["ACTIVATIONS", "GLMHead", "TabularInput", "init_weights", "mlp"]
+__all__ = ["ACTIVATIONS", "GLMHead", "TabularInput", "full_precision", "init_weights", "mlp"]
 
 #: Activation name -> (module class, initialisation scheme).
 ACTIVATIONS: dict[str, tuple[type[nn.Module], str]] = {
@@ -78,7 +78,7 @@ class GLMHead(nn.Module):
         self.linear = nn.Linear(in_features, 1)
 
     def forward(self, h: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
-        eta = self.linear(h)[:, 0]
+        eta = full_precision(self.linear, h)[:, 0]
         return eta if offset is None else eta + offset
 
     def mean(self, eta: torch.Tensor) -> torch.Tensor:
@@ -131,6 +131,18 @@ class TabularInput(nn.Module):
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         parts = [x_num] + [emb(x_cat[:, k]) for k, emb in enumerate(self.embeddings)]
         return torch.cat(parts, dim=1) if len(parts) > 1 else x_num
+
+
+def full_precision(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)`` in the layer's own dtype, outside any autocast region.
+
+    Under mixed precision the hidden layers may run in bfloat16 (8 bits of
+    mantissa: eta = -2 would carry an error of about 0.01); the output layer
+    that forms eta, and the loss, stay in float32.
+    """
+    with torch.autocast(x.device.type, enabled=False):
+        dtype = next(layer.parameters()).dtype
+        return layer(x.to(dtype))
 
 
 def mlp(in_features: int, hidden_layer_sizes: Sequence[int], activation: str = "tanh") -> nn.Module:

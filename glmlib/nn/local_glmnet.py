@@ -37,7 +37,7 @@ from torch import nn
 from ..families import Family
 from ..glm import GLM
 from ._base import _NeuralEstimator
-from .layers import TabularInput, mlp
+from .layers import TabularInput, full_precision, mlp
 
 __all__ = ["LocalGLMNet", "LocalGLMnet"]
 
@@ -73,8 +73,8 @@ class LocalGLMNet(nn.Module):
         self.intercept = nn.Parameter(torch.zeros(()))
 
     def coefficients(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
-        """beta(x), of shape (n, q)."""
-        return self.attention(self.body(self.input(x_num, x_cat)))
+        """beta(x), of shape (n, q) (the attention layer in full precision under autocast)."""
+        return full_precision(self.attention, self.body(self.input(x_num, x_cat)))
 
     def forward(
         self,
@@ -83,7 +83,8 @@ class LocalGLMNet(nn.Module):
         x_lin: torch.Tensor,
         offset: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        eta = self.intercept + (self.coefficients(x_num, x_cat) * x_lin).sum(dim=1)
+        beta = self.coefficients(x_num, x_cat)
+        eta = self.intercept + (beta * x_lin.to(beta.dtype)).sum(dim=1)
         return eta if offset is None else eta + offset
 
 

@@ -205,6 +205,13 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------- data
+def _device(device: str | torch.device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
+
+
 def _world() -> tuple[int, int]:
     """(rank, world size) of the torch.distributed process group; (0, 1) without one."""
     if dist.is_available() and dist.is_initialized():
@@ -314,7 +321,7 @@ def evaluate(
     amp: bool = True,
 ) -> float:
     """Weighted mean loss of ``model`` on ``data`` (in eval mode, without gradients)."""
-    device = torch.device(device)
+    device = _device(device)
     use_amp, amp_dtype = _autocast(device, amp)
     was_training = model.training
     model.eval()
@@ -390,7 +397,7 @@ def train(
     """
     cfg = config if config is not None else TrainConfig()
     cfg.check()
-    device = torch.device(cfg.device)
+    device = _device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={cfg.device!r} was requested but PyTorch sees no CUDA device")
     model.to(device)

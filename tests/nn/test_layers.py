@@ -79,3 +79,19 @@ def test_tabular_input_concatenates_numeric_and_embeddings() -> None:
     assert torch.equal(TabularInput(2, [], [])(x_num, x_cat[:, :0]), x_num)
     with pytest.raises(ValueError, match="one embedding width"):
         TabularInput(2, [3], [])
+
+
+def test_output_layers_stay_in_float32_under_autocast() -> None:
+    """bfloat16 autocast (on the CPU here): hidden layers in bfloat16, eta and beta(x) in float32."""
+    from glmlib.nn.local_glmnet import LocalGLMNet
+
+    body, head = mlp(3, (4,), "tanh"), GLMHead(4, "poisson")
+    x = torch.randn(5, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = body(x)
+        eta = head(h, torch.zeros(5))
+        net = LocalGLMNet(3, [], [], (4,), "tanh", 3)
+        beta = net.coefficients(x, torch.zeros(5, 0, dtype=torch.int64))
+        eta_local = net(x, torch.zeros(5, 0, dtype=torch.int64), x)
+    assert h.dtype == torch.bfloat16
+    assert eta.dtype == beta.dtype == eta_local.dtype == torch.float32

@@ -182,6 +182,7 @@ def test_verbose_shows_a_progress_bar_per_epoch(capsys) -> None:
         ({"resume": True}, ValueError, "resume=True needs a checkpoint_path"),
         ({"divergence_factor": 0.5}, ValueError, "divergence_factor must be > 1"),
         ({"device": "cuda:7"}, ValueError, "no CUDA device"),
+        ({"device": "tpu"}, ValueError, "device must be 'cpu', 'cuda' or 'cuda:N'"),
     ],
 )
 def test_bad_config_is_named(kwargs, error, match) -> None:
@@ -195,8 +196,10 @@ def test_bad_config_is_named(kwargs, error, match) -> None:
 def test_mixed_precision_on_cuda() -> None:
     """Autocast runs the layers in bfloat16 (float16 on older GPUs); loss and weights stay float32."""
     seen: list[torch.dtype] = []
+    etas: list[torch.dtype] = []
     model = _Net(dtype=torch.float32)
     model.body[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    model.head.register_forward_hook(lambda m, i, o: etas.append(o.dtype))
     data = _data(n=512, dtype=torch.float32)
     res = train(
         model,
@@ -206,6 +209,7 @@ def test_mixed_precision_on_cuda() -> None:
         TrainConfig(max_epochs=5, batch_size=64, learning_rate=0.01, device="cuda", seed=0),
     )
     assert {torch.bfloat16, torch.float16} & set(seen)
+    assert set(etas) == {torch.float32}  # the output layer stays in full precision
     assert all(p.dtype == torch.float32 and p.is_cuda for p in model.parameters())
     assert res.best_value < res.start_val  # it learned
     off = _Net(dtype=torch.float32)
