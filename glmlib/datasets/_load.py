@@ -143,6 +143,7 @@ def load(name: str, *, data_dir: str | os.PathLike[str] | None = None) -> pd.Dat
     nmes1988        4406    19  count ``visits`` (and five other utilisation counts)
     wage            3000    11  continuous ``wage`` and ``logwage``
     khan              83  2310  class ``y`` in 1..4; genes ``V1``..``V2308``; ``split``
+    bemtpl97      163212    16  count ``nclaims``, exposure ``expo`` (years), ``amount``
     ============== ===== ===== ==========================================================
 
     Parameters

@@ -395,6 +395,58 @@ _KHAN = DatasetSpec(
     book_use="p >> n: penalised (lasso) logistic and multinomial regression",
 )
 
+_BEMTPL97 = DatasetSpec(
+    name="bemtpl97",
+    description=(
+        "Belgian motor third-party liability portfolio, 1997: 163,212 policies with exposure "
+        "(CASdatasets beMTPL97)"
+    ),
+    task="count",
+    n_rows=163212,
+    sha256="e8b59213f9245b1fe1cea07bf552df757d60743deb52f5a0749fe124d9233732",
+    columns=(
+        Column("expo", FLOAT, "exposure: fraction of the year the policy was in force (years)"),
+        Column("claim", CAT, "whether the policy had at least one claim (0/1)", (0, 1)),
+        Column("nclaims", INT, "number of claims in the period"),
+        Column("amount", FLOAT, "total amount of the claims (0 without a claim)"),
+        Column(
+            "coverage",
+            CAT,
+            "TPL only, TPL with limited material damage (TPL+), or with comprehensive "
+            "material damage (TPL++)",
+            ("TPL", "TPL+", "TPL++"),
+        ),
+        Column("ageph", INT, "age of the policyholder (years)"),
+        Column("sex", CAT, "sex of the policyholder", ("female", "male")),
+        Column("bm", INT, "level in the Belgian bonus-malus scale, 0 (best) to 22"),
+        Column("power", INT, "engine power of the vehicle (kW)"),
+        Column("agec", INT, "age of the vehicle (years)"),
+        Column("fuel", CAT, "fuel of the vehicle", ("gasoline", "diesel")),
+        Column("use", CAT, "use of the vehicle", ("private", "work")),
+        Column("fleet", CAT, "whether the vehicle belongs to a fleet (0/1)", (0, 1)),
+        Column("postcode", INT, "postal code of the policyholder's municipality"),
+        Column("long", FLOAT, "longitude of the municipality's centre (degrees)"),
+        Column("lat", FLOAT, "latitude of the municipality's centre (degrees)"),
+    ),
+    source=(
+        "CASdatasets 1.2-1 (GitHub dutangc/CASdatasets, commit dbac69a): data/beMTPL97.rda, "
+        "read with rdata 1.1.0; columns id (the row number) and average "
+        "(amount / nclaims, NA without a claim) left out"
+    ),
+    license="CASdatasets: GPL (>= 2)",
+    reference=(
+        "Dutang, C. and Charpentier, A. CASdatasets: Insurance datasets, R package 1.2-1. "
+        "Denuit, M. and Lang, S. (2004). Non-life rate-making with Bayesian GAMs. Insurance: "
+        "Mathematics and Economics 35, 627-647. Henckaerts, R., Antonio, K., Clijsters, M. and "
+        "Verbelen, R. (2018). A data driven binning strategy for the construction of insurance "
+        "tariff classes. Scandinavian Actuarial Journal 2018(8), 681-705."
+    ),
+    book_use=(
+        "claim frequency with exposure: Poisson GLM with offset log(expo), neural GLMs (CANN, "
+        "LocalGLMnet) with embeddings of the categorical rating factors"
+    ),
+)
+
 #: Read-only mapping from data set name to its :class:`DatasetSpec`.
 DATASETS: MappingProxyType[str, DatasetSpec] = MappingProxyType(
     {
@@ -410,6 +462,7 @@ DATASETS: MappingProxyType[str, DatasetSpec] = MappingProxyType(
             _NMES1988,
             _WAGE,
             _KHAN,
+            _BEMTPL97,
         )
     }
 )

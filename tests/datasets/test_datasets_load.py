@@ -58,6 +58,7 @@ def test_shape_and_dtypes_match_registry(frames: dict[str, pd.DataFrame], name: 
         ("spam7", "spam", 1813),
         ("insurance", "Claims", 3151),
         ("insurance", "Holders", 23359),
+        ("bemtpl97", "nclaims", 20215),  # computed from CASdatasets' beMTPL97.rda (rdata 1.1.0)
     ],
 )
 def test_known_totals(frames: dict[str, pd.DataFrame], name: str, column: str, total: int) -> None:
@@ -70,6 +71,22 @@ def test_khan_is_p_much_larger_than_n(frames: dict[str, pd.DataFrame]) -> None:
     genes = [c for c in df.columns if c.startswith("V")]
     assert len(genes) == 2308
     assert df["split"].value_counts().to_dict() == {"train": 63, "test": 20}
+
+
+def test_bemtpl97_is_consistent(frames: dict[str, pd.DataFrame]) -> None:
+    """Facts of the source .rda (read with rdata 1.1.0) that the shipped file must keep."""
+    df = frames["bemtpl97"]
+    has_claim = df["nclaims"] > 0
+    assert (df["claim"].astype(int) == has_claim).all()
+    assert ((df["amount"] > 0) == has_claim).all()
+    assert int(has_claim.sum()) == 18276
+    assert df["nclaims"].value_counts().sort_index().tolist() == [144936, 16539, 1556, 162, 17, 2]
+    assert abs(df["expo"].sum() - 145216.82465753422) < 1e-6
+    assert df["expo"].between(0, 1, inclusive="right").all()
+    assert df["bm"].between(0, 22).all() and df["ageph"].between(18, 95).all()
+    assert df["coverage"].value_counts().to_dict() == {"TPL": 95124, "TPL+": 45984, "TPL++": 22104}
+    # one location per postcode
+    assert (df.groupby("postcode")[["long", "lat"]].nunique() == 1).all().all()
 
 
 def test_list_datasets_and_describe() -> None:
