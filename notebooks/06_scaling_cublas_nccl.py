@@ -99,7 +99,7 @@ if not isinstance(n_features, int) or n_features < 2:
     raise ValueError(f"n_features must be an integer >= 2, got {n_features!r}")
 if not isinstance(gd_steps, int) or gd_steps < 1:
     raise ValueError(f"gd_steps must be a positive integer, got {gd_steps!r}")
-if not 0 < tolerance < 1:
+if not isinstance(tolerance, float) or not 0 < tolerance < 1:
     raise ValueError(f"tolerance must be in (0, 1), got {tolerance!r}")
 if not batch_sizes or any(not isinstance(b, int) or b < 1 for b in batch_sizes):
     raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
@@ -109,7 +109,7 @@ if not staleness or any(not isinstance(t, int) or t < 0 for t in staleness):
     raise ValueError(f"staleness must be non-negative integers, got {staleness!r}")
 if not isinstance(stale_updates, int) or stale_updates < 10 or stale_updates % 10:
     raise ValueError(f"stale_updates must be a positive multiple of 10, got {stale_updates!r}")
-if not straggler_delay > 0:
+if not isinstance(straggler_delay, int | float) or not straggler_delay > 0:
     raise ValueError(f"straggler_delay must be positive, got {straggler_delay!r}")
 if not isinstance(parquet_files, int) or parquet_files < 2:
     raise ValueError(f"parquet_files must be an integer >= 2, got {parquet_files!r}")
