@@ -25,9 +25,14 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 COLAB_INSTALL = "git+" + CONFIG["repository"]["url"]
 REQUIRED_PARAMETERS = {"seed": 0, "quick": False, "device": "auto"}
 
+# Chapters are notebooks/NN_<name>.py (+ .ipynb); other .py files there are helper modules
+# that a chapter imports (e.g. worker functions that other processes must import).
+CHAPTER = "[0-9][0-9]_*"
 STEMS = sorted(
-    {p.stem for p in NOTEBOOKS.glob("*.py")} | {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
+    {p.stem for p in NOTEBOOKS.glob(f"{CHAPTER}.py")}
+    | {p.stem for p in NOTEBOOKS.glob(f"{CHAPTER}.ipynb")}
 )
+HELPERS = sorted(p for p in NOTEBOOKS.glob("*.py") if p.stem not in STEMS)
 
 
 def toc_files(entry: dict[str, Any] | list[Any]) -> Iterator[str]:
@@ -49,6 +54,16 @@ TOC = list(toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text())))
 
 def tags(cell: Any) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
+
+
+def test_notebooks_are_chapters_and_helpers_are_plain_modules() -> None:
+    """Every notebook is a chapter (NN_<name>); a helper module has no notebook pair."""
+    stray = [p.name for p in NOTEBOOKS.glob("*.ipynb") if p.stem not in STEMS]
+    assert stray == [], "notebooks must be named NN_<name>.ipynb"
+    paired = [p.name for p in HELPERS if p.with_suffix(".ipynb").exists()]
+    assert paired == [], "a helper module must not have a notebook pair"
+    jupytext_sources = [p.name for p in HELPERS if "\n# %%" in p.read_text()]
+    assert jupytext_sources == [], "chapters must be named NN_<name>.py"
 
 
 def test_there_is_at_least_one_notebook() -> None:
