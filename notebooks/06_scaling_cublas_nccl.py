@@ -79,42 +79,32 @@ parquet_files = 40  # Parquet files written for the out-of-core fit
 parquet_rows = 50_000  # rows per Parquet file
 
 # %%
-if not isinstance(seed, int) or seed < 0:
-    raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-if not isinstance(quick, bool):
-    raise ValueError(f"quick must be True or False, got {quick!r}")
-if not isinstance(device, str) or not (device in ("auto", "cpu") or device.startswith("cuda")):
-    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
-if not isinstance(gemm_size, int) or gemm_size < 2:
-    raise ValueError(f"gemm_size must be an integer >= 2, got {gemm_size!r}")
-if not sweep_sizes or any(not isinstance(n, int) or n < 1_000 for n in sweep_sizes):
-    raise ValueError(f"sweep_sizes must be integers >= 1000, got {sweep_sizes!r}")
-if not isinstance(timing_repeats, int) or timing_repeats < 1:
-    raise ValueError(f"timing_repeats must be a positive integer, got {timing_repeats!r}")
-if not isinstance(cpu_threads, int) or cpu_threads < 1:
-    raise ValueError(f"cpu_threads must be a positive integer, got {cpu_threads!r}")
-if not isinstance(n_rows, int) or n_rows < 1_000 or n_rows % 2:
-    raise ValueError(f"n_rows must be an even integer >= 1000, got {n_rows!r}")
-if not isinstance(n_features, int) or n_features < 2:
-    raise ValueError(f"n_features must be an integer >= 2, got {n_features!r}")
-if not isinstance(gd_steps, int) or gd_steps < 1:
-    raise ValueError(f"gd_steps must be a positive integer, got {gd_steps!r}")
-if not isinstance(tolerance, float) or not 0 < tolerance < 1:
-    raise ValueError(f"tolerance must be in (0, 1), got {tolerance!r}")
-if not batch_sizes or any(not isinstance(b, int) or b < 1 for b in batch_sizes):
-    raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
-if not isinstance(sgd_epochs, int) or sgd_epochs < 1:
-    raise ValueError(f"sgd_epochs must be a positive integer, got {sgd_epochs!r}")
-if not staleness or any(not isinstance(t, int) or t < 0 for t in staleness):
-    raise ValueError(f"staleness must be non-negative integers, got {staleness!r}")
-if not isinstance(stale_updates, int) or stale_updates < 10 or stale_updates % 10:
-    raise ValueError(f"stale_updates must be a positive multiple of 10, got {stale_updates!r}")
-if not isinstance(straggler_delay, int | float) or not straggler_delay > 0:
-    raise ValueError(f"straggler_delay must be positive, got {straggler_delay!r}")
-if not isinstance(parquet_files, int) or parquet_files < 2:
-    raise ValueError(f"parquet_files must be an integer >= 2, got {parquet_files!r}")
-if not isinstance(parquet_rows, int) or parquet_rows < 100:
-    raise ValueError(f"parquet_rows must be an integer >= 100, got {parquet_rows!r}")
+# A bad parameter (say papermill -p gd_steps 0, or -p device tpu) stops the chapter here,
+# with a message that names it; seed, quick and device are checked in every chapter.
+from glmlib.book import Int, ListOf, Real, check_parameters
+
+check_parameters(
+    globals(),
+    gemm_size=Int(2),
+    sweep_sizes=ListOf(Int(1_000)),
+    timing_repeats=Int(1),
+    cpu_threads=Int(1),
+    n_rows=Int(1_000),
+    n_features=Int(2),
+    gd_steps=Int(1),
+    tolerance=Real(0, 1),
+    batch_sizes=ListOf(Int(1)),
+    sgd_epochs=Int(1),
+    staleness=ListOf(Int(0)),
+    stale_updates=Int(10),
+    straggler_delay=Real(0),
+    parquet_files=Int(2),
+    parquet_rows=Int(100),
+)
+if n_rows % 2 or stale_updates % 10:  # the two processes split the rows; 10 updates per report
+    raise ValueError(
+        f"n_rows must be even and stale_updates a multiple of 10, got {n_rows!r} and {stale_updates!r}"
+    )
 
 # %%
 import inspect
