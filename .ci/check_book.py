@@ -11,7 +11,8 @@ browser here), blocks every request that leaves 127.0.0.1, and fails when
 
 - a page does not load (HTTP status other than 200) or has no <h1>;
 - an image on a page has not loaded (``naturalWidth == 0``);
-- a notebook chapter (a ``notebooks/...`` entry) shows no figure at all, or its
+- a notebook chapter (a ``notebooks/...`` entry) shows no figure at all (in a
+  cell's output or a ``{glue:figure}``), or its
   Colab button does not open the committed ``notebooks/<name>.ipynb``;
 - any cell shows error output: a traceback, an error, stderr output, or text
   such as ``ValueError: ...`` / ``Traceback (most recent call last)``;
@@ -70,8 +71,9 @@ PAGE_STATE = f"""() => {{
   return {{
     title: (main.querySelector("h1") || {{}}).textContent || "",
     broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
-    figures: outputs.flatMap(o => Array.from(o.querySelectorAll("img")))
-                    .filter(i => i.complete && i.naturalWidth > 0).length,
+    // a cell's output, or a numbered {{glue:figure}} (its cell's own output is removed)
+    figures: Array.from(main.querySelectorAll("div.cell_output img, figure img"))
+                  .filter(i => i.complete && i.naturalWidth > 0).length,
     errorOutputs: document.querySelectorAll({ERROR_OUTPUT!r}).length,
     errorText: outputs.map(o => o.innerText).filter(t => {ERROR_TEXT}.test(t)),
     colab: colab ? colab.getAttribute("href") : null,  // as written: "./" not resolved
