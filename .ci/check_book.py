@@ -3,6 +3,7 @@
 Usage (from the repository root, after `make book`)::
 
     .venv/bin/python .ci/check_book.py [_build/html] [--chromium /usr/bin/chromium] [--screenshots DIR]
+        [--toc _toc.yml]
 
 It serves the HTML directory on 127.0.0.1, opens each page listed in _toc.yml
 through playwright (driving the system Chromium; playwright never downloads a
@@ -10,10 +11,16 @@ browser here), blocks every request that leaves 127.0.0.1, and fails when
 
 - a page does not load (HTTP status other than 200) or has no <h1>;
 - an image on a page has not loaded (``naturalWidth == 0``);
-- a notebook chapter (a ``notebooks/...`` entry) shows no figure at all, or its
+- a notebook chapter (a ``notebooks/...`` entry) shows no figure at all (in a
+  cell's output or a ``{glue:figure}``), or its
   Colab button does not open the committed ``notebooks/<name>.ipynb``;
 - any cell shows error output: a traceback, an error, stderr output, or text
-  such as ``ValueError: ...`` / ``Traceback (most recent call last)``.
+  such as ``ValueError: ...`` / ``Traceback (most recent call last)``;
+- a page shows untypeset TeX: once MathJax has finished (``MathJax.startup.promise``),
+  text outside code still holds a TeX delimiter (``\\(``, ``\\[``, ``$$``,
+  ``\\begin{``), which is what a page looks like when MathJax did not load, or a
+  page with Sphinx math (``.math`` elements) has no ``mjx-container``. MathJax is
+  bundled with the book (sphinx-mathjax-offline), so this holds offline.
 
 `make check-book` installs playwright into the venv and runs this script.
 """
@@ -22,15 +29,20 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html.parser
 import http.server
+import re
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from playwright.sync_api import Page, Route, sync_playwright
 from sphinx_external_toc.parsing import parse_toc_yaml
+
+if TYPE_CHECKING:  # playwright is imported in main(): the TeX check is tested without it
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
@@ -59,13 +71,96 @@ PAGE_STATE = f"""() => {{
   return {{
     title: (main.querySelector("h1") || {{}}).textContent || "",
     broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
-    figures: outputs.flatMap(o => Array.from(o.querySelectorAll("img")))
-                    .filter(i => i.complete && i.naturalWidth > 0).length,
+    // a cell's output, or a numbered {{glue:figure}} (its cell's own output is removed)
+    figures: Array.from(main.querySelectorAll("div.cell_output img, figure img"))
+                  .filter(i => i.complete && i.naturalWidth > 0).length,
     errorOutputs: document.querySelectorAll({ERROR_OUTPUT!r}).length,
     errorText: outputs.map(o => o.innerText).filter(t => {ERROR_TEXT}.test(t)),
     colab: colab ? colab.getAttribute("href") : null,  // as written: "./" not resolved
   }};
 }}"""
+
+
+# What a formula looks like when MathJax has not typeset it. Sphinx writes inline math as
+# \( ... \), display math as \[ ... \] (amsmath environments as bare \begin{...}),
+# and MyST's dollarmath keeps $$ only when it did not parse the block.
+TEX_DELIMITERS = re.compile(r"\\\(|\\\[|\$\$|\\begin\{")
+# Text inside these elements is shown as written, never typeset (MathJax skips them too),
+# or is MathJax's own output.
+NOT_TYPESET = frozenset(
+    {"pre", "code", "kbd", "samp", "script", "style", "textarea", "noscript", "mjx-container"}
+)
+VOID_ELEMENTS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+
+
+class _TexFinder(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []  # open elements whose text is not typeset
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in VOID_ELEMENTS:
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        if tag in NOT_TYPESET or "highlight" in classes:
+            self.open.append(tag)
+        elif self.open:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.open and tag in self.open:  # tolerate unclosed children, as browsers do
+            while self.open and self.open.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        if not self.open and TEX_DELIMITERS.search(data):
+            self.found.append(" ".join(data.split())[:120])
+
+
+def untypeset_tex(markup: str) -> list[str]:
+    """Text snippets of `markup` that show raw TeX: a delimiter outside code and outside
+    MathJax output. Empty for a page MathJax has typeset (or a page with no math)."""
+    finder = _TexFinder()
+    finder.feed(markup)
+    finder.close()
+    return finder.found
+
+
+# Wait for MathJax to finish (it loads deferred and typesets asynchronously), then report
+# what the page holds: Sphinx math elements, MathJax output, and the main content's HTML.
+MATH_STATE = """async () => {
+  const mj = window.MathJax;
+  let typeset = false, error = null;
+  if (mj && mj.startup && mj.startup.promise) {
+    const timeout = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error("not finished after 20 s")), 20000));
+    try { await Promise.race([mj.startup.promise, timeout]); typeset = true; }
+    catch (e) { error = String(e); }
+  }
+  const main = document.querySelector("main") || document.body;
+  return {
+    typeset: typeset,
+    error: error,
+    mathElements: main.querySelectorAll(".math").length,
+    containers: main.querySelectorAll("mjx-container").length,
+    html: main.outerHTML,
+  };
+}"""
+
+
+def math_problems(state: dict) -> list[str]:
+    """Problems with a page's math, from MATH_STATE's result."""
+    problems = []
+    if state["error"]:
+        problems.append(f"MathJax failed: {state['error']}")
+    if state["mathElements"] and not state["containers"]:
+        loaded = "typeset nothing" if state["typeset"] else "did not load"
+        problems.append(f"{state['mathElements']} math element(s) but MathJax {loaded}")
+    problems += [f"untypeset TeX: {text!r}" for text in untypeset_tex(state["html"])]
+    return problems
 
 
 def colab_url(config: dict, entry: str) -> str:
@@ -100,6 +195,7 @@ def check_page(page: Page, url: str, entry: str, config: dict) -> list[str]:
     if state["errorOutputs"]:
         problems.append(f"{state['errorOutputs']} error/traceback/stderr output(s)")
     problems += [f"error text in output: {text[:200]!r}" for text in state["errorText"]]
+    problems += math_problems(page.evaluate(MATH_STATE))
     if entry.startswith("notebooks/"):
         if state["figures"] == 0:
             problems.append("notebook chapter shows no loaded figure")
@@ -116,14 +212,19 @@ def main() -> int:
     parser.add_argument("html", nargs="?", default=ROOT / "_build" / "html", type=Path)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--screenshots", type=Path, help="save a full-page PNG of each page here")
+    parser.add_argument(
+        "--toc", default=ROOT / "_toc.yml", type=Path, help="pages to check (a trimmed book's)"
+    )
     args = parser.parse_args()
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    entries = list(parse_toc_yaml(ROOT / "_toc.yml"))  # the parser Jupyter Book itself uses
+    entries = list(parse_toc_yaml(args.toc))  # the parser Jupyter Book itself uses
     missing = [e for e in entries if not (args.html / f"{e}.html").is_file()]
     if missing:
         print(f"FAIL: pages in _toc.yml with no HTML in {args.html}: {missing}")
         return 1
+
+    from playwright.sync_api import Route, sync_playwright
 
     server = serve(args.html)
     origin = f"http://127.0.0.1:{server.server_port}"

@@ -1,4 +1,5 @@
-"""Checks for the book's chapter parameters, so that a bad value fails at once.
+"""The book's chapter helpers: parameter checks, so that a bad value fails at once,
+and numbered figures (:func:`glue_figure`).
 
 Every chapter has a papermill ``parameters`` cell (``seed``, ``quick``,
 ``device`` and the chapter's own sizes) and, right after it, one call of
@@ -38,6 +39,7 @@ __all__ = [
     "Real",
     "Rule",
     "check_parameters",
+    "glue_figure",
 ]
 
 
@@ -206,3 +208,42 @@ def check_parameters(values: Mapping[str, Any], **rules: Rule) -> None:
         if name not in values:
             raise ValueError(f"parameter {name} is not defined (expected {rule})")
         rule.check(name, values[name])
+
+
+def glue_figure(name: str, fig: Any) -> None:
+    """Show a matplotlib figure and store it for the book under `name`.
+
+    The chapter's markdown then places it as a numbered, captioned figure,
+    cross-referenced with ``{numref}`name```::
+
+        ```{glue:figure} name
+        :name: name
+
+        The caption.
+        ```
+
+    The code cell that calls this is tagged ``remove-output``, so the book
+    shows the figure once, at the directive; Jupyter and Colab ignore the tag
+    and show it under the cell. Where MyST-NB is not installed (Colab installs
+    glmlib alone) the figure is only shown. The figure is closed afterwards, so
+    the inline backend does not show it a second time.
+
+    Parameters
+    ----------
+    name : str
+        The glue key, used by ``{glue:figure}``; by convention also the
+        figure's label (``fig-...``).
+    fig : matplotlib.figure.Figure
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        from myst_nb import glue
+    except ImportError:  # no book toolchain: show the figure as a plain output
+        from IPython.display import display
+
+        display(fig)
+    else:
+        glue(name, fig, display=True)
+    plt.close(fig)

@@ -88,6 +88,7 @@ from tqdm import TqdmWarning
 warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
 
 import glmlib
+from glmlib.book import glue_figure
 from glmlib.datasets import load
 
 start_time = time.perf_counter()
@@ -200,11 +201,11 @@ say(
 
 # %% [markdown]
 # With the identity link, $\mu = \eta$: every coefficient is a change in
-# mean wage in USD 1,000. The figure draws the fitted mean against age for
+# mean wage in USD 1,000. {numref}`fig-wage-fit` draws the fitted mean against age for
 # each education level; the curves are vertical shifts of one another
 # because education enters additively on the scale of $\mu$ itself.
 
-# %%
+# %% tags=["remove-output"]
 ages = np.arange(wage["age"].min(), wage["age"].max() + 1, dtype=float)
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.scatter(wage["age"], wage["wage"], s=4, color="0.7", alpha=0.5, label="workers")
@@ -218,7 +219,15 @@ ax.set_xlabel("age (years)")
 ax.set_ylabel("wage (USD 1,000)")
 ax.set_title("Gaussian GLM, identity link: fitted mean wage by education")
 ax.legend(title="education", fontsize=8, ncol=2)
-plt.show()
+glue_figure("fig-wage-fit", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-wage-fit
+# :name: fig-wage-fit
+#
+# Wage data, Gaussian GLM with the identity link: fitted mean wage (USD 1,000)
+# against age, one curve per education level, over the workers (grey points).
+# ```
 
 # %% [markdown]
 # ### Binomial: who defaults on a credit card?
@@ -255,7 +264,7 @@ say(
 # also reflect the mean balances printed above (the confounding example of
 # James et al., 2013, chapter 4).
 #
-# The figure shows the link at work. On the left, the linear predictor
+# {numref}`fig-default-link` shows the link at work. On the left, the linear predictor
 # $\eta$ is a straight line in balance, one per student status (income held
 # at its median). On the right, the inverse link
 # $\mu = 1 / (1 + e^{-\eta})$ bends those lines into S-shaped probability
@@ -263,7 +272,7 @@ say(
 # balance (marker area proportional to the number of customers in the bin,
 # so the few customers with the highest balances show as dots).
 
-# %%
+# %% tags=["remove-output"]
 balance_grid = np.linspace(0, credit["balance"].max(), 200)
 edges = np.arange(0, credit["balance"].max() + 0.2, 0.2)
 bins = pd.cut(credit["balance"], edges, include_lowest=True)
@@ -293,7 +302,18 @@ axes[1].set_title(r"mean $\mu = g^{-1}(\eta)$, logit link")
 for ax in axes:
     ax.set_xlabel("balance (USD 1,000)")
     ax.legend(fontsize=8)
-plt.show()
+glue_figure("fig-default-link", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-default-link
+# :name: fig-default-link
+#
+# Default data, binomial GLM with the logit link. Left: the linear predictor
+# $\eta$ against balance for students and non-students (income at its median).
+# Right: the probability of default $\mu = g^{-1}(\eta)$, over the observed
+# default rate in bins of USD 200 of balance (marker area proportional to
+# customers).
+# ```
 
 # %% [markdown]
 # ### Poisson with exposure: insurance claims
@@ -324,13 +344,13 @@ say(
 )
 
 # %% [markdown]
-# Left: observed against fitted counts for the 64 cells, on log axes because
+# {numref}`fig-claims`, left: observed against fitted counts for the 64 cells, on log axes because
 # the counts span two orders of magnitude. Right: the fitted claim rate per
 # policyholder in District 1 by age group, one line per engine size, with
 # District 1's observed rates as points. On the log scale the lines are
 # parallel: under the log link the effects of age and engine size multiply.
 
-# %%
+# %% tags=["remove-output"]
 fitted_claims = claims_model.predict(insurance_X, offset=log_holders)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 axes[0].scatter(fitted_claims, insurance["Claims"], s=18)
@@ -353,7 +373,17 @@ axes[1].yaxis.set_minor_formatter(FormatStrFormatter("%.2f"))
 axes[1].set_title("District 1: fitted (lines) and observed (points) rates")
 axes[1].legend(fontsize=8)
 fig.tight_layout()
-plt.show()
+glue_figure("fig-claims", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-claims
+# :name: fig-claims
+#
+# Insurance data, Poisson GLM with the log link and offset $\log(\mathrm{Holders})$.
+# Left: observed against fitted claims for the 64 cells (log axes). Right: fitted
+# (lines) and observed (points) claims per policyholder in District 1 by driver
+# age, one colour per engine size.
+# ```
 
 # %% [markdown]
 # ## How a GLM is fitted: iteratively reweighted least squares
@@ -445,13 +475,13 @@ say(
 print(f"max |beta_IRLS - beta_glmlib| = {np.max(np.abs(beta_irls - glmlib_theta)):.2e}")
 
 # %% [markdown]
-# The figure plots both traces. Left: the deviance per iteration. Right, on
+# {numref}`fig-irls-trace` plots both traces. Left: the deviance per iteration. Right, on
 # a log scale: the change in deviance from one iteration to the next, and
 # glmlib's own convergence measure `max_change`. Changes that are exactly
 # zero in floating point are not drawn, and changes near the rounding
 # resolution printed above are noise, not progress.
 
-# %%
+# %% tags=["remove-output"]
 glmlib_deviance = np.concatenate([[default_model.null_deviance_], history["deviance"]])
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 axes[0].plot(irls_deviance, marker="o", label=r"hand-written IRLS (from $\beta = 0$)")
@@ -471,7 +501,16 @@ axes[1].set_ylim(top=1e9)
 for ax in axes:
     ax.legend(fontsize=8, loc="upper right")
 fig.tight_layout()
-plt.show()
+glue_figure("fig-irls-trace", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-irls-trace
+# :name: fig-irls-trace
+#
+# Fitting the default model. Left: deviance per iteration of the hand-written
+# IRLS and of glmlib. Right: the change per iteration on a log scale, with
+# glmlib's convergence measure `max_change` and its tolerance `tol`.
+# ```
 
 # %% [markdown]
 # ## Choosing a model: AIC, BIC and cross-validation
@@ -580,12 +619,12 @@ print(f"One-standard-error rule (fewest coefficients among those): {within[0]}."
 delta.round(2)
 
 # %% [markdown]
-# The figure shows each criterion relative to its minimum, for the models
+# {numref}`fig-model-selection` shows each criterion relative to its minimum, for the models
 # M1-M4 (the intercept-only model is off the scale: its differences are in
 # the table above). Error bars are ± 1 SE of the cross-validated difference
 # from the CV-best model.
 
-# %%
+# %% tags=["remove-output"]
 shown = delta.drop(index="M0: intercept")
 x = np.arange(len(shown))
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -606,7 +645,17 @@ ax.set(
     title="Model selection on the training set (lower is better)",
 )
 ax.legend(fontsize=8)
-plt.show()
+glue_figure("fig-model-selection", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-model-selection
+# :name: fig-model-selection
+#
+# Model selection on the training set: AIC, BIC and cross-validated deviance of
+# the candidate models M1-M4, each relative to its minimum (lower is better;
+# deviance units). Error bars: $\pm 1$ SE of the cross-validated difference
+# from the CV-best model.
+# ```
 
 # %% [markdown]
 # ## Start with the simplest model
@@ -689,11 +738,11 @@ if intervals.loc[best_test, "2.5%"] < 0 < intervals.loc[best_test, "97.5%"]:
     )
 
 # %% [markdown]
-# Left: test D² of each model. Right: test deviance relative to the
+# {numref}`fig-baselines`, left: test D² of each model. Right: test deviance relative to the
 # balance-only baseline with 95% bootstrap intervals (below zero means better
 # than the baseline); the intercept-only model is off this scale.
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].barh(baselines.index, baselines["test D2"], color="C0")
 for name, value in baselines["test D2"].items():
@@ -718,7 +767,16 @@ axes[1].set(
 )
 axes[1].invert_yaxis()
 fig.tight_layout()
-plt.show()
+glue_figure("fig-baselines", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-baselines
+# :name: fig-baselines
+#
+# The models against the baselines on the test set. Left: test $D^2$. Right:
+# test deviance minus that of the balance-only model, with 95% bootstrap
+# intervals (below zero: better than balance alone).
+# ```
 
 # %% [markdown]
 # ## Checking glmlib against statsmodels

@@ -177,9 +177,13 @@ def show_warnings(label):
 #
 # For observations $(x_i, y_i)$ with weights $w_i$, glmlib's `GLM`
 # minimises over the intercept $\beta_0$ and the coefficients $\beta$
-# $$\frac{1}{\sum_i w_i} \sum_i w_i \frac{d(y_i, \mu_i)}{2}
-# + \alpha \Big( \rho \lVert\beta\rVert_1 + \frac{1 - \rho}{2} \lVert\beta\rVert_2^2 \Big),
-# \qquad \mu_i = g^{-1}(\beta_0 + x_i^\top\beta + o_i),$$
+#
+# $$
+# \frac{1}{\sum_i w_i} \sum_i w_i \frac{d(y_i, \mu_i)}{2}
+#   + \alpha \Big( \rho \lVert\beta\rVert_1 + \frac{1 - \rho}{2} \lVert\beta\rVert_2^2 \Big),
+# \qquad \mu_i = g^{-1}(\beta_0 + x_i^\top\beta + o_i),
+# $$
+#
 # where $d$ is the family's unit deviance, $o_i$ an optional offset,
 # $\alpha \ge 0$ the penalty strength (`alpha`) and $\rho \in [0, 1]$ the
 # mix (`l1_ratio`): $\rho = 1$ is the **lasso**, $\rho = 0$ **ridge**, and

@@ -108,7 +108,7 @@ class GAM(RegressorMixin, BaseEstimator):
         Model EDF, tr((X'WX + S)^{-1} X'WX), including the intercept.
     deviance_, null_deviance_, deviance_explained_ : float
     scale_ : float
-        Pearson chi^2 / (n - edf_total_) when the dispersion is estimated, else 1.
+        Pearson chi^2 / (n - ``edf_total_``) when the dispersion is estimated, else 1.
     aic_, llf_ : float
         R's AIC and log-likelihood with the model EDF as the number of
         parameters (mgcv's ``AIC`` without its smoothing-parameter correction).
@@ -412,7 +412,7 @@ class GAM(RegressorMixin, BaseEstimator):
         return [t.label(t.names_) for t in self.terms_]
 
     def covariance(self) -> pd.DataFrame:
-        """Bayesian posterior covariance of (intercept, coef_): (X'WX + S)^{-1} * scale."""
+        """Bayesian posterior covariance of (intercept, ``coef_``): (X'WX + S)^{-1} * scale."""
         check_is_fitted(self, "coef_")
         names = ["intercept"] + [
             f"{lab}[{k}]"
