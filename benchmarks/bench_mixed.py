@@ -22,13 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
 import glmlib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gpu_scaling import best_of  # noqa: E402  (one timing rule for the GPU scripts)
 
 
 def conditioned(n: int, p: int, kappa: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -42,17 +44,6 @@ def conditioned(n: int, p: int, kappa: float, seed: int = 0) -> tuple[np.ndarray
     eta = eta / eta.std()
     y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.float64)
     return X, y
-
-
-def timed(fn: Any, repeats: int, sync: Any) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> int:
@@ -82,7 +73,7 @@ def main() -> int:
         for precision, Xp in (("double", X64), ("single", X32), ("mixed", X64)):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", glmlib.MixedPrecisionWarning)
-                seconds, model = timed(
+                seconds, model = best_of(
                     lambda precision=precision, Xp=Xp, yd=yd: glmlib.GLM(
                         "binomial", precision=precision, device=args.device
                     ).fit(Xp, yd),
