@@ -861,6 +861,8 @@ class GLM(_GLMBase):
         if not self.fit_intercept:
             theta = _wls_start(prob)
         res = self._solve(prob, theta, screen=(alpha, l1_ratio))
+        if res.rank_deficient and not prob.penalized:
+            res = _minimum_norm(prob, res)
         self._set_fitted(prob, data, res, null_dev)
         self._record_precision(data.design)
         return self
@@ -944,6 +946,40 @@ def _wls_start(prob: Problem) -> Any:
     if bool(xp.all(xp.isfinite(theta))) and start_ok:
         return theta
     return zero
+
+
+def _minimum_norm(prob: Problem, res: FitResult) -> FitResult:
+    """The minimum-norm minimiser of a rank-deficient unpenalised fit.
+
+    The minimisers differ by vectors of the null space of [1 X] (restricted
+    to rows with weight), which is the null space of the Fisher matrix X'WX;
+    the one of smallest norm (over intercept and coefficients, as
+    ``numpy.linalg.lstsq`` or scikit-learn's L-BFGS from a zero start give)
+    is any minimiser's projection onto its orthogonal complement. The null
+    space is found on the equilibrated matrix (so that columns of small
+    scale are not mistaken for null directions) and mapped back.
+    """
+    if res.hess is None or res.hess_cols is not None:
+        return res
+    hess = to_numpy(res.hess)
+    d = np.sqrt(np.where(np.diag(hess) > 0, np.diag(hess), 1.0))
+    evals, evecs = np.linalg.eigh(hess / np.outer(d, d))
+    cutoff = max(evals.max(), 0.0) * hess.shape[0] * np.finfo(float).eps * 100
+    null = evecs[:, evals <= cutoff] / d[:, None]  # H (D^-1 v) = 0 for H_s v = 0
+    if null.shape[1] == 0:
+        return res
+    basis, _ = np.linalg.qr(null)
+    theta = to_numpy(res.theta)
+    theta = theta - basis @ (basis.T @ theta)
+    theta_b = prob.backend.asarray(theta, dtype=np.float64)
+    eta = prob.eta(theta_b)  # unchanged up to round-off: the removed part is in X's null space
+    loss = float(prob.loss(eta))
+    before = res.loss if res.loss is not None else res.objective
+    if not math.isfinite(loss) or loss > before + 1e-9 * max(abs(before), 1.0):
+        # Directions only numerically null (tiny, not zero, curvature) moved the fit:
+        # keep the solver's minimiser rather than a worse one.
+        return res
+    return replace(res, theta=theta_b, eta=eta, loss=loss, objective=loss, factor=None)
 
 
 def _information(prob: Problem, res: FitResult, fit_intercept: bool) -> np.ndarray:
