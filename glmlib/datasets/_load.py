@@ -130,21 +130,21 @@ def load(name: str, *, data_dir: str | os.PathLike[str] | None = None) -> pd.Dat
     is the reference of treatment contrasts); binary outcomes also come as a
     0/1 ``int64`` indicator column. ``describe(name)`` lists every column.
 
-    ============== ===== ===== ==========================================================
-    name            rows  cols  outcome (0/1 indicator added by the loader)
-    ============== ===== ===== ==========================================================
-    pima             532    10  ``type`` No/Yes -> ``diabetes``; ``split`` train/test
-    breast_cancer    569    32  ``diagnosis`` benign/malignant -> ``malignant``
-    default        10000     5  ``default`` No/Yes -> ``defaulted``
-    smarket         1250    10  ``Direction`` Down/Up -> ``up``
-    weekly          1089    10  ``Direction`` Down/Up -> ``up``
-    spam7           4601     8  ``yesno`` n/y -> ``spam``
-    insurance         64     5  count ``Claims``, exposure ``Holders``
-    nmes1988        4406    19  count ``visits`` (and five other utilisation counts)
-    wage            3000    11  continuous ``wage`` and ``logwage``
-    khan              83  2310  class ``y`` in 1..4; genes ``V1``..``V2308``; ``split``
-    bemtpl97      163212    16  count ``nclaims``, exposure ``expo`` (years), ``amount``
-    ============== ===== ===== ==========================================================
+    ============== ======= ===== ==========================================================
+    name              rows  cols outcome (0/1 indicator added by the loader)
+    ============== ======= ===== ==========================================================
+    pima               532    10 ``type`` No/Yes -> ``diabetes``; ``split`` train/test
+    breast_cancer      569    32 ``diagnosis`` benign/malignant -> ``malignant``
+    default          10000     5 ``default`` No/Yes -> ``defaulted``
+    smarket           1250    10 ``Direction`` Down/Up -> ``up``
+    weekly            1089    10 ``Direction`` Down/Up -> ``up``
+    spam7             4601     8 ``yesno`` n/y -> ``spam``
+    insurance           64     5 count ``Claims``, exposure ``Holders``
+    nmes1988          4406    19 count ``visits`` (and five other utilisation counts)
+    wage              3000    11 continuous ``wage`` and ``logwage``
+    khan                83  2310 class ``y`` in 1..4; genes ``V1``..``V2308``; ``split``
+    bemtpl97        163212    16 count ``nclaims``, exposure ``expo`` (years), ``amount``
+    ============== ======= ===== ==========================================================
 
     Parameters
     ----------
