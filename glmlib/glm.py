@@ -961,11 +961,8 @@ def _minimum_norm(prob: Problem, res: FitResult) -> FitResult:
     """
     if res.hess is None or res.hess_cols is not None:
         return res
-    hess = to_numpy(res.hess)
-    d = np.sqrt(np.where(np.diag(hess) > 0, np.diag(hess), 1.0))
-    evals, evecs = np.linalg.eigh(hess / np.outer(d, d))
-    cutoff = max(evals.max(), 0.0) * hess.shape[0] * np.finfo(float).eps * 100
-    null = evecs[:, evals <= cutoff] / d[:, None]  # H (D^-1 v) = 0 for H_s v = 0
+    evals, evecs, d, keep = _equilibrated_eigh(to_numpy(res.hess))
+    null = evecs[:, ~keep] / d[:, None]  # H (D^-1 v) = 0 for H_s v = 0
     if null.shape[1] == 0:
         return res
     basis, _ = np.linalg.qr(null)
@@ -1010,13 +1007,22 @@ def _covariance(info: np.ndarray, selected: np.ndarray | None) -> np.ndarray:
     return cov
 
 
+def _equilibrated_eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Eigen-decomposition of D^-1 a D^-1 (D = sqrt(diag a)) for a symmetric PSD matrix.
+
+    Returns (eigenvalues, eigenvectors, the diagonal of D, which eigenvalues
+    count as non-zero): equilibrating first keeps a column of small scale from
+    passing for a null direction.
+    """
+    d = np.sqrt(np.where(np.diag(a) > 0, np.diag(a), 1.0))
+    evals, evecs = np.linalg.eigh(a / np.outer(d, d))
+    cutoff = max(evals.max(), 0.0) * a.shape[0] * np.finfo(float).eps * 100
+    return evals, evecs, d, evals > cutoff
+
+
 def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:
     """Pseudo-inverse and numerical rank of a symmetric PSD matrix (equilibrated)."""
-    d = np.sqrt(np.where(np.diag(a) > 0, np.diag(a), 1.0))
-    a_s = a / np.outer(d, d)
-    evals, evecs = np.linalg.eigh(a_s)
-    cutoff = max(evals.max(), 0.0) * a.shape[0] * np.finfo(float).eps * 100
-    keep = evals > cutoff
+    evals, evecs, d, keep = _equilibrated_eigh(a)
     inv = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
     return inv / np.outer(d, d), int(keep.sum())
 
