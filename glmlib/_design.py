@@ -69,15 +69,43 @@ class DenseDesign(AllRowsHere):
         """The design of X[idx] (a copy of those rows)."""
         return DenseDesign(self.xp.take(self.X, idx, axis=0), self.backend)
 
+    @property
+    def _reduced(self) -> bool:
+        """Whether X is stored in fewer than 64 bits (float32)."""
+        return self.xp.finfo(self.dtype).bits < 64
+
     def matvec(self, beta: Any) -> Any:
-        """X @ beta as a float64 vector."""
-        out = self.X @ self._cast(beta)
-        return self.xp.astype(out, self.xp.float64)
+        """X @ beta as a float64 vector.
+
+        For float32 X the products accumulate in float64, row block by row
+        block (each block upcast while in cache): with float32 sums the
+        gradient's round-off stalls Newton above tol = 1e-8 once X is even
+        mildly ill-conditioned (kappa = 10: 78 iterations instead of 5;
+        benchmarks/README.md, "Mixed precision").
+        """
+        xp = self.xp
+        if not self._reduced:
+            return xp.astype(self.X @ self._cast(beta), xp.float64)
+        b = xp.astype(beta, xp.float64)
+        parts = [xp.astype(block, xp.float64) @ b for block in self._row_blocks()]
+        return xp.concat(parts) if parts else xp.zeros(0, dtype=xp.float64, device=self._device())
 
     def rmatvec(self, v: Any) -> Any:
-        """X.T @ v as a float64 vector."""
-        out = self.X.T @ self._cast(v)
-        return self.xp.astype(out, self.xp.float64)
+        """X.T @ v as a float64 vector (float64 sums for float32 X, as in :meth:`matvec`)."""
+        xp = self.xp
+        if not self._reduced:
+            return xp.astype(self.X.T @ self._cast(v), xp.float64)
+        out = xp.zeros(self.p, dtype=xp.float64, device=self._device())
+        start = 0
+        for block in self._row_blocks():
+            stop = start + block.shape[0]
+            out = out + xp.astype(block, xp.float64).T @ xp.astype(v[start:stop], xp.float64)
+            start = stop
+        return out
+
+    def _row_blocks(self) -> Any:
+        chunk = _chunk_rows(self.p, self.backend.name == "numpy")
+        return (self.X[start : start + chunk] for start in range(0, self.n, chunk))
 
     def column_range(self) -> np.ndarray:
         """max - min of each column, on the host (zero exactly for a constant column)."""

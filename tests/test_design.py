@@ -199,3 +199,21 @@ def test_subset_keeps_the_last_column_set(sparse):
     np.testing.assert_allclose(other.gram(d), reference_gram(X[:, [1, 2]], d), rtol=1e-12)
     again = design.subset(cols)
     np.testing.assert_allclose(again.gram(d), reference_gram(X[:, cols], d), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_float32_products_accumulate_in_float64(backend):
+    """X @ b and X.T @ v of float32 X equal float64 products of the same values (two row blocks)."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((50_000, 6)).astype(np.float32)
+    b, v = rng.standard_normal(6), rng.standard_normal(50_000)
+    design = make_design(X, Backend(backend))
+    exact = X.astype(np.float64)
+    eta, grad = exact @ b, exact.T @ v
+    # float64 sums agree to round-off of the largest term (float32 sums: about 1e-7)
+    got_eta = to_numpy(design.matvec(design.backend.asarray(b)))
+    np.testing.assert_allclose(got_eta, eta, rtol=0, atol=1e-13 * np.abs(eta).max())
+    got_grad = to_numpy(design.rmatvec(design.backend.asarray(v)))
+    np.testing.assert_allclose(got_grad, grad, rtol=0, atol=1e-13 * np.abs(grad).max())

@@ -102,6 +102,18 @@ def test_double_and_single_precision():
     single = glmlib.GLM("binomial", precision="single").fit(X, y)
     assert single.precision_ == "single"
     assert rel_error(single.coef_, ref.coef_) <= 1e-4
+
+
+@pytest.mark.parametrize("kappa", [10.0, 100.0, 1000.0])
+def test_float32_x_converges_to_the_fit_of_its_values(kappa):
+    """float32 X: products accumulate in float64, so Newton converges in a few iterations to
+    the float64 fit of the same (float32-rounded) values; with float32 sums it stalled."""
+    X, y = conditioned(kappa, n=20_000)
+    X32 = X.astype(np.float32)
+    ref = glmlib.GLM("binomial").fit(X32.astype(np.float64), y)
+    model = glmlib.GLM("binomial").fit(X32, y)
+    assert model.converged_ and model.n_iter_ <= 10
+    assert rel_error(model.coef_, ref.coef_) <= 1e-9
     assert glmlib.GLM("binomial").fit(X, y).precision_ == "double"
 
 
