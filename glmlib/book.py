@@ -265,7 +265,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     name : str
         The glue key, unique in the chapter.
     value : object
-        The value; numbers are formatted by the role's format spec.
+        The value; numbers are formatted by the role's format spec. A NumPy
+        scalar is stored as the Python number it holds.
     display : bool, default False
         Also show the value under the cell.
     """
@@ -273,4 +274,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         from myst_nb import glue as myst_glue
     except ImportError:  # no book toolchain: nothing to store
         return
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        # A NumPy (or torch) scalar displays as "np.float64(...)", which the
+        # {glue:text} role cannot format: store the Python number instead.
+        value = value.item()
     myst_glue(name, value, display=display)

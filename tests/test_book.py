@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 
+import numpy as np
 import pytest
 
 from glmlib.book import (
@@ -105,7 +106,9 @@ def test_glue_stores_the_value_for_the_prose(monkeypatch: pytest.MonkeyPatch) ->
     )
     glue("n_rows", 532)
     glue("shown", 0.5, display=True)
-    assert glued == [("n_rows", 532, False), ("shown", 0.5, True)]
+    glue("gap", np.float64(0.25))
+    assert glued == [("n_rows", 532, False), ("shown", 0.5, True), ("gap", 0.25, False)]
+    assert type(glued[-1][1]) is float  # "np.float64(0.25)" would not format in {glue:text}
 
 
 def test_glue_without_myst_nb_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +134,7 @@ def test_glue_records_the_value_in_the_cell_output() -> None:
     monkey = shell.display_pub.publish
     shell.display_pub.publish = lambda data, metadata=None, **k: published.append((data, metadata))
     try:
-        glue("gap", 0.125)
+        glue("gap", np.float64(0.125))
     finally:
         shell.display_pub.publish = monkey
     ((data, metadata),) = published
