@@ -31,6 +31,16 @@ ALLOWED: dict[str, dict[str, str]] = {
     "01_introduction": {
         "4": "a chapter number of the research: James et al. (2013), chapter 4",
     },
+    "05_bayesian_glms": {
+        "20": "the motivation's example of prior knowledge (an odds ratio of 20), not a result",
+        "10": "the sd of the vague Normal(0, 10) prior, a choice of the analysis",
+        "94%": "the credible-interval level, a choice (ArviZ's default HDI)",
+    },
+    "06_scaling_cublas_nccl": {
+        "5.1": "a listing number of the research (its cuBLAS GEMM listing)",
+        "5.2": "a listing number of the research (its DDP training listing)",
+        "3": "a name: ZeRO stage 3",
+    },
 }
 # Everywhere: confidence levels and the like, whose value is a choice, not a result.
 ALLOWED_EVERYWHERE = {
