@@ -1219,7 +1219,11 @@ use_amp = on_gpu
 model = torch.nn.Linear(n_features, 1, dtype=torch.float32, device=device)
 optimizer = torch.optim.SGD(model.parameters(), lr=lr)
 scaler = torch.amp.GradScaler("cuda" if use_amp else "cpu", enabled=use_amp)  # one for the run
-glue("growth_interval", scaler.get_growth_interval())
+# The clean steps before the scale doubles, as the constructor's default (a disabled
+# scaler keeps no state to ask).
+glue(
+    "growth_interval", inspect.signature(torch.amp.GradScaler).parameters["growth_interval"].default
+)
 Xt = torch.as_tensor(X_d, dtype=torch.float32, device=device)
 yt = torch.as_tensor(y_d, dtype=torch.float32, device=device)
 for _ in range(50):
