@@ -1,5 +1,5 @@
 """The book's chapter helpers: parameter checks, so that a bad value fails at once,
-and numbered figures (:func:`glue_figure`).
+numbered figures (:func:`glue_figure`) and computed numbers in the prose (:func:`glue`).
 
 Every chapter has a papermill ``parameters`` cell (``seed``, ``quick``,
 ``device`` and the chapter's own sizes) and, right after it, one call of
@@ -39,6 +39,7 @@ __all__ = [
     "Real",
     "Rule",
     "check_parameters",
+    "glue",
     "glue_figure",
 ]
 
@@ -247,3 +248,34 @@ def glue_figure(name: str, fig: Any) -> None:
     else:
         glue(name, fig, display=True)
     plt.close(fig)
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Store a computed value for the chapter's prose under `name`.
+
+    The markdown then states it with ``{glue:text}`name:.3f` `` (formatted) or
+    ``{glue:}`name` `` (as displayed), so that a number in a sentence is the one
+    the chapter computed, under any seed and in quick mode. This calls
+    ``myst_nb.glue`` where MyST-NB is installed (the book's build) and does
+    nothing elsewhere (Colab installs glmlib alone; the printed outputs next to
+    the prose still say the numbers there).
+
+    Parameters
+    ----------
+    name : str
+        The glue key, unique in the chapter.
+    value : object
+        The value; numbers are formatted by the role's format spec. A NumPy
+        scalar is stored as the Python number it holds.
+    display : bool, default False
+        Also show the value under the cell.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # no book toolchain: nothing to store
+        return
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        # A NumPy (or torch) scalar displays as "np.float64(...)", which the
+        # {glue:text} role cannot format: store the Python number instead.
+        value = value.item()
+    myst_glue(name, value, display=display)
