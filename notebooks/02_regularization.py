@@ -206,7 +206,7 @@ def standardize(train, test):
 
 default = load("default")
 glue("credit_customers", len(default))
-glue("credit_default_rate", default["defaulted"].mean())
+glue("credit_default_rate", float(default["defaulted"].mean()))
 if credit_rows is not None:
     default = default.sample(credit_rows, random_state=seed)
 balance, income = default["balance"] / 1000, default["income"] / 10_000  # USD 1,000 / 10,000
@@ -222,7 +222,7 @@ Xc_train, Xc_test, yc_train, yc_test = train_test_split(
     credit, y_credit, test_size=test_fraction, stratify=y_credit, random_state=seed
 )
 Xc_train, Xc_test = standardize(Xc_train, Xc_test)
-glue("credit_columns", Xc_train.shape[1])
+glue("credit_columns", int(Xc_train.shape[1]))
 print(f"credit: {Xc_train.shape} train, {Xc_test.shape} test; default rate {yc_train.mean():.2%}")
 powers = Xc_train[["balance", "balance^2", "balance^3"]].corr()
 print("correlations of the powers of balance:\n" + powers.round(3).to_string())
@@ -235,7 +235,7 @@ top = genes[in_train].var().nlargest(n_genes).index
 Xk_train, Xk_test = standardize(genes.loc[in_train, top], genes.loc[~in_train, top])
 y_khan = (khan["y"] == 2).to_numpy(dtype=float)
 yk_train, yk_test = y_khan[in_train], y_khan[~in_train]
-glue("khan_genes", genes.shape[1])
+glue("khan_genes", int(genes.shape[1]))
 glue("khan_tumours", len(khan))
 glue("khan_train", len(yk_train))
 glue("khan_test", len(yk_test))
@@ -258,8 +258,8 @@ Xi_train, Xi_test, yi_train, yi_test, oi_train, oi_test = train_test_split(
 constant = Xi_train.columns[Xi_train.std() == 0]  # a dummy with no 1 in the training cells
 Xi_train, Xi_test = standardize(Xi_train.drop(columns=constant), Xi_test.drop(columns=constant))
 glue("insurance_cells", len(insurance))
-glue("insurance_columns", design.shape[1])
-glue("insurance_coefficients", Xi_train.shape[1] + 1)  # with the intercept
+glue("insurance_columns", int(design.shape[1]))
+glue("insurance_coefficients", int(Xi_train.shape[1] + 1))  # with the intercept
 glue("insurance_train", len(yi_train))
 print(f"insurance: {design.shape[1]} columns, {len(constant)} constant in training dropped;")
 print(f"  {Xi_train.shape} train, {Xi_test.shape} test; offset = log(Holders)")
@@ -499,8 +499,10 @@ print(
     f"n_iter_ = {khan_mle.n_iter_}, converged_ = {khan_mle.converged_}"
 )
 show_warnings("khan unpenalised")
-glue("khan_mle_train_accuracy", np.mean((mu_train > 0.5) == yk_train))
-glue("khan_mle_separation_warnings", warning_log.count("khan unpenalised", "numerically 0 or 1"))
+glue("khan_mle_train_accuracy", float(np.mean((mu_train > 0.5) == yk_train)))
+glue(
+    "khan_mle_separation_warnings", int(warning_log.count("khan unpenalised", "numerically 0 or 1"))
+)
 glue("khan_mle_converged", bool(khan_mle.converged_))
 
 # %% [markdown]
@@ -734,8 +736,8 @@ credit_overlap = max(lo for lo, _ in credit_ranges) <= min(hi for _, hi in credi
 ins = {m: folds["insurance", m]["Poisson deviance"].mean() for m in candidates(insurance_cv)}
 best_penalised = min(v for m, v in ins.items() if m != "unpenalised")
 khan_accuracy = {m: folds["Khan", m]["accuracy"].mean() for m in candidates(khan_cv)}
-glue("insurance_per_coefficient", per_coefficient(Xi_train, yi_train))
-glue("insurance_unpenalised_ratio", ins["unpenalised"] / best_penalised)
+glue("insurance_per_coefficient", float(per_coefficient(Xi_train, yi_train)))
+glue("insurance_unpenalised_ratio", float(ins["unpenalised"] / best_penalised))
 display(
     Markdown(
         "How much a penalty can change depends on how many observations there are per "
@@ -837,7 +839,7 @@ comparison.style.format(
 # %% tags=["remove-input"]
 diffs = comparison["max |coef diff|"].unstack("library")
 default_tol, tight_tol = diffs["scikit-learn"], diffs["scikit-learn, tol=1e-8 (one run)"]
-glue("sklearn_diff_tight", tight_tol.max())
+glue("sklearn_diff_tight", float(tight_tol.max()))
 display(
     Markdown(
         '"max |coef diff|" is the largest absolute difference over the intercept and all '
@@ -915,9 +917,9 @@ lasso_kept = {
 lasso_zero = max(  # the copy left out, in either order
     min(abs(l[f"copy {o}: balance"]), abs(l[f"copy {o}: balance_copy"])) for o in ("last", "first")
 )
-glue("ridge_gap", ridge_gap)
-glue("ridge_vs_half", ridge_vs_half)
-glue("lasso_sum_gap", lasso_sum_gap)
+glue("ridge_gap", float(ridge_gap))
+glue("ridge_vs_half", float(ridge_vs_half))
+glue("lasso_sum_gap", float(lasso_sum_gap))
 show_warnings("duplicates")
 
 # %% [markdown]
@@ -979,7 +981,7 @@ print(
 )
 print("variance inflation factors:", vif.round(1).to_dict())
 glue("cancer_tumours", len(yb))
-glue("vif_max", vif.max())
+glue("vif_max", float(vif.max()))
 ridge_b = fit_cv("breast cancer", Xb, yb, 0.0)
 print(
     f"ridge alpha_ = {ridge_b.alpha_:.2e} (grid {ridge_b.alphas_[0]:.1e} .. {ridge_b.alphas_[-1]:.1e})"
@@ -1012,12 +1014,15 @@ stability = pd.DataFrame(
 )
 stability["SD ratio"] = stability["SD unpenalised"] / stability["SD ridge"]
 size_ratios = stability.loc[["mean_radius", "mean_perimeter", "mean_area"], "SD ratio"]
-glue("sd_ratio_min", size_ratios.min())
-glue("sd_ratio_max", size_ratios.max())
+glue("sd_ratio_min", float(size_ratios.min()))
+glue("sd_ratio_max", float(size_ratios.max()))
 print(f"{2 * n_boot} bootstrap fits: {time.perf_counter() - tic:.1f} s")
 show_warnings("bootstrap unpenalised")
 show_warnings("bootstrap ridge")
-glue("boot_separated", warning_log.count("bootstrap unpenalised", "numerically 0 or 1") / n_boot)
+glue(
+    "boot_separated",
+    float(warning_log.count("bootstrap unpenalised", "numerically 0 or 1") / n_boot),
+)
 stability.round(3)
 
 # %% tags=["remove-output"]
@@ -1228,8 +1233,8 @@ trend = {
     for series, part in timing.groupby("series")
 }
 spread = fixed_np["ms per iteration"].max() / fixed_np["ms per iteration"].min()
-glue("sparse_spread", spread)
-glue("sparse_nnz_spread", fixed_np["nnz"].max() / fixed_np["nnz"].min())
+glue("sparse_spread", float(spread))
+glue("sparse_nnz_spread", float(fixed_np["nnz"].max() / fixed_np["nnz"].min()))
 display(
     Markdown(
         f"The rank correlation between nnz and the time per "
@@ -1417,9 +1422,9 @@ print(
     f"the best results of all {len(finals)} runs span {finals.max() - finals.min():.4f}"
 )
 search_span = finals.max() - finals.min()
-glue("search_span", search_span)
-glue("search_se", se_best)
-glue("search_span_in_se", search_span / se_best)
+glue("search_span", float(search_span))
+glue("search_se", float(se_best))
+glue("search_span_in_se", float(search_span / se_best))
 
 # %% [markdown]
 # Read these numbers for what they are: one data set, one objective with two
