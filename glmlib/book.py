@@ -1,5 +1,8 @@
 """The book's chapter helpers: parameter checks, so that a bad value fails at once,
-numbered figures (:func:`glue_figure`) and computed numbers in the prose (:func:`glue`).
+numbered figures (:func:`glue_figure`), computed numbers in the prose (:func:`glue`),
+and the machinery a chapter should not show: BLAS thread limits
+(:func:`limit_blas_threads`) and warnings recorded rather than printed
+(:class:`WarningLog`).
 
 Every chapter has a papermill ``parameters`` cell (``seed``, ``quick``,
 ``device`` and the chapter's own sizes) and, right after it, one call of
@@ -21,10 +24,13 @@ ValueError: parameter device = 'tpu' is invalid: it must be "auto", "cpu", "cuda
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import re
-from collections.abc import Mapping
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +44,11 @@ __all__ = [
     "Optional",
     "Real",
     "Rule",
+    "WarningLog",
     "check_parameters",
     "glue",
     "glue_figure",
+    "limit_blas_threads",
 ]
 
 
@@ -279,3 +287,67 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         # {glue:text} role cannot format: store the Python number instead.
         value = value.item()
     myst_glue(name, value, display=display)
+
+
+def limit_blas_threads(threads: int | None) -> list[str]:
+    """Cap the BLAS thread pools at ``threads`` (None: leave them) and describe them.
+
+    glmlib factorises many small matrices; on a small shared machine, BLAS
+    threads competing for the same cores slow that down. The limit holds for
+    the rest of the process.
+
+    Returns
+    -------
+    list of str
+        One ``"<api> x<threads>"`` entry per thread pool after the limit.
+    """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if threads is not None:
+        threadpool_limits(threads, user_api="blas")
+    return [f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info()]
+
+
+class WarningLog:
+    """Warnings recorded under labels instead of printed, each distinct one shown once.
+
+    A chapter that fits many rank-deficient or separated models on purpose
+    records glmlib's (correct) warnings and prints each distinct message
+    with its count where it matters. A message is shortened to its first
+    sentence.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> log = WarningLog()
+    >>> for _ in range(2):
+    ...     with log.record("fits"):
+    ...         warnings.warn("X is rank deficient. Details follow.", UserWarning)
+    >>> log.show("fits")
+      [fits] 2 x UserWarning: X is rank deficient
+    >>> log.count("fits", "rank deficient"), log.count("other")
+    (2, 0)
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter[str]] = {}
+
+    @contextlib.contextmanager
+    def record(self, label: str) -> Iterator[None]:
+        """Record the warnings raised in the block under ``label``."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        counts = self.counts.setdefault(label, Counter())
+        for w in caught:
+            message = str(w.message).split(". ")[0].split("; ")[0]
+            counts[f"{w.category.__name__}: {message}"] += 1
+
+    def show(self, label: str) -> None:
+        """Print each distinct warning recorded under ``label`` with its count."""
+        for message, count in sorted(self.counts.get(label, Counter()).items()):
+            print(f"  [{label}] {count} x {message}")
+
+    def count(self, label: str, contains: str = "") -> int:
+        """How many warnings under ``label`` have ``contains`` in their message."""
+        return sum(n for m, n in self.counts.get(label, Counter()).items() if contains in m)

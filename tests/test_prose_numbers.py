@@ -41,6 +41,11 @@ ALLOWED: dict[str, dict[str, str]] = {
         "5.2": "a listing number of the research (its DDP training listing)",
         "3": "a name: ZeRO stage 3",
     },
+    "02_regularization": {
+        "1.8": "a scikit-learn version (the release that deprecated `penalty`)",
+        "4,000": "glmlib's documented switch from Newton to L-BFGS (GLM's docstring)",
+        "10": "optuna's documented default of random start-up trials for TPE",
+    },
 }
 # Everywhere: confidence levels and the like, whose value is a choice, not a result.
 ALLOWED_EVERYWHERE = {
