@@ -39,6 +39,7 @@ __all__ = [
     "Real",
     "Rule",
     "check_parameters",
+    "glue",
     "glue_figure",
 ]
 
@@ -247,3 +248,16 @@ def glue_figure(name: str, fig: Any) -> None:
     else:
         glue(name, fig, display=True)
     plt.close(fig)
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Store ``value`` for the book's Markdown under ``name`` (MyST-NB's glue).
+
+    The prose then states it with ``{glue:text}`name:.3f` `` or ``{glue:}`name` ``.
+    Where MyST-NB is not installed (Colab installs glmlib alone) this does nothing.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # no book toolchain: nothing to store
+        return
+    myst_glue(name, value, display=display)
