@@ -34,6 +34,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         "500": "the name of the S&P 500 index",
         "50%": "the accuracy of a fair coin, a reference line by definition",
     },
+    "04_generalized_additive_models": {
+        "1,000": "a unit: wages in USD 1,000",
+        "10,000": "a unit: family income in USD 10,000",
+    },
 }
 # Everywhere: confidence levels and the like, whose value is a choice, not a result.
 ALLOWED_EVERYWHERE = {
