@@ -46,6 +46,16 @@ ALLOWED: dict[str, dict[str, str]] = {
         "4,000": "glmlib's documented switch from Newton to L-BFGS (GLM's docstring)",
         "10": "optuna's documented default of random start-up trials for TPE",
     },
+    "03_feature_engineering": {
+        "1,000": "a unit: wages in USD 1,000",
+        "000": 'the name of a spam7 word feature ("000"), and the unit USD 1,000',
+        "500": "the name of the S&P 500 index",
+        "50%": "the accuracy of a fair coin, a reference line by definition",
+    },
+    "04_generalized_additive_models": {
+        "1,000": "a unit: wages in USD 1,000",
+        "10,000": "a unit: family income in USD 10,000",
+    },
 }
 # Everywhere: confidence levels and the like, whose value is a choice, not a result.
 ALLOWED_EVERYWHERE = {
