@@ -1,5 +1,8 @@
 """The book's chapter helpers: parameter checks, so that a bad value fails at once,
-and numbered figures (:func:`glue_figure`).
+numbered figures (:func:`glue_figure`), computed numbers in the prose (:func:`glue`),
+and the machinery a chapter should not show: BLAS thread limits
+(:func:`limit_blas_threads`) and warnings recorded rather than printed
+(:class:`WarningLog`).
 
 Every chapter has a papermill ``parameters`` cell (``seed``, ``quick``,
 ``device`` and the chapter's own sizes) and, right after it, one call of
@@ -21,10 +24,13 @@ ValueError: parameter device = 'tpu' is invalid: it must be "auto", "cpu", "cuda
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import re
-from collections.abc import Mapping
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +44,11 @@ __all__ = [
     "Optional",
     "Real",
     "Rule",
+    "WarningLog",
     "check_parameters",
+    "glue",
     "glue_figure",
+    "limit_blas_threads",
 ]
 
 
@@ -247,3 +256,98 @@ def glue_figure(name: str, fig: Any) -> None:
     else:
         glue(name, fig, display=True)
     plt.close(fig)
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Store a computed value for the chapter's prose under `name`.
+
+    The markdown then states it with ``{glue:text}`name:.3f` `` (formatted) or
+    ``{glue:}`name` `` (as displayed), so that a number in a sentence is the one
+    the chapter computed, under any seed and in quick mode. This calls
+    ``myst_nb.glue`` where MyST-NB is installed (the book's build) and does
+    nothing elsewhere (Colab installs glmlib alone; the printed outputs next to
+    the prose still say the numbers there).
+
+    Parameters
+    ----------
+    name : str
+        The glue key, unique in the chapter.
+    value : object
+        The value; numbers are formatted by the role's format spec. A NumPy
+        scalar is stored as the Python number it holds.
+    display : bool, default False
+        Also show the value under the cell.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # no book toolchain: nothing to store
+        return
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        # A NumPy (or torch) scalar displays as "np.float64(...)", which the
+        # {glue:text} role cannot format: store the Python number instead.
+        value = value.item()
+    myst_glue(name, value, display=display)
+
+
+def limit_blas_threads(threads: int | None) -> list[str]:
+    """Cap the BLAS thread pools at ``threads`` (None: leave them) and describe them.
+
+    glmlib factorises many small matrices; on a small shared machine, BLAS
+    threads competing for the same cores slow that down. The limit holds for
+    the rest of the process.
+
+    Returns
+    -------
+    list of str
+        One ``"<api> x<threads>"`` entry per thread pool after the limit.
+    """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if threads is not None:
+        threadpool_limits(threads, user_api="blas")
+    return [f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info()]
+
+
+class WarningLog:
+    """Warnings recorded under labels instead of printed, each distinct one shown once.
+
+    A chapter that fits many rank-deficient or separated models on purpose
+    records glmlib's (correct) warnings and prints each distinct message
+    with its count where it matters. A message is shortened to its first
+    sentence.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> log = WarningLog()
+    >>> for _ in range(2):
+    ...     with log.record("fits"):
+    ...         warnings.warn("X is rank deficient. Details follow.", UserWarning)
+    >>> log.show("fits")
+      [fits] 2 x UserWarning: X is rank deficient
+    >>> log.count("fits", "rank deficient"), log.count("other")
+    (2, 0)
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter[str]] = {}
+
+    @contextlib.contextmanager
+    def record(self, label: str) -> Iterator[None]:
+        """Record the warnings raised in the block under ``label``."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        counts = self.counts.setdefault(label, Counter())
+        for w in caught:
+            message = str(w.message).split(". ")[0].split("; ")[0]
+            counts[f"{w.category.__name__}: {message}"] += 1
+
+    def show(self, label: str) -> None:
+        """Print each distinct warning recorded under ``label`` with its count."""
+        for message, count in sorted(self.counts.get(label, Counter()).items()):
+            print(f"  [{label}] {count} x {message}")
+
+    def count(self, label: str, contains: str = "") -> int:
+        """How many warnings under ``label`` have ``contains`` in their message."""
+        return sum(n for m, n in self.counts.get(label, Counter()).items() if contains in m)

@@ -28,7 +28,7 @@ if "google.colab" in sys.modules:
 #
 # Linear regression answers "how does the mean of $y$ change with $x$?" when
 # $y$ is roughly normal with constant variance. Many responses are not: a
-# customer defaults or does not, a policy produces 0, 1 or 5 claims. A
+# customer defaults or does not, a policy produces 0, 1, 2 or more claims. A
 # **generalized linear model** (GLM) {cite}`nelder1972,mccullagh1989` keeps
 # the linear structure and changes two things: the distribution of $y$ and
 # the scale on which the features act linearly.
@@ -36,8 +36,8 @@ if "google.colab" in sys.modules:
 # This chapter fits three GLMs to real data, opens up the algorithm that fits
 # them (iteratively reweighted least squares), chooses between candidate
 # models with AIC, BIC and cross-validation, insists on simple baselines, and
-# checks glmlib against statsmodels. Every number quoted below is printed by
-# the code that computes it.
+# checks glmlib against statsmodels. Every number quoted below is computed
+# by the chapter's code, so it stays true under another seed.
 
 # %% [markdown]
 # ## Parameters
@@ -78,6 +78,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from IPython.display import Markdown
 from matplotlib.ticker import FormatStrFormatter
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
@@ -88,7 +89,7 @@ from tqdm import TqdmWarning
 warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
 
 import glmlib
-from glmlib.book import glue_figure
+from glmlib.book import glue, glue_figure
 from glmlib.datasets import load
 
 start_time = time.perf_counter()
@@ -111,12 +112,12 @@ print(f"device={device}, seed={seed}, quick={quick}, n_folds={n_folds}, n_boot={
 # Three data sets shipped with glmlib (provenance and licences in
 # `data/README.md`), one per response type:
 #
-# - **Wage** (ISLR): wages of 3,000 male workers, in USD 1,000 — a continuous
-#   response.
-# - **Default** (ISLR): whether each of 10,000 credit-card customers
-#   defaulted — a binary response. Balance and income are rescaled to USD 1,000
-#   so that their coefficients are readable.
-# - **Insurance** (MASS): claims in 64 cells of motor policyholders (district
+# - **Wage** (ISLR): wages of {glue:text}`n_wage:,d` male workers, in thousands
+#   of USD — a continuous response.
+# - **Default** (ISLR): whether each of {glue:text}`n_default:,d` credit-card
+#   customers defaulted — a binary response. Balance and income are rescaled to
+#   thousands of USD so that their coefficients are readable.
+# - **Insurance** (MASS): claims in {glue:text}`n_cells:d` cells of motor policyholders (district
 #   × engine size × driver age), with the number of policyholders as the
 #   exposure — a count response.
 
@@ -133,6 +134,9 @@ credit = pd.DataFrame(
     }
 )
 y_default = default["defaulted"].to_numpy(dtype=float)
+glue("n_wage", len(wage))
+glue("n_default", len(default))
+glue("n_cells", len(insurance))
 
 pd.DataFrame(
     {
@@ -201,7 +205,7 @@ say(
 
 # %% [markdown]
 # With the identity link, $\mu = \eta$: every coefficient is a change in
-# mean wage in USD 1,000. {numref}`fig-wage-fit` draws the fitted mean against age for
+# mean wage in thousands of USD. {numref}`fig-wage-fit` draws the fitted mean against age for
 # each education level; the curves are vertical shifts of one another
 # because education enters additively on the scale of $\mu$ itself.
 
@@ -268,13 +272,15 @@ say(
 # $\eta$ is a straight line in balance, one per student status (income held
 # at its median). On the right, the inverse link
 # $\mu = 1 / (1 + e^{-\eta})$ bends those lines into S-shaped probability
-# curves, drawn over the observed default rate within bins of USD 200 of
-# balance (marker area proportional to the number of customers in the bin,
+# curves, drawn over the observed default rate within bins of
+# USD {glue:text}`bin_usd:,.0f` of balance (marker area proportional to the number of customers in the bin,
 # so the few customers with the highest balances show as dots).
 
 # %% tags=["remove-output"]
+bin_width = 0.2  # balance bins of the observed rates, in USD 1,000
+glue("bin_usd", 1000 * bin_width)
 balance_grid = np.linspace(0, credit["balance"].max(), 200)
-edges = np.arange(0, credit["balance"].max() + 0.2, 0.2)
+edges = np.arange(0, credit["balance"].max() + bin_width, bin_width)
 bins = pd.cut(credit["balance"], edges, include_lowest=True)
 binned = pd.DataFrame({"y": y_default, "balance": credit["balance"], "bin": bins})
 binned = binned.groupby("bin", observed=True).agg(
@@ -311,7 +317,7 @@ glue_figure("fig-default-link", fig)
 # Default data, binomial GLM with the logit link. Left: the linear predictor
 # $\eta$ against balance for students and non-students (income at its median).
 # Right: the probability of default $\mu = g^{-1}(\eta)$, over the observed
-# default rate in bins of USD 200 of balance (marker area proportional to
+# default rate in bins of USD {glue:text}`bin_usd:,.0f` of balance (marker area proportional to
 # customers).
 # ```
 
@@ -344,14 +350,17 @@ say(
 )
 
 # %% [markdown]
-# {numref}`fig-claims`, left: observed against fitted counts for the 64 cells, on log axes because
-# the counts span two orders of magnitude. Right: the fitted claim rate per
+# {numref}`fig-claims`, left: observed against fitted counts for the {glue:text}`n_cells:d` cells,
+# on log axes because the nonzero counts range from {glue:text}`claims_min:d` to
+# {glue:text}`claims_max:d`. Right: the fitted claim rate per
 # policyholder in District 1 by age group, one line per engine size, with
 # District 1's observed rates as points. On the log scale the lines are
 # parallel: under the log link the effects of age and engine size multiply.
 
 # %% tags=["remove-output"]
 fitted_claims = claims_model.predict(insurance_X, offset=log_holders)
+glue("claims_min", int(insurance["Claims"][insurance["Claims"] > 0].min()))
+glue("claims_max", int(insurance["Claims"].max()))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 axes[0].scatter(fitted_claims, insurance["Claims"], s=18)
 lims = [1, insurance["Claims"].max() * 1.2]
@@ -380,7 +389,7 @@ glue_figure("fig-claims", fig)
 # :name: fig-claims
 #
 # Insurance data, Poisson GLM with the log link and offset $\log(\mathrm{Holders})$.
-# Left: observed against fitted claims for the 64 cells (log axes). Right: fitted
+# Left: observed against fitted claims for the {glue:text}`n_cells:d` cells (log axes). Right: fitted
 # (lines) and observed (points) claims per policyholder in District 1 by driver
 # age, one colour per engine size.
 # ```
@@ -472,7 +481,9 @@ say(
     f"glmlib: n_iter_ = {default_model.n_iter_}, converged_ = {default_model.converged_}, "
     f"deviance_ = {default_model.deviance_:.4f}."
 )
-print(f"max |beta_IRLS - beta_glmlib| = {np.max(np.abs(beta_irls - glmlib_theta)):.2e}")
+irls_vs_glmlib = np.max(np.abs(beta_irls - glmlib_theta))
+print(f"max |beta_IRLS - beta_glmlib| = {irls_vs_glmlib:.2e}")
+glue("irls_vs_glmlib", irls_vs_glmlib)
 
 # %% [markdown]
 # {numref}`fig-irls-trace` plots both traces. Left: the deviance per iteration. Right, on
@@ -616,6 +627,9 @@ for criterion, name in picks.items():
 within = delta.index[delta["CV deviance"] <= delta["SE of CV difference"]]
 print(f"Within 1 SE of the CV minimum: {', '.join(within)}.")
 print(f"One-standard-error rule (fewest coefficients among those): {within[0]}.")
+glue("n_folds", n_folds)
+for criterion, key in [("AIC", "pick_aic"), ("BIC", "pick_bic"), ("CV deviance", "pick_cv")]:
+    glue(key, Markdown(picks[criterion]))
 delta.round(2)
 
 # %% [markdown]
@@ -731,11 +745,25 @@ say(
     f"Balance alone lowers the test deviance by {intervals.loc['M0: intercept', 'difference']:.1f} "
     "against the intercept-only model."
 )
-if intervals.loc[best_test, "2.5%"] < 0 < intervals.loc[best_test, "97.5%"]:
+contains_zero = intervals.loc[best_test, "2.5%"] < 0 < intervals.loc[best_test, "97.5%"]
+if contains_zero:
     say(
         f"The interval for {best_test} contains zero: on this test set it is not distinguishable "
         "from the one-predictor baseline."
     )
+glue("best_test", Markdown(best_test))
+glue("best_test_diff", intervals.loc[best_test, "difference"])
+glue("best_test_lo", intervals.loc[best_test, "2.5%"])
+glue("best_test_hi", intervals.loc[best_test, "97.5%"])
+glue("balance_gain", intervals.loc["M0: intercept", "difference"])
+glue(
+    "best_test_verdict",
+    Markdown(
+        "contains zero: on this test set that model is not distinguishable from balance alone"
+        if contains_zero
+        else "excludes zero: on this test set that model beats balance alone"
+    ),
+)
 
 # %% [markdown]
 # {numref}`fig-baselines`, left: test D² of each model. Right: test deviance relative to the
@@ -846,6 +874,7 @@ for name, (model, *_rest) in checks.items():
 agreement = pd.DataFrame(agreement).T
 worst = agreement[["max |Δ coef|", "max |Δ SE|", "|Δ deviance|"]].to_numpy().max()
 print(f"Largest absolute difference over all three models and all quantities: {worst:.1e}")
+glue("worst_vs_statsmodels", worst)
 agreement.map(lambda value: f"{value:.4g}")
 
 # %% [markdown]
@@ -856,14 +885,20 @@ agreement.map(lambda value: f"{value:.4g}")
 #   a logistic model for credit default and a Poisson rate model with an
 #   exposure offset for insurance claims.
 # - IRLS is Fisher scoring written as repeated weighted least squares; a
-#   dozen lines of NumPy reproduce glmlib's coefficients, and both traces
-#   show the fast final convergence of Newton's method.
-# - AIC, BIC and cross-validation answered the model-choice question on the
-#   training set, and the held-out test set showed how far each model moved
-#   beyond the intercept-only and balance-only baselines; the printed
-#   outputs above say which model each criterion picked and by how much.
-# - On all three models glmlib agreed with statsmodels to the precision
-#   printed in the last table.
+#   dozen lines of NumPy reproduce glmlib's coefficients (largest difference
+#   {glue:text}`irls_vs_glmlib:.1e`), and both traces show the fast final
+#   convergence of Newton's method.
+# - On the training set AIC picked {glue:md}`pick_aic`, BIC picked
+#   {glue:md}`pick_bic` and {glue:text}`n_folds:d`-fold cross-validation picked
+#   {glue:md}`pick_cv`. On the held-out test set, balance alone lowered the
+#   intercept-only model's deviance by {glue:text}`balance_gain:.1f`; the lowest
+#   test deviance was that of {glue:md}`best_test`, {glue:text}`best_test_diff:+.1f`
+#   against balance alone, and its 95% bootstrap interval
+#   ({glue:text}`best_test_lo:+.1f` to {glue:text}`best_test_hi:+.1f`)
+#   {glue:md}`best_test_verdict`.
+# - On all three models glmlib agreed with statsmodels: the largest absolute
+#   difference in any coefficient, standard error or deviance was
+#   {glue:text}`worst_vs_statsmodels:.1e`.
 #
 # **A note on glmlib.** `GLM.fit` rejects a design with zero columns (the
 # scikit-learn input check requires at least one feature), so an

@@ -29,7 +29,8 @@ if "google.colab" in sys.modules:
 # A GLM fitted by maximum likelihood uses every feature it is given, with
 # coefficients as large as the training data allow. That is a problem in
 # three common situations: when there are more features than observations
-# (a gene-expression study of 83 tumours and 2,308 genes), when features
+# (a gene-expression study of {glue:text}`khan_tumours:d` tumours and
+# {glue:text}`khan_genes:,d` genes), when features
 # are strongly correlated (a tumour's radius, perimeter and area), and when
 # the classes can be separated perfectly, so that the maximum-likelihood
 # coefficients are infinite. **Penalised** likelihood adds a price for large
@@ -52,9 +53,8 @@ if "google.colab" in sys.modules:
 # `seed` fixes every random draw. `quick=True` shrinks the folds, penalty
 # grids, resamples, search budgets and the sparse timing problems so that the
 # chapter runs in under a minute. `blas_threads` caps the threads of the
-# linear-algebra library (BLAS): glmlib factorises many small matrices, and
-# on a small machine shared with other work, threads competing for the same
-# cores slow that down; `None` keeps the library's default.
+# linear-algebra library (see `glmlib.book.limit_blas_threads`); `None` keeps
+# the library's default.
 
 # %% tags=["parameters"]
 seed = 0  # seed of every random draw in this chapter
@@ -95,10 +95,8 @@ check_parameters(
 )
 
 # %%
-import contextlib
 import time
 import warnings
-from collections import Counter
 from functools import partial
 
 from tqdm import TqdmWarning
@@ -112,6 +110,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import scipy.sparse as sp
+from IPython.display import Markdown, display
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
@@ -125,9 +124,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
-from threadpoolctl import threadpool_info, threadpool_limits
 
 import glmlib
+from glmlib.book import WarningLog, glue, glue_figure, limit_blas_threads
 from glmlib.datasets import load
 
 # %%
@@ -137,40 +136,15 @@ if quick:
     n_boot, n_trials, n_search_seeds = min(n_boot, 40), min(n_trials, 12), 1
     n_repeats, sparse_n, credit_rows = 1, min(sparse_n, 5_000), credit_rows or 3_000
 device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
-if blas_threads is not None:
-    threadpool_limits(blas_threads, user_api="blas")
+blas = limit_blas_threads(blas_threads)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 rng = np.random.default_rng(seed)
-blas = [f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info()]
+# This chapter fits rank-deficient and separated models on purpose: glmlib's (correct)
+# warnings about them are recorded under a label and printed once each where they matter.
+warning_log = WarningLog()
+record_warnings, show_warnings = warning_log.record, warning_log.show
 print(f"device={device}, seed={seed}, quick={quick}, n_folds={n_folds}, n_alphas={n_alphas}")
 print(f"n_genes={n_genes}, n_boot={n_boot}, n_trials={n_trials}, thread pools: {blas}")
-
-# %% [markdown]
-# glmlib warns, correctly, about rank-deficient designs and separated
-# classes, and in this chapter we fit many such models on purpose. Rather
-# than let the warnings scroll past, the helper below records them; the
-# chapter prints each distinct message once where it matters.
-
-# %%
-warning_log: dict[str, Counter] = {}
-
-
-@contextlib.contextmanager
-def record_warnings(label):
-    """Record the warnings raised in the block under `label` instead of printing them."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    counts = warning_log.setdefault(label, Counter())
-    for w in caught:
-        counts[f"{w.category.__name__}: {str(w.message).split('. ')[0].split('; ')[0]}"] += 1
-
-
-def show_warnings(label):
-    """Print each distinct warning recorded under `label` with its count."""
-    for message, count in sorted(warning_log.get(label, Counter()).items()):
-        print(f"  [{label}] {count} x {message}")
-
 
 # %% [markdown]
 # ## The penalised objective
@@ -206,19 +180,21 @@ def show_warnings(label):
 #
 # Three data sets shipped with glmlib (provenance in `data/README.md`):
 #
-# - **Default** (ISLR, finance): whether each of 10,000 credit-card customers
-#   defaulted (3.3 % did). Besides balance, income and student status we give
-#   the model a flexible, strongly correlated expansion: squares, cubes and
-#   interactions, 12 columns in all.
-# - **Khan** (ISLR, medicine): expression of 2,308 genes in 83 small round
-#   blue cell tumours of four types; we separate type 2 from the rest, on
-#   ISLR's split of 63 training and 20 test tumours, keeping the `n_genes`
-#   genes with the largest variance in the training tumours (a screen that
-#   never looks at the labels).
-# - **Insurance** (MASS): claim counts in 64 cells of policyholders
-#   (district × engine size × age group), with the number of policyholders as
-#   exposure. The design holds the three factors and all their two-way
-#   interactions, 36 dummy columns for 64 cells.
+# - **Default** (ISLR, finance): whether each of {glue:text}`credit_customers:,d`
+#   credit-card customers defaulted ({glue:text}`credit_default_rate:.1%` did).
+#   Besides balance, income and student status we give the model a flexible,
+#   strongly correlated expansion: squares, cubes and interactions,
+#   {glue:text}`credit_columns:d` columns in all.
+# - **Khan** (ISLR, medicine): expression of {glue:text}`khan_genes:,d` genes in
+#   {glue:text}`khan_tumours:d` small round blue cell tumours of four types; we
+#   separate type 2 from the rest, on ISLR's split of
+#   {glue:text}`khan_train:d` training and {glue:text}`khan_test:d` test
+#   tumours, keeping the `n_genes` genes with the largest variance in the
+#   training tumours (a screen that never looks at the labels).
+# - **Insurance** (MASS): claim counts in {glue:text}`insurance_cells:d` cells
+#   of policyholders (district × engine size × age group), with the number of
+#   policyholders as exposure. The design holds the three factors and all
+#   their two-way interactions, {glue:text}`insurance_columns:d` dummy columns.
 
 
 # %%
@@ -229,6 +205,8 @@ def standardize(train, test):
 
 
 default = load("default")
+glue("credit_customers", len(default))
+glue("credit_default_rate", float(default["defaulted"].mean()))
 if credit_rows is not None:
     default = default.sample(credit_rows, random_state=seed)
 balance, income = default["balance"] / 1000, default["income"] / 10_000  # USD 1,000 / 10,000
@@ -244,6 +222,7 @@ Xc_train, Xc_test, yc_train, yc_test = train_test_split(
     credit, y_credit, test_size=test_fraction, stratify=y_credit, random_state=seed
 )
 Xc_train, Xc_test = standardize(Xc_train, Xc_test)
+glue("credit_columns", int(Xc_train.shape[1]))
 print(f"credit: {Xc_train.shape} train, {Xc_test.shape} test; default rate {yc_train.mean():.2%}")
 powers = Xc_train[["balance", "balance^2", "balance^3"]].corr()
 print("correlations of the powers of balance:\n" + powers.round(3).to_string())
@@ -256,6 +235,10 @@ top = genes[in_train].var().nlargest(n_genes).index
 Xk_train, Xk_test = standardize(genes.loc[in_train, top], genes.loc[~in_train, top])
 y_khan = (khan["y"] == 2).to_numpy(dtype=float)
 yk_train, yk_test = y_khan[in_train], y_khan[~in_train]
+glue("khan_genes", int(genes.shape[1]))
+glue("khan_tumours", len(khan))
+glue("khan_train", len(yk_train))
+glue("khan_test", len(yk_test))
 print(f"khan: {Xk_train.shape} train, {Xk_test.shape} test; type-2 share {yk_train.mean():.2%}")
 
 # %%
@@ -274,6 +257,10 @@ Xi_train, Xi_test, yi_train, yi_test, oi_train, oi_test = train_test_split(
 )
 constant = Xi_train.columns[Xi_train.std() == 0]  # a dummy with no 1 in the training cells
 Xi_train, Xi_test = standardize(Xi_train.drop(columns=constant), Xi_test.drop(columns=constant))
+glue("insurance_cells", len(insurance))
+glue("insurance_columns", int(design.shape[1]))
+glue("insurance_coefficients", int(Xi_train.shape[1] + 1))  # with the intercept
+glue("insurance_train", len(yi_train))
 print(f"insurance: {design.shape[1]} columns, {len(constant)} constant in training dropped;")
 print(f"  {Xi_train.shape} train, {Xi_test.shape} test; offset = log(Holders)")
 
@@ -291,6 +278,7 @@ print(f"  {Xi_train.shape} train, {Xi_test.shape} test; offset = log(Holders)")
 # so its $\alpha_{\max}$ is infinite; glmlib sizes the ridge grid as if
 # $\rho$ were $10^{-3}$ and extends its bottom by the same factor, so the
 # ridge path spans six decades of $\alpha$ where the others span three.
+# {numref}`fig-credit-paths` draws the three paths.
 
 # %%
 penalties = {"lasso": 1.0, "elastic net": 0.5, "ridge": 0.0}
@@ -323,7 +311,7 @@ print(
 show_warnings("credit")
 
 
-# %%
+# %% tags=["remove-output"]
 def mark_choices(ax, model):
     """Vertical lines at alpha_ and alpha_1se_."""
     ax.axvline(model.alpha_, color="k", ls="--", lw=1, label=r"$\alpha_{\min}$ (alpha_)")
@@ -343,22 +331,67 @@ axes[0].set_ylabel("coefficient (per SD of the feature)")
 fig.legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=8)
 fig.suptitle("Credit default: coefficient paths, from the null model (left) to weak penalties")
 fig.tight_layout(rect=(0, 0, 0.84, 1))
-plt.show()
+glue_figure("fig-credit-paths", fig)
 
 # %% [markdown]
-# Reading from left to right the penalty weakens. The lasso admits features
-# one at a time and holds the rest at exactly zero; ridge moves all of them
-# at once. Along the lasso path the balance terms take turns: a power of
-# balance enters, then gives way to another as the penalty weakens. They are
-# strongly correlated (see the correlations printed with the data), and the
-# lasso treats near-copies as alternatives; a section below examines why.
+# ```{glue:figure} fig-credit-paths
+# :name: fig-credit-paths
+#
+# Credit default: coefficient paths of the lasso, the elastic net and ridge
+# (per standard deviation of each feature) against the penalty, which weakens
+# from left to right; the dashed and dotted lines mark `alpha_` and
+# `alpha_1se_`.
+# ```
+
+
+# %% tags=["remove-input"]
+def entered_and_left(path, columns):
+    """Columns non-zero somewhere on a path, and those of them that return to zero later."""
+    active = path[:, columns] != 0  # rows: strong to weak penalty
+    entered = active.any(axis=0)
+    first = np.argmax(active, axis=0)
+    left = [entered[k] and not active[first[k] :, k].all() for k in range(len(columns))]
+    return entered, np.array(left)
+
+
+lasso_nonzero = np.count_nonzero(credit_cv["lasso"].coef_path_, axis=1)
+ridge_nonzero = np.count_nonzero(credit_cv["ridge"].coef_path_, axis=1)
+power_names = ["balance", "balance^2", "balance^3"]
+entered, left = entered_and_left(
+    credit_cv["lasso"].coef_path_, [Xc_train.columns.get_loc(c) for c in power_names]
+)
+names_in = [n for n, e in zip(power_names, entered, strict=True) if e]
+names_out = [n for n, o in zip(power_names, left, strict=True) if o]
+display(
+    Markdown(
+        f"Reading from left to right the penalty weakens. Between neighbouring penalties the "
+        f"lasso admitted at most {np.diff(lasso_nonzero).max()} new feature(s) and held the "
+        "rest at exactly zero; ridge kept "
+        + (
+            f"all {ridge_nonzero.min()}"
+            if ridge_nonzero.min() == ridge_nonzero.max() == Xc_train.shape[1]
+            else f"between {ridge_nonzero.min()} and {ridge_nonzero.max()} of the "
+            f"{Xc_train.shape[1]}"
+        )
+        + " coefficients non-zero all along. "
+        f"Of the powers of balance, {len(names_in)} ({', '.join(names_in) or 'none'}) entered "
+        f"the lasso path, and "
+        + (
+            f"{len(names_out)} ({', '.join(names_out)}) gave way again as the penalty weakened"
+            if names_out
+            else "none of them gave way again as the penalty weakened"
+        )
+        + ". They are strongly correlated (see the correlations printed with the data), and "
+        "the lasso treats near-copies as alternatives; a section below examines why."
+    )
+)
 
 # %% [markdown]
 # ## Cross-validation curves and sparsity
 #
 # `cv_deviance_` has one row per fold and one column per penalty (held-out
-# deviance per observation). The curves below show its mean over the folds
-# with error bars of one standard error, $\mathrm{sd}/\sqrt{K}$, for the
+# deviance per observation). {numref}`fig-cv-curves` shows its mean over the
+# folds with error bars of one standard error, $\mathrm{sd}/\sqrt{K}$, for the
 # lasso on all three data sets; underneath, the number of non-zero
 # coefficients along the same path. The Poisson model gets the exposure
 # through `offset=log(Holders)`, so it models the claim *rate* per
@@ -376,13 +409,14 @@ show_warnings("khan")
 show_warnings("insurance")
 
 # %% [markdown]
-# The warnings above are glmlib's. X is rank deficient on Khan (63 rows,
-# more columns), which matters for the lasso, whose solution need not be
-# unique then; with $\alpha > 0$ ridge and the elastic net have strictly
-# convex objectives and a unique solution. The warning that `alpha_` is the
-# smallest penalty on the grid is discussed below the table of choices.
+# Any warnings above are glmlib's. X is rank deficient on Khan
+# ({glue:text}`khan_train:d` rows, more columns), which matters for the lasso,
+# whose solution need not be unique then; with $\alpha > 0$ ridge and the
+# elastic net have strictly convex objectives and a unique solution. A
+# warning that `alpha_` is the smallest penalty on the grid is discussed
+# below the table of choices.
 
-# %%
+# %% tags=["remove-output"]
 lasso_fits = {
     "credit default (binomial)": credit_cv["lasso"],
     "Khan, type 2 vs rest (binomial)": khan_cv["lasso"],
@@ -403,11 +437,19 @@ for k, (name, model) in enumerate(lasso_fits.items()):
 axes[0, 0].legend(fontsize=8)
 fig.suptitle(f"Lasso: {n_folds}-fold CV deviance (mean ± 1 SE) and sparsity against the penalty")
 fig.tight_layout()
-plt.show()
+glue_figure("fig-cv-curves", fig)
 
 # %% [markdown]
-# The shared x axis of each column runs from strong penalties (left) to weak
-# ones. The table lists the two choices for every penalty and data set: the
+# ```{glue:figure} fig-cv-curves
+# :name: fig-cv-curves
+#
+# Lasso on the three data sets. Top: held-out deviance per observation, mean
+# over the folds ± one standard error, against the penalty. Bottom: non-zero
+# coefficients along the same path. Each column's x axis runs from strong
+# penalties (left) to weak ones; the lines mark `alpha_` and `alpha_1se_`.
+# ```
+#
+# The table lists the two choices for every penalty and data set: the
 # penalty, the number of non-zero coefficients and the mean CV deviance; the
 # last column flags a choice at the end of the grid.
 
@@ -425,6 +467,7 @@ for data, fits in [("credit", credit_cv), ("Khan", khan_cv), ("insurance", insur
         row["alpha_ at grid end"] = model.alpha_ in (model.alphas_[0], model.alphas_[-1])
         rows.append(row)
 cv_table = pd.DataFrame(rows).set_index(["data", "penalty"])
+glue("khan_at_grid_end", int(cv_table.loc["Khan", "alpha_ at grid end"].sum()))
 cv_table.style.format(precision=4, subset=[c for c in cv_table if "deviance" in c]).format(
     "{:.2e}", subset=["alpha_min", "alpha_1se"]
 )
@@ -434,7 +477,8 @@ cv_table.style.format(precision=4, subset=[c for c in cv_table if "deviance" in 
 # rule picks a sparser or more strongly shrunk model at little cost in CV
 # deviance. On Khan, though, the CV deviance may keep falling to the weakest
 # penalty on the grid (glmlib warns when `alpha_` is the grid's smallest
-# penalty, as it did above). The reason is separation: with more genes than
+# penalty; here `alpha_` is at the end of the grid for
+# {glue:text}`khan_at_grid_end:d` of Khan's three penalties). The reason is separation: with more genes than
 # tumours, some linear combination of genes puts all type-2 training tumours
 # on one side and the rest on the other, so a weaker penalty only makes the
 # model more confident, and while held-out tumours land on the correct side
@@ -455,13 +499,21 @@ print(
     f"n_iter_ = {khan_mle.n_iter_}, converged_ = {khan_mle.converged_}"
 )
 show_warnings("khan unpenalised")
+glue("khan_mle_train_accuracy", float(np.mean((mu_train > 0.5) == yk_train)))
+glue(
+    "khan_mle_separation_warnings", int(warning_log.count("khan unpenalised", "numerically 0 or 1"))
+)
+glue("khan_mle_converged", bool(khan_mle.converged_))
 
 # %% [markdown]
-# The maximum-likelihood estimate does not exist here: the likelihood
+# The unpenalised fit classified {glue:text}`khan_mle_train_accuracy:.0%` of
+# the training tumours correctly and raised glmlib's separation warning
+# {glue:text}`khan_mle_separation_warnings:d` time(s). On perfectly separated
+# tumours the maximum-likelihood estimate does not exist: the likelihood
 # approaches its supremum only as the coefficients go to infinity along a
-# separating direction, and glmlib stops, with a warning, once the fitted
-# probabilities are numerically 0 or 1. Note its `converged_` flag above:
-# glmlib measures convergence by how much a Newton step moves the linear
+# separating direction, and glmlib stops, with that warning, once the fitted
+# probabilities are numerically 0 or 1. Its `converged_` flag was
+# {glue:text}`khan_mle_converged`: glmlib measures convergence by how much a Newton step moves the linear
 # predictor in units of the Fisher information, which vanishes as the
 # probabilities reach 0 or 1, so the criterion can be met although no
 # maximum exists; the warning is the signal to heed. Any penalty
@@ -508,10 +560,10 @@ def count_metrics(y, mu):
 
 # %% [markdown]
 # Each penalised model uses the `alpha_` its own cross-validation chose; the
-# unpenalised model is a plain `GLM`. On Khan that is the non-existent
-# maximum-likelihood fit of the previous section, kept so that its behaviour
-# is visible in the numbers. On insurance it has 37 coefficients for the 44
-# training cells.
+# unpenalised model is a plain `GLM`. On Khan that is the unpenalised fit of
+# the previous section, kept so that its behaviour is visible in the numbers.
+# On insurance it has {glue:text}`insurance_coefficients:d` coefficients for
+# the {glue:text}`insurance_train:d` training cells.
 
 # %%
 studies = {
@@ -601,17 +653,29 @@ fold_summary(["credit", "Khan"], ["log loss", "ROC AUC", "F1", "accuracy"]).roun
 # %%
 fold_summary(["insurance"], ["Poisson deviance", "MSE", "R2"]).map(lambda v: f"{v:.4g}")
 
-# %% [markdown]
-# On insurance the unpenalised model has more coefficients (37) than a
-# fold's training cells, so in every fold some of its coefficients are not
-# identified (glmlib reports the minimum-norm solution and warns) and the
-# held-out cells expose their arbitrary values; the penalties shrink those
-# directions instead. The figure shows the fold scores themselves: one point
-# per fold, with the mean ± one standard deviation. A model whose mean is
-# more than twenty times the best in its panel is left off the panel's
-# scale; its values are in the tables above.
+# %% tags=["remove-input"]
+n_coef = Xi_train.shape[1] + 1
+largest_fold = len(yi_train) - len(yi_train) // n_folds  # training cells of the largest fold
+display(
+    Markdown(
+        f"On insurance the unpenalised model has {n_coef} coefficients and a fold's training "
+        f"set at most {largest_fold} cells, so "
+        + (
+            "in every fold some of its coefficients are not identified (glmlib reports the "
+            "minimum-norm solution and warns) and the held-out cells expose their arbitrary "
+            "values; the penalties shrink those directions instead."
+            if n_coef > largest_fold
+            else "its coefficients can be identified in a fold, though barely."
+        )
+    )
+)
 
-# %%
+# %% [markdown]
+# {numref}`fig-fold-scores` shows the fold scores themselves. A model whose
+# mean is more than twenty times the best in its panel is left off the
+# panel's scale; its values are in the tables above.
+
+# %% tags=["remove-output"]
 panels = [("credit", "log loss"), ("Khan", "log loss"), ("insurance", "Poisson deviance")]
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
 for ax, (data, metric) in zip(axes, panels, strict=True):
@@ -629,7 +693,17 @@ for ax, (data, metric) in zip(axes, panels, strict=True):
     ax.set(ylabel=f"held-out {metric} (per observation)", title=data + note)
 fig.suptitle(f"Scores on each of {n_folds} held-out folds (lower is better), mean ± 1 SD")
 fig.tight_layout()
-plt.show()
+glue_figure("fig-fold-scores", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-fold-scores
+# :name: fig-fold-scores
+#
+# Held-out scores of the unpenalised model and the three penalties on each
+# cross-validation fold (lower is better): log loss on credit and Khan, mean
+# Poisson deviance on insurance. Points are folds, squares the mean ± one
+# standard deviation over the folds.
+# ```
 
 # %%
 for data, (_, _, _, _, _, _, family, fits) in studies.items():
@@ -648,18 +722,41 @@ print(
 for data in studies:
     show_warnings(f"{data} folds")
 
-# %% [markdown]
-# How much a penalty can change depends on how many observations there are
-# per coefficient. Credit default has hundreds of customers per coefficient,
-# and the four models' fold scores overlap. Insurance has about one cell per
-# coefficient, and there the unpenalised model fails while the penalties do
-# not. Khan's tumours are separable, so most models classify most held-out
-# tumours correctly and the scores differ mainly in confidence; the
-# unpenalised fit predicts probabilities numerically equal to 0 or 1, so its
-# log loss is near zero on a tumour it gets right and very large on one it
-# gets wrong (the printed range shows how that played out on these folds).
-# With 20 test tumours a single test-set number cannot rank these models;
-# the fold spread is the better guide.
+
+# %% tags=["remove-input"]
+def per_coefficient(X, y):
+    """Training observations per coefficient (with the intercept)."""
+    return len(y) / (X.shape[1] + 1)
+
+
+credit_ranges = [
+    (f["log loss"].min(), f["log loss"].max()) for k, f in folds.items() if k[0] == "credit"
+]
+credit_overlap = max(lo for lo, _ in credit_ranges) <= min(hi for _, hi in credit_ranges)
+ins = {m: folds["insurance", m]["Poisson deviance"].mean() for m in candidates(insurance_cv)}
+best_penalised = min(v for m, v in ins.items() if m != "unpenalised")
+khan_accuracy = {m: folds["Khan", m]["accuracy"].mean() for m in candidates(khan_cv)}
+glue("insurance_per_coefficient", float(per_coefficient(Xi_train, yi_train)))
+glue("insurance_unpenalised_ratio", float(ins["unpenalised"] / best_penalised))
+display(
+    Markdown(
+        "How much a penalty can change depends on how many observations there are per "
+        f"coefficient. Credit default has {per_coefficient(Xc_train, yc_train):.0f} training "
+        "customers per coefficient, and the four models' fold log losses "
+        + ("overlap" if credit_overlap else "do not all overlap")
+        + f". Insurance has {per_coefficient(Xi_train, yi_train):.1f} cells per coefficient, "
+        f"and there the unpenalised model's mean fold Poisson deviance is "
+        f"{ins['unpenalised'] / best_penalised:.3g} times the best penalty's, the worst "
+        f"penalty's {max(v for m, v in ins.items() if m != 'unpenalised') / best_penalised:.3g} "
+        f"times. On Khan every model classified at least {min(khan_accuracy.values()):.0%} of "
+        "the held-out tumours correctly on average, so the scores differ mainly in confidence; "
+        "the unpenalised fit predicts probabilities numerically equal to 0 or 1, so its log "
+        "loss is near zero on a tumour it gets right and very large on one it gets wrong (the "
+        f"printed range shows how that played out on these folds). With {len(yk_test)} test "
+        "tumours a single test-set number cannot rank these models; the fold spread is the "
+        "better guide."
+    )
+)
 
 # %% [markdown]
 # ## glmlib next to scikit-learn
@@ -739,13 +836,27 @@ comparison.style.format(
     {"alpha": "{:.3e}", "C": "{:.4g}", "fit time (s)": "{:.4f}", "max |coef diff|": "{:.1e}"}
 )
 
-# %% [markdown]
-# "max |coef diff|" is the largest absolute difference over the intercept
-# and all 12 coefficients, on the standardised scale. The coefficients agree
-# up to the solvers' stopping rules, which confirms the mapping
-# $C = 1/(n\alpha)$. The times are single measurements on one machine (its
-# CPU count is printed at the end) and say nothing general about either
-# library.
+# %% tags=["remove-input"]
+diffs = comparison["max |coef diff|"].unstack("library")
+default_tol, tight_tol = diffs["scikit-learn"], diffs["scikit-learn, tol=1e-8 (one run)"]
+glue("sklearn_diff_tight", float(tight_tol.max()))
+display(
+    Markdown(
+        '"max |coef diff|" is the largest absolute difference over the intercept and all '
+        f"{Xc_train.shape[1]} coefficients, on the standardised scale: at most "
+        f"{default_tol.max():.1e} at scikit-learn's default `tol` and {tight_tol.max():.1e} at "
+        "`tol=1e-8`. "
+        + (
+            "Tightening scikit-learn's stopping rule shrinks the difference for both penalties, "
+            "so what remains is the stopping rules, and the mapping C = 1/(n alpha) holds."
+            if (tight_tol < default_tol).all()
+            else "Tightening scikit-learn's stopping rule does not shrink the difference for "
+            "every penalty, so not all of it is the stopping rules."
+        )
+        + " The times are single measurements on one machine (its CPU count is printed at "
+        "the end) and say nothing general about either library."
+    )
+)
 
 # %% [markdown]
 # ## Duplicated and correlated features
@@ -787,47 +898,65 @@ duplicates.round(5)
 
 # %%
 r, l = duplicates["ridge"], duplicates["lasso"]
-print(
-    f"ridge: |balance - copy| = {abs(r['copy last: balance'] - r['copy last: balance_copy']):.1e}; "
-    f"|sum of copies - half-penalty fit| = "
-    f"{abs(r['copy last: balance'] + r['copy last: balance_copy'] - r['one column, half penalty: balance']):.1e}"
+ridge_gap = abs(r["copy last: balance"] - r["copy last: balance_copy"])
+ridge_vs_half = abs(
+    r["copy last: balance"] + r["copy last: balance_copy"] - r["one column, half penalty: balance"]
 )
-print(
-    f"lasso: sum of copies - one-column fit = "
-    f"{l['copy last: balance'] + l['copy last: balance_copy'] - l['one column: balance']:.1e} (copy last), "
-    f"{l['copy first: balance'] + l['copy first: balance_copy'] - l['one column: balance']:.1e} (copy first)"
+lasso_sum_gap = max(
+    abs(l[f"copy {o}: balance"] + l[f"copy {o}: balance_copy"] - l["one column: balance"])
+    for o in ("last", "first")
 )
+# which copy the lasso gave the weight to, with the copy last and with it first
+lasso_kept = {
+    order: "the first column" if abs(l[first]) > abs(l[second]) else "the second column"
+    for order, first, second in [
+        ("last", "copy last: balance", "copy last: balance_copy"),
+        ("first", "copy first: balance_copy", "copy first: balance"),
+    ]
+}
+lasso_zero = max(  # the copy left out, in either order
+    min(abs(l[f"copy {o}: balance"]), abs(l[f"copy {o}: balance_copy"])) for o in ("last", "first")
+)
+glue("ridge_gap", float(ridge_gap))
+glue("ridge_vs_half", float(ridge_vs_half))
+glue("lasso_sum_gap", float(lasso_sum_gap))
 show_warnings("duplicates")
 
 # %% [markdown]
 # **Ridge splits the weight evenly.** Write the two copies' coefficients as
 # $b_1, b_2$. The data only see their sum $s = b_1 + b_2$, and for a fixed
 # sum the ridge penalty $\frac{\alpha}{2}(b_1^2 + b_2^2)$ is smallest at
-# $b_1 = b_2 = s/2$, where it equals $\frac{\alpha}{4}s^2$. So the
-# duplicated fit is the one-column fit with *half* the penalty on that
-# column, its coefficient $w$ split as $w/2$ and $w/2$, which is what the
-# table shows (glmlib's `penalty_factor=[0.5, 1, 1]` gives the half-penalty
-# fit). Because the ridge objective is *strictly* convex, this solution is
-# unique, whatever the column order.
+# $b_1 = b_2 = s/2$, where it equals $\frac{\alpha}{4}s^2$. So the duplicated
+# fit is the one-column fit with *half* the penalty on that column
+# (`penalty_factor=[0.5, 1, 1]`), its coefficient split evenly between the
+# copies: in the table the copies differ by {glue:text}`ridge_gap:.1e` and
+# their sum differs from the half-penalty fit by
+# {glue:text}`ridge_vs_half:.1e`. Because the ridge objective is *strictly*
+# convex, this solution is unique, whatever the column order.
 #
-# **The lasso keeps an arbitrary one.** With the same signs,
+# **The lasso keeps one.** With the same signs,
 # $\alpha(|b_1| + |b_2|) = \alpha|s|$: every split of $s$ between the copies
 # has the same objective, so the minimisers form a whole segment and the
 # lasso objective is convex but not strictly. The sum equals the one-column
-# lasso coefficient, but which copy receives it is decided by the
-# algorithm; glmlib's coordinate descent gives everything to whichever copy
-# comes first. The elastic net's small L2 part restores strict convexity and
-# the even split, which is one reason to prefer it when features come in
-# correlated groups.
-#
-# glmlib's rank-deficiency warnings above (if any are printed) come from the
-# lasso fits with the copy, whose solution is indeed not unique.
+# lasso coefficient (to {glue:text}`lasso_sum_gap:.1e`), but which copy
+# receives it is decided by the algorithm, as the next lines say for
+# glmlib's coordinate descent. The elastic net's small L2 part restores
+# strict convexity and the even split, which is one reason to prefer it when
+# features come in correlated groups.
+
+# %% tags=["remove-input"]
+display(
+    Markdown(
+        f"Here the lasso gave the weight to {lasso_kept['last']} with the copy last and to "
+        f"{lasso_kept['first']} with the copy first, leaving the other at {lasso_zero:.1e}."
+    )
+)
 
 # %% [markdown]
 # ### Correlated features: bootstrap spread
 #
 # Exact copies are rare; near-copies are common. In the breast cancer data
-# (569 tumours) a nucleus's mean radius, perimeter and area are almost
+# ({glue:text}`cancer_tumours:d` tumours) a nucleus's mean radius, perimeter and area are almost
 # functions of one another. We fit a logistic model for malignancy on six
 # standardised features, without penalty and with ridge at the `alpha_`
 # chosen by `GLMCV`, on `n_boot` bootstrap resamples of the tumours, and
@@ -851,6 +980,8 @@ print(
     Xb.corr().loc["mean_radius", ["mean_perimeter", "mean_area"]].round(4).to_dict(),
 )
 print("variance inflation factors:", vif.round(1).to_dict())
+glue("cancer_tumours", len(yb))
+glue("vif_max", float(vif.max()))
 ridge_b = fit_cv("breast cancer", Xb, yb, 0.0)
 print(
     f"ridge alpha_ = {ridge_b.alpha_:.2e} (grid {ridge_b.alphas_[0]:.1e} .. {ridge_b.alphas_[-1]:.1e})"
@@ -867,7 +998,7 @@ for _ in range(n_boot):
             model = glmlib.GLM("binomial", alpha=alpha, device=device).fit(Xb.iloc[idx], yb[idx])
         boot[name].append(model.coef_)
 boot = {name: pd.DataFrame(np.array(c), columns=features) for name, c in boot.items()}
-with record_warnings("bootstrap unpenalised"):
+with record_warnings("breast cancer unpenalised"):  # not counted with the resamples
     full = {"unpenalised": glmlib.GLM("binomial").fit(Xb, yb).coef_, "ridge": ridge_b.coef_}
 stability = pd.DataFrame(
     {
@@ -882,12 +1013,19 @@ stability = pd.DataFrame(
     }
 )
 stability["SD ratio"] = stability["SD unpenalised"] / stability["SD ridge"]
+size_ratios = stability.loc[["mean_radius", "mean_perimeter", "mean_area"], "SD ratio"]
+glue("sd_ratio_min", float(size_ratios.min()))
+glue("sd_ratio_max", float(size_ratios.max()))
 print(f"{2 * n_boot} bootstrap fits: {time.perf_counter() - tic:.1f} s")
 show_warnings("bootstrap unpenalised")
 show_warnings("bootstrap ridge")
+glue(
+    "boot_separated",
+    float(warning_log.count("bootstrap unpenalised", "numerically 0 or 1") / n_boot),
+)
 stability.round(3)
 
-# %%
+# %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(10, 4))
 pos = np.arange(len(features))
 for shift, (name, color) in zip(
@@ -908,18 +1046,28 @@ ax.set_xticks(pos, [f.removeprefix("mean_") for f in features])
 ax.set(
     ylabel="coefficient (per SD of the feature)",
     xlabel="feature",
-    title=f"Breast cancer: coefficients over {n_boot} bootstrap resamples (boxes: quartiles, whiskers: 1.5 IQR)",
+    title=f"Breast cancer: coefficients over {n_boot} bootstrap resamples",
 )
 ax.legend()
-plt.show()
+glue_figure("fig-bootstrap", fig)
 
 # %% [markdown]
-# Without a penalty the radius, perimeter and area coefficients swing
-# widely and trade off against each other: the likelihood is nearly flat
-# along directions in which one rises and another falls, which is what the
-# variance inflation factors measure (a VIF of 600 means a coefficient's
-# variance is 600 times what it would be with uncorrelated features). Most
-# unpenalised resamples also warn that fitted probabilities reach 0 or 1:
+# ```{glue:figure} fig-bootstrap
+# :name: fig-bootstrap
+#
+# Breast cancer: logistic coefficients of six standardised features over
+# `n_boot` bootstrap resamples, unpenalised and with ridge at its CV choice of
+# $\alpha$. Boxes span the quartiles, whiskers 1.5 times the interquartile
+# range.
+# ```
+#
+# {numref}`fig-bootstrap` shows the spread. Without a penalty, the radius,
+# perimeter and area coefficients trade off against each other: the
+# likelihood is nearly flat along directions in which one rises and another
+# falls, which is what the variance inflation factors measure (the largest
+# here, {glue:text}`vif_max:.0f`, means that coefficient's variance is that many times what it would be with
+# uncorrelated features). A share of {glue:text}`boot_separated:.0%` of the
+# unpenalised resamples also warned that fitted probabilities reach 0 or 1:
 # some tumours are separated by these features. Ridge adds curvature
 # $\alpha$ in every direction, so the flat directions become determined;
 # "SD ratio" is the factor by which it shrinks the bootstrap spread of each
@@ -949,10 +1097,17 @@ plt.show()
 #
 # 1. fixed $n$ = `sparse_n` and $p$ = `sparse_p` (so fixed $n \times p$),
 #    density from $10^{-4}$ to $2 \times 10^{-2}$;
-# 2. fixed density $2 \times 10^{-3}$, $n$ from `sparse_n`/4 to
-#    4 × `sparse_n`.
+# 2. fixed density $2 \times 10^{-3}$, $n$ from $\frac14$ to $4 \times$
+#    `sparse_n`.
 #
-# The fit time divided by `n_iter_` gives the time per iteration.
+# The fit time divided by `n_iter_` gives the time per iteration. Per
+# iteration, L-BFGS does the two sparse products, some work on $n$-vectors
+# (the inverse link, the deviance) and its own bookkeeping on the $2p$
+# variables it optimises. A least-squares fit of the measured time per
+# iteration on nnz and $n$ (with an intercept for the fixed cost) says how
+# much each contributes. With $p$ fixed, $n$ and $n \times p$ are
+# proportional, so the $n$ series alone cannot tell them apart; the density
+# series can, because it holds $n \times p$ fixed.
 
 
 # %%
@@ -1012,15 +1167,6 @@ print(
 )
 timing
 
-# %% [markdown]
-# Per iteration, L-BFGS does the two sparse products, some work on
-# $n$-vectors (the inverse link, the deviance) and its own bookkeeping on
-# the $2p$ variables it optimises. A least-squares fit of the measured time
-# per iteration on nnz and $n$ (with an intercept for the fixed cost) says
-# how much each contributes. With $p$ fixed, $n$ and $n \times p$ are
-# proportional, so the $n$ series alone cannot tell them apart; the density
-# series can, because it holds $n \times p$ fixed.
-
 # %%
 cost = timing["ms per iteration"].to_numpy()
 design_cost = np.column_stack([np.ones(len(timing)), timing["nnz"] / 1e6, timing["n"] / 1e4])
@@ -1037,7 +1183,7 @@ print(
     f"and the time per iteration {fixed_np['ms per iteration'].max() / fixed_np['ms per iteration'].min():.1f}x"
 )
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
 for series, marker in [("density varies", "o"), ("n varies", "s")]:
     part = timing[timing["series"] == series]
@@ -1059,17 +1205,60 @@ fig.suptitle(
     f"Sparse logistic ridge with L-BFGS, p = {sparse_p:,} columns: measured time per iteration"
 )
 fig.tight_layout()
-plt.show()
+glue_figure("fig-sparse-timing", fig)
 
 # %% [markdown]
-# On the left, both series rise with the number of non-zeros once it is
-# large enough to outweigh the fixed cost per iteration (at this $p$,
-# mostly L-BFGS's own bookkeeping); at equal nnz the $n$ series costs more,
-# because every row also adds work on $n$-vectors. On the right, the
-# density series is a vertical stack at a single $n \times p$: the dense
-# size does not determine the cost. The regression above puts numbers on
-# the three parts: fixed, per non-zero and per row. These are measurements
-# on one machine, and repeated timings of small problems are noisy.
+# ```{glue:figure} fig-sparse-timing
+# :name: fig-sparse-timing
+#
+# Measured time per L-BFGS iteration of a sparse logistic ridge fit with
+# `sparse_p` columns, against the stored non-zeros (left) and against the
+# dense size $n \times p$ (right); on the right the density series is a
+# vertical stack at a single $n \times p$.
+# ```
+
+
+# %% [markdown]
+# What {numref}`fig-sparse-timing` and the regression say in this run:
+
+
+# %% tags=["remove-input"]
+def rank_correlation(a, b):
+    """Spearman's rank correlation of two sequences (no ties expected)."""
+    return float(np.corrcoef(pd.Series(a).rank(), pd.Series(b).rank())[0, 1])
+
+
+trend = {
+    series: rank_correlation(part["nnz"], part["ms per iteration"])
+    for series, part in timing.groupby("series")
+}
+spread = fixed_np["ms per iteration"].max() / fixed_np["ms per iteration"].min()
+glue("sparse_spread", float(spread))
+glue("sparse_nnz_spread", float(fixed_np["nnz"].max() / fixed_np["nnz"].min()))
+display(
+    Markdown(
+        f"The rank correlation between nnz and the time per "
+        f"iteration is {trend['density varies']:.2f} in the density series and "
+        f"{trend['n varies']:.2f} in the n series. At the single n × p of the density "
+        f"series the time per iteration varies by a factor of {spread:.1f} while nnz varies by "
+        f"{fixed_np['nnz'].max() / fixed_np['nnz'].min():.0f}, so "
+        + (
+            "the dense size does not determine the cost. "
+            if spread > 1.5
+            else "in this run the cost barely moved with nnz at fixed dense size. "
+        )
+        + f"The regression above explains a share R² = {r2:.2f} of the variation"
+        + (
+            ", so its three parts (fixed, per non-zero, per row) describe these timings well. "
+            if r2 >= 0.8
+            else "; the timings here are too few or too noisy for its three parts to be trusted. "
+        )
+        + "These are measurements on one machine, and repeated timings of small problems are "
+        "noisy."
+    )
+)
+
+# %% [markdown]
 # glmlib's Newton solvers, used below 4,000 columns, instead form
 # $X^\top W X$, whose cost for a sparse $X$ grows with $\sum_i
 # \mathrm{nnz}_i^2$ (the squared non-zeros of each row) plus $p^3$ for the
@@ -1092,7 +1281,7 @@ plt.show()
 #   (TPE), which after 10 random start-up trials proposes points where good
 #   results have been more likely than bad ones.
 #
-# The data are all 30 breast cancer features, whose strong correlations make
+# The data are all {glue:text}`cancer_features:d` breast cancer features, whose strong correlations make
 # the choice of $\rho$ matter. One evaluation is a stratified `n_folds`-fold
 # cross-validation with scikit-learn's `cross_val_score` around
 # `glmlib.GLM`, scored by the mean held-out binomial deviance per tumour.
@@ -1101,6 +1290,7 @@ plt.show()
 # %%
 all_features = [c for c in cancer.columns if c not in ("diagnosis", "malignant")]
 Xs = (cancer[all_features] - cancer[all_features].mean()) / cancer[all_features].std()
+glue("cancer_features", len(all_features))
 binomial = glmlib.families.Binomial()
 search_folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
 
@@ -1161,12 +1351,9 @@ best_found = pd.DataFrame(best_rows).set_index(["method", "run"])
 best_found.style.format({"best CV deviance": "{:.4f}", "alpha": "{:.2e}", "l1_ratio": "{:.2f}"})
 
 # %% [markdown]
-# Left: the best CV deviance found so far against the number of
-# evaluations (for the repeated methods, the median over seeds, shaded
-# between the best and the worst seed). Right: where each method evaluated,
-# for its first seed, coloured by the CV deviance.
+# {numref}`fig-search` follows the three searches.
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
 overall = best_found["best CV deviance"].min()
 for k, (method, runs_) in enumerate(searches.items()):
@@ -1198,7 +1385,18 @@ fig.colorbar(sc, ax=axes[1], label="CV deviance (per tumour)")
 for ax in axes:
     ax.legend(fontsize=8)
 fig.tight_layout()
-plt.show()
+glue_figure("fig-search", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-search
+# :name: fig-search
+#
+# Choosing $(\alpha, \rho)$ on the breast cancer data. Left: the best CV
+# deviance found so far against the number of evaluations (for the repeated
+# methods, the median over seeds, shaded between the best and the worst
+# seed). Right: where each method evaluated, for its first seed, coloured by
+# the CV deviance.
+# ```
 
 # %%
 tolerance = 0.01
@@ -1223,13 +1421,19 @@ print(
     f"standard error of the CV deviance at the overall best point: {se_best:.4f}; "
     f"the best results of all {len(finals)} runs span {finals.max() - finals.min():.4f}"
 )
+search_span = finals.max() - finals.min()
+glue("search_span", float(search_span))
+glue("search_se", float(se_best))
+glue("search_span_in_se", float(search_span / se_best))
 
 # %% [markdown]
 # Read these numbers for what they are: one data set, one objective with two
-# parameters, and few seeds. The CV deviance is itself an estimate, with the
-# standard error printed above; differences between the methods' final
-# results that are smaller than it are not evidence that one method found a
-# better model, only a lower number on these particular folds. TPE's first
+# parameters, and few seeds. The CV deviance is itself an estimate, with a
+# standard error of {glue:text}`search_se:.4f` at the best point; the best
+# results of all runs span {glue:text}`search_span:.4f`, that is
+# {glue:text}`search_span_in_se:.2f` standard errors. Differences smaller than
+# one standard error are not evidence that one method found a better model,
+# only a lower number on these particular folds. TPE's first
 # 10 trials are random, so any advantage can only appear after them. This
 # experiment says nothing about problems with many hyperparameters or
 # expensive evaluations, which are what model-based search is designed for.
@@ -1242,23 +1446,29 @@ print(
 #   `coef_path_`, `cv_deviance_`, `alpha_` and `alpha_1se_` give the
 #   coefficient paths, the CV curves with their standard errors and the two
 #   usual choices of penalty.
-# - On held-out data the tables above compare the unpenalised model with the
+# - On held-out data the tables compare the unpenalised model with the
 #   three penalties on credit default, Khan's tumours and insurance claims,
 #   and the fold scores show how much of each difference is within the
-#   variation between folds. With more genes than tumours the unpenalised
-#   logistic model does not exist; every penalty gives a usable one. With
-#   about one insurance cell per coefficient, the unpenalised Poisson model
-#   failed on held-out cells and the penalised ones did not.
+#   variation between folds. The unpenalised Khan fit classified
+#   {glue:text}`khan_mle_train_accuracy:.0%` of its training tumours
+#   correctly; where that is all of them, its maximum-likelihood estimate
+#   does not exist, while every penalty $\alpha > 0$ has a finite minimiser.
+#   With {glue:text}`insurance_per_coefficient:.1f` insurance cells per
+#   coefficient, the unpenalised Poisson model's mean fold deviance was
+#   {glue:text}`insurance_unpenalised_ratio:.3g` times the best penalty's.
 # - glmlib's `alpha` maps to scikit-learn's `C` as $C = 1/(n\alpha)$; at
-#   that $C$ the two libraries' coefficients agree up to their stopping
-#   rules.
+#   that $C$ the two libraries' coefficients differed by at most
+#   {glue:text}`sklearn_diff_tight:.1e` with scikit-learn at `tol=1e-8`.
 # - With a duplicated feature ridge splits the weight evenly (a strictly
 #   convex objective has one minimiser, and it is symmetric), while the
-#   lasso's minimisers form a segment and the solver keeps one copy.
-#   Correlated features make unpenalised coefficients unstable; ridge
-#   shrinks their bootstrap spread.
-# - On sparse input the measured cost per iteration follows the non-zeros
-#   and the rows, not $n \times p$.
+#   lasso's minimisers form a segment and glmlib's solver put the weight on
+#   one copy. Correlated features make unpenalised coefficients unstable:
+#   ridge divided the bootstrap standard deviation of the radius, perimeter
+#   and area coefficients by factors from {glue:text}`sd_ratio_min:.1f` to
+#   {glue:text}`sd_ratio_max:.1f`.
+# - On sparse input, at one dense size $n \times p$ the time per iteration
+#   varied by a factor of {glue:text}`sparse_spread:.1f` as the non-zeros
+#   varied by {glue:text}`sparse_nnz_spread:.0f`.
 # - For $(\alpha, \rho)$ on the breast cancer data, grid, random and TPE
 #   search were compared at equal budgets; the printed comparison sets the
 #   differences between their final results against the standard error of
@@ -1269,10 +1479,8 @@ print(
 # the $(p+1) \times (p+1)$ Fisher information at every iteration, and after
 # every penalised fit it factorises that matrix once more (for the effective
 # degrees of freedom). Both cost $O(p^3)$, which is why this
-# chapter keeps `n_genes` of Khan's 2,308 genes to stay within its time
-# budget. On separated data `converged_` can be `True` although no maximum
-# exists, as the Khan section showed; the separation warning is the one to
-# heed.
+# chapter keeps `n_genes` of Khan's {glue:text}`khan_genes:,d` genes to stay
+# within its time budget.
 #
 # **Further reading.** Friedman, Hastie and Tibshirani {cite}`friedman2010`
 # describe the coordinate-descent path algorithm that `GLMCV` follows,

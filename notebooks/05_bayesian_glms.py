@@ -48,7 +48,7 @@ if "google.colab" in sys.modules:
 # with the prior; credible intervals next to the core engine's Wald
 # intervals; posterior predictive checks; when the Laplace approximation is
 # good enough; and what the sampling costs. Every number in the text is
-# printed by the cell above it.
+# computed by the chapter, so it stays true under another seed.
 
 # %% [markdown]
 # ## Parameters
@@ -94,11 +94,13 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 from scipy import optimize, special, stats
 from sklearn.exceptions import ConvergenceWarning
 
 import glmlib
 from glmlib.bayes import BayesianGLM, Logistic, Normal
+from glmlib.book import glue, glue_figure
 from glmlib.datasets import load
 
 start_time = time.perf_counter()
@@ -160,6 +162,8 @@ print(f"device={device}, seed={seed}, quick={quick}, draws={draws}, tune={tune},
 # logistic prior on $\beta_0$. So `BayesianGLM` with `Logistic(0, 1)` on the
 # intercept must reproduce the Beta posterior. (glmlib needs at least one
 # column, so the intercept is a column of ones named `logit_p`.)
+# {numref}`fig-coin` draws the posterior, and both estimates as the tosses
+# accumulate.
 
 # %%
 rng = np.random.default_rng(seed)
@@ -208,7 +212,7 @@ say(
     f"p(1-p) of the logit reshapes the density."
 )
 
-# %%
+# %% tags=["remove-output"]
 grid = np.linspace(0.0005, 0.9995, 500)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 ax = axes[0]
@@ -234,7 +238,17 @@ ax.set_ylabel("estimate of $p$")
 ax.set_title("Both estimates converge; the prior matters only early")
 ax.legend(fontsize=8)
 fig.tight_layout()
-plt.show()
+glue_figure("fig-coin", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-coin
+# :name: fig-coin
+#
+# The coin toss. Left: the posterior of $p$ after $k$ heads in $n$ tosses, NUTS
+# draws of `BayesianGLM` (histogram) over the closed-form Beta posterior, with the
+# MLE (= MAP) and the posterior mean. Right: the MLE $k/n$ and the posterior mean
+# $(k+1)/(n+2)$ as tosses accumulate (log scale), against the true $p$.
+# ```
 
 # %%
 gap = np.abs(k_seq / n_seq - (k_seq + 1) / (n_seq + 2))
@@ -248,9 +262,10 @@ say(
 # ## Priors as domain knowledge: diabetes in Pima women
 #
 # The Pima data (MASS, shipped with glmlib) record diabetes by WHO criteria in
-# 532 women of Pima heritage with seven clinical measurements. Ripley's
-# split uses 200 women for training and 332 for testing; with 200 rows and
-# eight coefficients, the prior is not negligible. The features are put in
+# {glue:text}`n_pima:d` women of Pima heritage with seven clinical measurements.
+# Ripley's split uses {glue:text}`n_train:d` women for training and
+# {glue:text}`n_test:d` for testing; with {glue:text}`n_train:d` rows and eight
+# coefficients, the prior is not negligible. The features are put in
 # clinical units of about one population standard deviation, so that each
 # coefficient is the log odds ratio for a change a clinician would recognise
 # and the same prior is sensible for all of them.
@@ -271,6 +286,9 @@ y_all = pima["diabetes"].to_numpy(dtype=float)
 train = (pima["split"] == "train").to_numpy()
 X_train, y_train = X_all[train], y_all[train]
 X_test, y_test = X_all[~train], y_all[~train]
+glue("n_pima", len(pima))
+glue("n_train", int(train.sum()))
+glue("n_test", int((~train).sum()))
 key = ["glu", "bmi", "ped", "age"]
 say(
     f"{train.sum()} training and {(~train).sum()} test women; diabetes prevalence "
@@ -283,22 +301,33 @@ say(
 # %% [markdown]
 # **The prior.** Before seeing these data, a modest statement: moving one
 # measurement by about a population standard deviation (one unit above)
-# neither multiplies nor divides the odds of diabetes by more than about 7.
+# neither multiplies nor divides the odds of diabetes by more than about
+# $e^{1.96} \approx 7$.
 # A Normal(0, 1) prior on each log odds ratio puts
 # 95% of its mass on odds ratios between $e^{-1.96} = 0.14$ and $e^{1.96} = 7.1$.
 # For the intercept, the prior is placed (as in rstanarm and bambi) on the log
 # odds of a woman with average measurements: diabetes prevalence among Pima
-# adults is high, so a Normal centred at logit(0.3) with sd 1 covers
-# prevalences from about 6% to 75%.
+# adults is high, so a Normal centred at
+# logit({glue:text}`prior_prevalence:.2g`) with sd 1 covers prevalences from
+# about {glue:text}`prior_prev_lo:.0%` to {glue:text}`prior_prev_hi:.0%`.
 #
 # Priors are best judged by what they imply about data. A **prior predictive
 # check** draws coefficients from the prior and computes the predicted
 # probabilities for the training women: a sound prior gives a spread of
-# plausible probabilities; a "vague" Normal(0, 10) prior puts almost all
-# women at probability 0 or 1.
+# plausible probabilities; a "vague" Normal(0, 10) prior puts most women at
+# probability near 0 or 1: {glue:text}`extreme_vague:.0%` of its prior predictive
+# probabilities lie outside $[0.01, 0.99]$, against {glue:text}`extreme_domain:.0%`
+# under the domain prior ({numref}`fig-prior-predictive`).
 
 # %%
-domain = {"intercept": Normal(special.logit(0.3), 1.0), **{c: Normal(0, 1.0) for c in X_all}}
+prior_prevalence = 0.3  # the prior's centre for the prevalence at average measurements
+glue("prior_prevalence", prior_prevalence)
+glue("prior_prev_lo", special.expit(special.logit(prior_prevalence) - 1.96))
+glue("prior_prev_hi", special.expit(special.logit(prior_prevalence) + 1.96))
+domain = {
+    "intercept": Normal(special.logit(prior_prevalence), 1.0),
+    **{c: Normal(0, 1.0) for c in X_all},
+}
 vague = {"intercept": Normal(0, 10.0), **{c: Normal(0, 10.0) for c in X_all}}
 fits = {
     "domain": sample(BayesianGLM("binomial", priors=domain), X_train, y_train),
@@ -312,8 +341,10 @@ say(
     f"Under the domain prior, {extreme['domain']:.1%} of prior predictive probabilities are "
     f"below 1% or above 99%; under the vague prior, {extreme['vague']:.1%}."
 )
+glue("extreme_vague", extreme["vague"])
+glue("extreme_domain", extreme["domain"])
 
-# %%
+# %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(7, 3.5))
 bins = np.linspace(0, 1, 41)
 for name, color in [("domain", "C0"), ("vague", "C1")]:
@@ -325,17 +356,27 @@ ax.set_xlabel("prior predictive probability of diabetes")
 ax.set_ylabel("density")
 ax.set_title("What the priors say before the data (200 training women x 400 draws)")
 ax.legend()
-plt.show()
+glue_figure("fig-prior-predictive", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-prior-predictive
+# :name: fig-prior-predictive
+#
+# Prior predictive check: the probabilities of diabetes that draws from the
+# domain prior and from the vague prior predict for the training women, before
+# the data are seen.
+# ```
 
 # %% [markdown]
 # ## Convergence first
 #
 # A posterior computed by MCMC is only trustworthy if the chains agree and
 # have explored it. `BayesianGLM` checks, after every fit, that the
-# rank-normalised split-$\hat R$ is at most 1.01, that the bulk and tail
-# effective sample sizes are at least 100 per chain and that there were no
+# rank-normalised split-$\hat R$ is at most $1.01$, that the bulk and tail
+# effective sample sizes are at least $100$ per chain and that there were no
 # divergent transitions (Vehtari et al., 2021), and warns otherwise. Here are
-# the diagnostics of the two fits, and the trace of the domain-prior fit.
+# the diagnostics of the two fits, and the trace of the domain-prior fit
+# ({numref}`fig-trace`).
 
 # %%
 pd.DataFrame({name: fit.convergence_ for name, fit in fits.items()}).T.round(3)
@@ -353,7 +394,7 @@ say(
     f"sampler '{fits['domain'].sampler_}', compilation included."
 )
 
-# %%
+# %% tags=["remove-output"]
 axes = fits["domain"].plot_trace(var_names=["intercept", "coef"], compact=True, figsize=(10, 4))
 axes[0, 0].set_xlabel("value (log odds)")
 axes[0, 1].set_xlabel("draw")
@@ -363,9 +404,18 @@ for ax in axes[:, 0]:
     ax.set_ylabel("density")
 for ax in axes[:, 1]:
     ax.set_ylabel("value")
-plt.gcf().suptitle("Domain prior: traces of both chains (right) and their densities (left)")
-plt.tight_layout()
-plt.show()
+fig = axes[0, 0].figure
+fig.suptitle("Domain prior: traces of both chains (right) and their densities (left)")
+fig.tight_layout()
+glue_figure("fig-trace", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-trace
+# :name: fig-trace
+#
+# Trace of the domain-prior fit: draws of each chain (right) and their densities
+# (left), for the intercept (top, log odds) and the seven log odds ratios (bottom).
+# ```
 
 # %% [markdown]
 # ## The posterior
@@ -399,13 +449,19 @@ say(
 # ## How much does the prior matter?
 #
 # The same model is refitted with Normal(0, $s$) priors on the seven log odds
-# ratios for several scales $s$, from very sceptical (0.1: odds ratios
-# within about 0.8 to 1.2) to vague (10). These refits, like the later loops,
-# use PyMC's own sampler, which compiles fastest for small models. For each of four key coefficients
-# the figure shows the posterior mean and 94% HDI against $s$, with the
+# ratios for several scales $s$, from very sceptical ({glue:text}`s_min:g`:
+# odds ratios within about {glue:text}`s_min_or_lo:.2f` to
+# {glue:text}`s_min_or_hi:.2f`) to vague ({glue:text}`s_max:g`). These refits,
+# like the later loops, use PyMC's own sampler, which compiles fastest for small
+# models. For each of four key coefficients {numref}`fig-prior-sensitivity`
+# shows the posterior mean and 94% HDI against $s$, with the
 # maximum-likelihood estimate of the core engine as a reference.
 
 # %%
+glue("s_min", min(prior_scales))
+glue("s_max", max(prior_scales))
+glue("s_min_or_lo", np.exp(-1.96 * min(prior_scales)))
+glue("s_min_or_hi", np.exp(1.96 * min(prior_scales)))
 mle_fit = glmlib.GLM("binomial").fit(X_train, y_train)
 sensitivity = []
 for s in prior_scales:
@@ -416,7 +472,7 @@ for s in prior_scales:
 sensitivity = pd.concat(sensitivity).rename_axis("term").reset_index()
 sensitivity.pivot(index="scale", columns="term", values="mean")[key].round(3)
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, len(key), figsize=(13, 3.4), sharex=True)
 for ax, term in zip(axes, key, strict=True):
     rows = sensitivity[sensitivity["term"] == term]
@@ -431,20 +487,35 @@ axes[0].set_ylabel("log odds ratio")
 axes[0].legend(fontsize=8)
 fig.suptitle("Prior sensitivity of the posterior (200 training women)")
 fig.tight_layout()
-plt.show()
+glue_figure("fig-prior-sensitivity", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-prior-sensitivity
+# :name: fig-prior-sensitivity
+#
+# Prior sensitivity on the Pima training women: posterior mean and 94% HDI of
+# four log odds ratios against the prior sd $s$ (log scale), with the core
+# engine's maximum-likelihood estimate (dashed).
+# ```
 
 # %%
-wide = sensitivity[sensitivity["scale"] >= 0.5]
+wide_from = 0.5  # "moderate and wide" priors: sds from this one up
+wide = sensitivity[sensitivity["scale"] >= wide_from]
 spread = wide.groupby("term")["mean"].agg(lambda m: m.max() - m.min())
 sd10 = sensitivity[sensitivity["scale"] == max(prior_scales)].set_index("term")["sd"]
 narrow = sensitivity[sensitivity["scale"] == min(prior_scales)].set_index("term")["mean"]
 say(
-    f"For prior sds from 0.5 to {max(prior_scales):g}, the posterior means move by at most "
+    f"For prior sds from {wide_from:g} to {max(prior_scales):g}, the posterior means move by at most "
     f"{spread.max():.3f} on the log-odds scale ({spread.idxmax()}), "
     f"{(spread / sd10).max():.2f} posterior sds: the data dominate. At "
     f"s = {min(prior_scales)} the prior wins: the glucose coefficient is "
     f"{narrow['glu']:.3f} against an MLE of {mle_fit.coef_[1]:.3f}."
 )
+glue("wide_from", wide_from)
+glue("sens_spread", spread.max())
+glue("sens_spread_sd", (spread / sd10).max())
+glue("glu_narrow", narrow["glu"])
+glue("glu_mle", mle_fit.coef_[1])
 
 # %% [markdown]
 # ## Credible intervals and Wald intervals
@@ -453,8 +524,9 @@ say(
 # $\hat\beta \pm z\,\mathrm{se}$, from the curvature of the likelihood at the
 # MLE. A 94% credible interval is a statement about the parameter given the
 # data; a 94% confidence interval is a statement about the procedure. With a
-# vague prior and a roughly Gaussian likelihood the two coincide numerically;
-# with the domain prior, the credible intervals are shrunk towards 0.
+# vague prior and a roughly Gaussian likelihood the two should nearly coincide
+# numerically; the domain prior should shrink the credible intervals towards 0.
+# {numref}`fig-intervals` shows all three; their widths are printed below it.
 
 # %%
 wald = mle_fit.summary(level=0.94)
@@ -477,8 +549,12 @@ say(
     f"Interval widths relative to Wald: vague prior {ratio[:, 0].min():.2f} to "
     f"{ratio[:, 0].max():.2f}, domain prior {ratio[:, 1].min():.2f} to {ratio[:, 1].max():.2f}."
 )
+glue("ratio_vague_lo", ratio[:, 0].min())
+glue("ratio_vague_hi", ratio[:, 0].max())
+glue("ratio_domain_lo", ratio[:, 1].min())
+glue("ratio_domain_hi", ratio[:, 1].max())
 
-# %%
+# %% tags=["remove-output"]
 fig, ax = plt.subplots(figsize=(8, 4))
 terms = list(compare.index[1:])
 ypos = np.arange(len(terms))
@@ -493,27 +569,37 @@ ax.set_xlabel("log odds ratio")
 ax.set_title("94% Wald confidence vs 94% credible (HDI) intervals")
 ax.legend(fontsize=8)
 fig.tight_layout()
-plt.show()
+glue_figure("fig-intervals", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-intervals
+# :name: fig-intervals
+#
+# 94% intervals of the log odds ratios on the Pima training women: the core
+# engine's Wald confidence intervals and the credible (HDI) intervals under the
+# vague and under the domain prior.
+# ```
 
 # %% [markdown]
 # ## Posterior predictive checks
 #
 # If the model is adequate, data simulated from the posterior predictive
-# distribution should look like the data. Two checks on the 332 test women,
-# whom the fit never saw: the number of women with diabetes overall and among
-# women under 30, each compared with its posterior predictive distribution
+# distribution should look like the data. Two checks on the {glue:text}`n_test:d`
+# test women, whom the fit never saw: the number of women with diabetes overall
+# and among women under {glue:text}`young_age:d`, each compared with its
+# posterior predictive distribution
 # (a tail probability near 0 or 1 flags a misfit); and a calibration plot,
 # observed against predicted prevalence in fifths of predicted risk with 94%
-# predictive bands.
+# predictive bands ({numref}`fig-predictive-checks`).
 
 # %%
 y_rep = fits["domain"].predict(X_test, kind="predictive", random_seed=seed)
-young = (pima.loc[~train, "age"] < 30).to_numpy()
-stats_obs = {"all test women": y_test.sum(), "test women under 30": y_test[young].sum()}
-stats_rep = {
-    "all test women": y_rep.sum(axis=1),
-    "test women under 30": y_rep[:, young].sum(axis=1),
-}
+young_age = 30  # the younger group of the second check: test women under this age
+glue("young_age", young_age)
+young = (pima.loc[~train, "age"] < young_age).to_numpy()
+under = f"test women under {young_age}"
+stats_obs = {"all test women": y_test.sum(), under: y_test[young].sum()}
+stats_rep = {"all test women": y_rep.sum(axis=1), under: y_rep[:, young].sum(axis=1)}
 ppp = {name: np.mean(stats_rep[name] >= stats_obs[name]) for name in stats_obs}
 pd.DataFrame(
     {
@@ -523,7 +609,7 @@ pd.DataFrame(
     }
 ).round(3)
 
-# %%
+# %% tags=["remove-output"]
 mu_test = fits["domain"].predict(X_test, kind="draws")
 bins_q = np.quantile(mu_test.mean(axis=0), np.linspace(0, 1, 6))
 group = np.clip(np.searchsorted(bins_q, mu_test.mean(axis=0), side="right") - 1, 0, 4)
@@ -537,7 +623,7 @@ cal = pd.DataFrame(
 )
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 ax = axes[0]
-name = "test women under 30"
+name = under
 counts = np.arange(stats_rep[name].min(), stats_rep[name].max() + 2) - 0.5
 ax.hist(stats_rep[name], bins=counts, color="0.75", label="posterior predictive")
 ax.axvline(stats_obs[name], color="C3", lw=2, label=f"observed = {stats_obs[name]:.0f}")
@@ -555,18 +641,33 @@ ax.plot(cal["predicted"], cal["observed"], "o", color="C0", label="observed prev
 ax.plot([0, 1], [0, 1], color="0.5", lw=0.6)
 ax.set_xlabel("mean predicted probability (fifths of predicted risk)")
 ax.set_ylabel("prevalence of diabetes")
-ax.set_title("Calibration on the 332 test women")
+ax.set_title(f"Calibration on the {len(y_test)} test women")
 ax.legend(fontsize=8)
 fig.tight_layout()
-plt.show()
+glue_figure("fig-predictive-checks", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-predictive-checks
+# :name: fig-predictive-checks
+#
+# Posterior predictive checks on the test women, domain prior. Left: the number
+# of women with diabetes among test women under {glue:text}`young_age:d`,
+# replicated (histogram) against observed (line). Right: calibration, observed
+# prevalence against mean predicted probability in fifths of predicted risk, with
+# 94% posterior predictive bands.
+# ```
 
 # %%
 inside = ((cal["observed"] >= cal["low"]) & (cal["observed"] <= cal["high"])).sum()
 say(
     f"Tail probabilities {ppp['all test women']:.2f} (all) and "
-    f"{ppp['test women under 30']:.2f} (under 30); the observed prevalence lies inside the "
-    f"94% predictive band in {inside} of 5 risk groups."
+    f"{ppp[under]:.2f} (under {young_age}); the observed prevalence lies inside the "
+    f"94% predictive band in {inside} of {len(cal)} risk groups."
 )
+glue("ppp_all", ppp["all test women"])
+glue("ppp_young", ppp[under])
+glue("cal_inside", int(inside))
+glue("n_risk_groups", len(cal))
 
 # %% [markdown]
 # ## When is the Laplace approximation good enough?
@@ -581,6 +682,8 @@ say(
 # the vague Normal(0, 10) prior that lets the likelihood's shape show: the
 # largest gap between the posterior mean and the Laplace mean, in posterior
 # standard deviations, and the largest ratio of standard deviations.
+# {numref}`fig-laplace` then compares the two posteriors of the glucose
+# coefficient on the smallest subset.
 
 # %%
 gaps = []
@@ -606,7 +709,7 @@ for n in laplace_sizes:
 gaps = pd.DataFrame(gaps).set_index("n")
 gaps.round(3)
 
-# %%
+# %% tags=["remove-output"]
 nuts_s, lap_s = small
 draws_glu = nuts_s.idata_.posterior["coef"].sel(feature="glu").to_numpy().ravel()
 m, s = lap_s.summary().loc["glu", ["mean", "sd"]]
@@ -618,7 +721,16 @@ ax.set_xlabel("glucose log odds ratio per 30 mg/dL")
 ax.set_ylabel("posterior density")
 ax.set_title(f"n = {laplace_sizes[0]} women, vague prior: the posterior is skewed")
 ax.legend()
-plt.show()
+glue_figure("fig-laplace", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-laplace
+# :name: fig-laplace
+#
+# NUTS draws (histogram) and the Laplace approximation (line) of the posterior of
+# the glucose log odds ratio, from the smallest subset of training women
+# ({glue:text}`lap_n_small:d`) under the vague prior.
+# ```
 
 # %%
 say(
@@ -629,6 +741,20 @@ say(
     f"Laplace took {gaps['Laplace s'].mean() * 1000:.0f} ms on average, NUTS "
     f"{gaps['NUTS s'].mean():.1f} s."
 )
+glue("lap_n_small", laplace_sizes[0])
+glue("lap_n_large", laplace_sizes[-1])
+glue("lap_gap_small", gaps["max |mean gap| / sd"].iloc[0])
+glue("lap_gap_large", gaps["max |mean gap| / sd"].iloc[-1])
+glue(
+    "lap_trend",
+    Markdown(
+        "shrank"
+        if gaps["max |mean gap| / sd"].iloc[-1] < gaps["max |mean gap| / sd"].iloc[0]
+        else "did not shrink"
+    ),
+)
+glue("lap_ms", gaps["Laplace s"].mean() * 1000)
+glue("nuts_s", gaps["NUTS s"].mean())
 
 # %% [markdown]
 # ## What sampling costs
@@ -637,15 +763,20 @@ say(
 # at every leapfrog step, and a compiled sampler must first be compiled. The
 # figure of merit is effective samples per second: the smallest bulk ESS over
 # the coefficients divided by the wall time, compilation included. Two NUTS
-# implementations are compared on synthetic logistic regressions with 20
-# correlated features: PyMC's own sampler (Python, with C-compiled gradients)
+# implementations are compared on synthetic logistic regressions with
+# {glue:text}`cost_features:d` correlated features
+# ({numref}`fig-sampling-cost`): PyMC's own sampler (Python, with C-compiled gradients)
 # and nutpie (Rust, with the model compiled by numba), both through
 # `BayesianGLM`, which also preconditions them with the core engine's Laplace
 # fit. `benchmarks/bench_bayes.py` runs the larger comparison, against bambi.
 
 
 # %%
-def synthetic(n, p=20, seed=seed):
+cost_features = 20  # features of the synthetic timing problems
+glue("cost_features", cost_features)
+
+
+def synthetic(n, p=cost_features, seed=seed):
     r = np.random.default_rng(seed)
     cov = 0.5 ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
     X = r.standard_normal((n, p)) @ np.linalg.cholesky(cov).T
@@ -667,7 +798,7 @@ cost = pd.DataFrame(cost)
 cost["ESS/s"] = cost["min bulk ESS"] / cost["seconds"]
 cost.round(2)
 
-# %%
+# %% tags=["remove-output"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 width = 0.38
 for i, (name, color) in enumerate([("pymc", "C1"), ("nutpie", "C0")]):
@@ -677,14 +808,23 @@ for i, (name, color) in enumerate([("pymc", "C1"), ("nutpie", "C0")]):
     axes[1].bar(xpos, rows["ESS/s"], width, color=color, label=f"NUTS: {name}")
 for ax in axes:
     ax.set_xticks(np.arange(len(cost_sizes)), [f"n = {n:,}" for n in cost_sizes])
-    ax.set_xlabel("synthetic logistic regression, p = 20")
+    ax.set_xlabel(f"synthetic logistic regression, p = {cost_features}")
 axes[0].set_ylabel("wall time incl. compilation (s)")
 axes[1].set_ylabel("min bulk ESS per second")
 axes[0].set_title(f"Time for {chains} x ({tune} + {draws}) iterations on {device}")
 axes[1].set_title("Effective samples per second")
 axes[1].legend()
 fig.tight_layout()
-plt.show()
+glue_figure("fig-sampling-cost", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-sampling-cost
+# :name: fig-sampling-cost
+#
+# What sampling costs, live on the machine that ran this chapter: wall time
+# including compilation (left) and smallest bulk effective sample size per second
+# (right) of PyMC's NUTS and nutpie on synthetic logistic regressions.
+# ```
 
 # %%
 last = cost[cost["n"] == cost_sizes[-1]].set_index("sampler")
@@ -735,19 +875,29 @@ else:
 #   prior on the logit reproduced the Beta posterior, and its MAP on the logit
 #   scale showed that a posterior mode depends on the parametrisation.
 # - On the Pima data a Normal(0, 1) prior on log odds ratios per clinical
-#   unit gives plausible prior predictive probabilities, where a "vague"
-#   Normal(0, 10) prior puts most women at probability 0 or 1. How far the
-#   posterior moved with the prior scale is printed in the sensitivity
-#   section: little for moderate and wide priors, a lot for very narrow ones.
-# - The 94% credible intervals under the vague prior were close to the core
-#   engine's Wald intervals; the domain prior narrowed them (ratios printed
-#   above).
-# - Posterior predictive checks on held-out women compared replicated and
-#   observed counts and calibration; the tail probabilities are printed above.
-# - The Laplace approximation costs one penalised IRLS fit. Its error,
-#   measured against NUTS in posterior standard deviations, shrinks as the
-#   number of observations per coefficient grows (table above); NUTS cost
-#   seconds where Laplace cost milliseconds.
+#   unit gives plausible prior predictive probabilities
+#   ({glue:text}`extreme_domain:.0%` outside $[0.01, 0.99]$), where a "vague"
+#   Normal(0, 10) prior put {glue:text}`extreme_vague:.0%` of them there. For
+#   prior sds from {glue:text}`wide_from:g` up, the posterior means moved by at
+#   most {glue:text}`sens_spread:.3f` on the log-odds scale
+#   ({glue:text}`sens_spread_sd:.2f` posterior sds); at the narrowest,
+#   {glue:text}`s_min:g`, the glucose coefficient was
+#   {glue:text}`glu_narrow:.3f` against an MLE of {glue:text}`glu_mle:.3f`.
+# - Relative to the core engine's Wald intervals, the 94% credible intervals
+#   were {glue:text}`ratio_vague_lo:.2f` to {glue:text}`ratio_vague_hi:.2f` times
+#   as wide under the vague prior and {glue:text}`ratio_domain_lo:.2f` to
+#   {glue:text}`ratio_domain_hi:.2f` times under the domain prior.
+# - Posterior predictive checks on held-out women gave tail probabilities of
+#   {glue:text}`ppp_all:.2f` (all) and {glue:text}`ppp_young:.2f` (under
+#   {glue:text}`young_age:d`); the observed prevalence lay inside the 94%
+#   predictive band in {glue:text}`cal_inside:d` of {glue:text}`n_risk_groups:d`
+#   risk groups.
+# - The Laplace approximation costs one penalised IRLS fit. Its largest error
+#   in the posterior mean, in posterior standard deviations,
+#   {glue:md}`lap_trend` from {glue:text}`lap_gap_small:.2f` with
+#   {glue:text}`lap_n_small:d` women to {glue:text}`lap_gap_large:.2f` with
+#   {glue:text}`lap_n_large:d`; a NUTS fit took {glue:text}`nuts_s:.1f` s on
+#   average, a Laplace fit {glue:text}`lap_ms:.0f` ms.
 #
 # **Further reading.** Gelman et al. {cite}`gelman2013` for Bayesian GLMs and
 # predictive checks; Gelman, Jakulin, Pittau and Su (2008, *Ann. Appl. Stat.*)

@@ -7,7 +7,9 @@ right after its parameters cell, with a rule for each of its parameters.
 from __future__ import annotations
 
 import math
+import sys
 
+import numpy as np
 import pytest
 
 from glmlib.book import (
@@ -91,3 +93,50 @@ def test_valid_parameters_pass_and_missing_ones_are_named():
         check_parameters({"seed": 0, "device": "cpu"})
     with pytest.raises(TypeError, match="the rule for n_folds must be a glmlib.book.Rule"):
         check_parameters({**BASE, "n_folds": 5}, n_folds=int)
+
+
+def test_glue_stores_the_value_for_the_prose(monkeypatch: pytest.MonkeyPatch) -> None:
+    import myst_nb
+
+    from glmlib.book import glue
+
+    glued = []
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display: glued.append((name, value, display))
+    )
+    glue("n_rows", 532)
+    glue("shown", 0.5, display=True)
+    glue("gap", np.float64(0.25))
+    assert glued == [("n_rows", 532, False), ("shown", 0.5, True), ("gap", 0.25, False)]
+    assert type(glued[-1][1]) is float  # "np.float64(0.25)" would not format in {glue:text}
+
+
+def test_glue_without_myst_nb_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    from glmlib.book import glue
+
+    shown = []
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # as on Colab: import fails
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
+    assert glue("n_rows", 532) is None
+    assert shown == []
+
+
+def test_glue_records_the_value_in_the_cell_output() -> None:
+    """What the book reads: a display_data output with the papermill.record mime prefix."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from glmlib.book import glue
+
+    shell = InteractiveShell.instance()
+    published = []
+    monkey = shell.display_pub.publish
+    shell.display_pub.publish = lambda data, metadata=None, **k: published.append((data, metadata))
+    try:
+        glue("gap", np.float64(0.125))
+    finally:
+        shell.display_pub.publish = monkey
+    ((data, metadata),) = published
+    assert data == {"application/papermill.record/text/plain": "0.125"}
+    assert metadata["scrapbook"] == {"name": "gap", "mime_prefix": "application/papermill.record/"}
