@@ -39,6 +39,7 @@ __all__ = [
     "Real",
     "Rule",
     "check_parameters",
+    "glue",
     "glue_figure",
 ]
 
@@ -208,6 +209,19 @@ def check_parameters(values: Mapping[str, Any], **rules: Rule) -> None:
         if name not in values:
             raise ValueError(f"parameter {name} is not defined (expected {rule})")
         rule.check(name, values[name])
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Store a computed value for the book's prose (``{glue:text}`name:.3f` ``).
+
+    Calls ``myst_nb.glue(name, value, display=display)`` where MyST-NB is
+    installed; does nothing where it is not (Colab installs glmlib alone).
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # no book toolchain: nothing to store
+        return
+    myst_glue(name, value, display=display)
 
 
 def glue_figure(name: str, fig: Any) -> None:

@@ -91,3 +91,24 @@ def test_valid_parameters_pass_and_missing_ones_are_named():
         check_parameters({"seed": 0, "device": "cpu"})
     with pytest.raises(TypeError, match="the rule for n_folds must be a glmlib.book.Rule"):
         check_parameters({**BASE, "n_folds": 5}, n_folds=int)
+
+
+def test_glue_stores_a_value_with_myst_nb(monkeypatch):
+    import myst_nb
+
+    from glmlib.book import glue
+
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda n, v, display: glued.append((n, v, display)))
+    glue("rate", 0.25)
+    glue("shown", 3, display=True)
+    assert glued == [("rate", 0.25, False), ("shown", 3, True)]
+
+
+def test_glue_without_myst_nb_does_nothing(monkeypatch):
+    import sys
+
+    from glmlib.book import glue
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # as on Colab: import fails
+    assert glue("rate", 0.25) is None
