@@ -14,8 +14,6 @@
 
 # %% tags=["remove-cell"]
 # On Google Colab, install glmlib from the book's repository; elsewhere this cell does nothing.
-# %% tags=["remove-cell"]
-# On Google Colab, install glmlib from the book's repository; elsewhere this cell does nothing.
 import subprocess
 import sys
 
@@ -140,7 +138,7 @@ y_demo = torch.bernoulli(torch.sigmoid(x_demo @ torch.tensor([1.0, -2.0, 0.0, 0.
 bernoulli_net = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1))  # logits out
 optimizer = torch.optim.Adam(bernoulli_net.parameters(), lr=1e-2)
 bce_loss = nn.BCEWithLogitsLoss()
-for _ in range(200):  # full-batch Adam steps
+for _ in range(100):  # full-batch Adam steps
     optimizer.zero_grad()
     bce_loss(bernoulli_net(x_demo)[:, 0], y_demo).backward()
     optimizer.step()
@@ -179,7 +177,7 @@ y_sparse = torch.poisson(
 alpha_l1 = 0.05
 
 
-def sparse_fit(proximal, steps=500):
+def sparse_fit(proximal, steps=300):
     """A Poisson GLM output layer trained by Adam: the L1 term in the loss, or a proximal step."""
     torch.manual_seed(seed)
     head = GLMHead(p_sparse, "poisson")
@@ -364,7 +362,7 @@ display(
 # into deciles of each model's predicted frequency and compares the mean
 # predicted with the observed number of claims per unit of exposure.
 
-# %%
+# %% tags=["remove-output"]
 expo_test = test_df["expo"].to_numpy()
 fig, ax = plt.subplots(figsize=(6, 4.5))
 calibration_gap, decile_se = {}, {}
@@ -426,7 +424,7 @@ display(
 # mean over the grid, on the scale of the linear predictor), and
 # {numref}`fig-location` does the same for the location.
 
-# %%
+# %% tags=["remove-output"]
 sample = X_test.iloc[rng.permutation(len(X_test))[: min(len(X_test), 500)]]
 
 
@@ -474,7 +472,7 @@ glue_figure("fig-effects", fig)
 # policies.
 # ```
 
-# %%
+# %% tags=["remove-output"]
 places = X[["long", "lat"]].drop_duplicates()
 places = places.iloc[rng.permutation(len(places))[: min(len(places), 300)]]
 gam_map = models["GAM"].partial_dependence("te(long, lat)", grid=places.to_numpy()).estimate
@@ -523,7 +521,7 @@ glue("location_corr", location_corr)
 # an interaction. {numref}`fig-attention` plots the attention of the
 # numeric columns against their own values.
 
-# %%
+# %% tags=["remove-output"]
 attention = models["LocalGLMnet"].attention(sample)
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), sharey=True)
 for ax, column in zip(axes, ["ageph", "bm", "power", "agec"], strict=True):
@@ -538,6 +536,8 @@ for ax, column in zip(axes, ["ageph", "bm", "power", "agec"], strict=True):
 axes[0].set_ylabel(r"attention $\beta_j(x)$")
 fig.tight_layout()
 glue_figure("fig-attention", fig)
+
+# %%
 attention_summary = attention.agg(["mean", "std"]).T.sort_values("std", ascending=False)
 attention_summary.round(4)
 
@@ -576,7 +576,7 @@ display(
 # several times, giving a mean and a range; the model is the CANN, and the
 # input is a column of the data (not a hidden unit of the network).
 
-# %%
+# %% tags=["remove-output"]
 perm_rng = np.random.default_rng(seed + 2)
 base = unit_deviance["CANN"].mean()
 importance = {}
@@ -678,7 +678,7 @@ def small_run(epochs=2, **settings):
 
 
 batch_rows = []
-for size in [64, 256, 1024, 4096]:
+for size in [128, 512, 2048, 8192]:
     _, dev, seconds = small_run(batch_size=size)
     batch_rows.append({"batch size": size, "seconds": seconds, "training deviance": dev})
 batch_table = pd.DataFrame(batch_rows).set_index("batch size")
@@ -722,19 +722,23 @@ display(
         f"One epoch with batches of 1024 rows took {worker_seconds[0]:.1f} s with the batches built in "
         f"the training process and {worker_seconds[2]:.1f} s with two worker processes on {device}. "
         + (
-            "The data are tensors in memory, so a batch is an index operation and workers only add "
-            "the cost of starting processes and passing batches between them."
-            if worker_seconds[2] >= worker_seconds[0]
-            else "Here the workers paid for themselves."
+            "The data are tensors in memory, so a batch is an index operation and the workers "
+            "cost more (starting processes, passing batches between them) than they save."
+            if worker_seconds[2] > 1.1 * worker_seconds[0]
+            else "The workers saved time here."
+            if worker_seconds[2] < worker_seconds[0] / 1.1
+            else "The two differ by less than a tenth: for tensors in memory, building a batch "
+            "is an index operation, and workers have little to take over."
         )
     )
 )
 
 # %% [markdown]
-# **Gradient accumulation equals a large batch.** Four micro-batches of 256
-# rows, each loss weighted by its share of the step's weight, give the same
-# step as one batch of 1024 rows (when the rows divide evenly; the last
-# short batch of an epoch is accumulated alike). **Resuming equals an
+# **Gradient accumulation equals a large batch.** Four micro-batches
+# (`batch_size=256, accumulation_steps=4`), each loss weighted by its share of
+# the step's weight, give the same step as one batch of four times as many
+# rows (`batch_size=1024`; the last short batch of an epoch is accumulated
+# alike). **Resuming equals an
 # uninterrupted run**: a checkpoint holds the model, optimizer, schedule and
 # the shuffling generator's state.
 
@@ -742,7 +746,7 @@ display(
 big, _, _ = small_run(batch_size=1024)
 accumulated, _, _ = small_run(batch_size=256, accumulation_steps=4)
 accumulation_gap = max(
-    float((a - b).abs().max())
+    float((a - b).detach().abs().max())
     for a, b in zip(big.parameters(), accumulated.parameters(), strict=True)
 )
 with tempfile.TemporaryDirectory() as scratch:
@@ -751,7 +755,7 @@ with tempfile.TemporaryDirectory() as scratch:
     small_run(epochs=1, batch_size=1024, checkpoint_path=path)  # "interrupted" after one epoch
     resumed, _, _ = small_run(epochs=2, batch_size=1024, checkpoint_path=path, resume=True)
 resume_gap = max(
-    float((a - b).abs().max())
+    float((a - b).detach().abs().max())
     for a, b in zip(whole.parameters(), resumed.parameters(), strict=True)
 )
 glue("accumulation_gap", accumulation_gap)
@@ -768,7 +772,7 @@ print(f"largest weight difference: accumulation {accumulation_gap:.1e}, resume {
 #
 # `glmlib.nn.keras.GLMDeviance` is the same deviance behind Keras's loss
 # API, on Keras's PyTorch backend. The Keras model below and a `NeuralGLM`
-# share the architecture (one hidden layer of 16 tanh units on the
+# share the architecture (one hidden layer, `Dense(16, activation="tanh")`, on the
 # standardised numeric columns and the one-hot categoricals), the optimizer,
 # the learning rate, the batch size and the epochs; neither holds out
 # validation rows.
