@@ -553,19 +553,21 @@ attention_summary.round(4)
 
 # %%
 most, least = attention_summary.index[0], attention_summary.index[-1]
-display(
-    Markdown(
+local = models["LocalGLMnet"]
+if local.best_epoch_ == 0:
+    sentence = (
+        f"The LocalGLMnet's validation deviance did not improve on its start in "
+        f"{local.n_epochs_} epochs, so it kept its starting weights: its attention is the "
+        "GLM's coefficients for every policy, and the panels show flat lines."
+    )
+else:
+    sentence = (
         f"The coefficient that varies most across policies is {most}'s (standard deviation "
         f"{attention_summary.loc[most, 'std']:.2e}), the one that varies least is {least}'s "
-        f"({attention_summary.loc[least, 'std']:.2e}). The LocalGLMnet's best epoch was "
-        f"{models['LocalGLMnet'].best_epoch_} of {models['LocalGLMnet'].n_epochs_}"
-        + (
-            ": it kept its starting weights, so its attention is the GLM's coefficients."
-            if models["LocalGLMnet"].best_epoch_ == 0
-            else "."
-        )
+        f"({attention_summary.loc[least, 'std']:.2e}); the LocalGLMnet's best epoch was "
+        f"{local.best_epoch_} of {local.n_epochs_}."
     )
-)
+display(Markdown(sentence))
 
 # %% [markdown]
 # ## Which inputs matter: permutation importance
