@@ -56,6 +56,14 @@ ALLOWED: dict[str, dict[str, str]] = {
         "1,000": "a unit: wages in USD 1,000",
         "10,000": "a unit: family income in USD 10,000",
     },
+    "07_neural_glms": {
+        "163,212": "beMTPL97's documented number of policies",
+        "7.1": "a listing number of the research",
+        "7.2": "a listing number of the research",
+        "80%": "the training share of the split: a choice of the analysis",
+        "20%": "the test share of the split: a choice of the analysis",
+        "10%": "the networks' validation share (their validation_fraction default)",
+    },
 }
 # Everywhere: confidence levels and the like, whose value is a choice, not a result.
 ALLOWED_EVERYWHERE = {
