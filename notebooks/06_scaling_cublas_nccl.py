@@ -13,13 +13,21 @@
 # ---
 
 # %% tags=["remove-cell"]
-# On Google Colab, install glmlib from the book's repository; elsewhere this cell does nothing.
+# On Google Colab, install glmlib and what the chapters use from the book's repository;
+# elsewhere this cell does nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/glmlib/glmlib-book"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "glmlib[colab] @ git+https://github.com/glmlib/glmlib-book",
+        ],
         check=True,
     )
     # The chapter's worker processes import this module from the working directory.

@@ -127,11 +127,44 @@ def test_first_cell_installs_glmlib_on_colab_only(stem: str) -> None:
     targets = [
         node.value
         for node in ast.walk(ast.parse(first.source))
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and node.value.startswith("git+")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "git+" in node.value
     ]
-    assert targets == [COLAB_INSTALL], "the install URL must be _config.yml's repository.url"
+    # glmlib with the chapters' own dependencies, from _config.yml's repository.url
+    assert targets == [f"glmlib[colab] @ {COLAB_INSTALL}"], targets
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_colab_extra_covers_what_the_chapter_imports(stem: str) -> None:
+    """Every third-party module a chapter imports is installed by glmlib[colab] or glmlib itself
+    (PyTorch and Jupyter's own packages come with Colab)."""
+    import sys
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    provided = {
+        canonicalize_name(Requirement(r).name)
+        for r in project["dependencies"] + project["optional-dependencies"]["colab"]
+    }
+    provided |= {"glmlib", "torch", "ipython", "scipy", "numpy", "tqdm"}
+    provided.add("cupy")  # chapter 6 imports it only when a GPU and CuPy are present
+    modules = set()
+    for node in ast.walk(ast.parse((NOTEBOOKS / f"{stem}.py").read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module.split(".")[0])
+    helpers = {p.stem for p in HELPERS}
+    distributions = packages_distributions()
+    missing = {
+        module: distributions.get(module, ["?"])
+        for module in sorted(modules - set(sys.stdlib_module_names) - helpers)
+        if not {canonicalize_name(d) for d in distributions.get(module, [module])} & provided
+    }
+    assert not missing, f"{stem} imports {missing}, which glmlib[colab] does not install"
 
 
 def test_colab_launch_links_open_the_committed_notebooks() -> None:
