@@ -276,7 +276,8 @@ class GLMClassifierCV(_BinaryClassifierMixin, GLMCV):
     n_alphas, alphas, eps, cv, random_state, progress
         As in :class:`glmlib.GLMCV`.
     link : {"logit", "probit", "cloglog", "log"} or Link, default="logit"
-    fit_intercept, penalty_factor, solver, max_iter, tol, device, backend, formula, drop_first
+    fit_intercept, penalty_factor, solver, max_iter, tol, device, backend, formula, drop_first, \
+precision
         As in :class:`glmlib.GLM`.
 
     Attributes
@@ -316,6 +317,7 @@ class GLMClassifierCV(_BinaryClassifierMixin, GLMCV):
         progress: bool = False,
         formula: str | None = None,
         drop_first: bool | str = "auto",
+        precision: str | None = None,
     ) -> None:
         self.l1_ratio = l1_ratio
         self.n_alphas = n_alphas
@@ -334,3 +336,4 @@ class GLMClassifierCV(_BinaryClassifierMixin, GLMCV):
         self.progress = progress
         self.formula = formula
         self.drop_first = drop_first
+        self.precision = precision

@@ -142,6 +142,9 @@ class GLMCV(_GLMBase):
     drop_first : {"auto", True, False}, default="auto"
         Coding of pandas categorical columns, as in :class:`glmlib.GLM`.
         Every fit here is penalised, so ``"auto"`` keeps all levels.
+    precision : {None, "double", "single", "mixed"}, default=None
+        Arithmetic of the passes over X, as in :class:`glmlib.GLM`; every
+        fold's path and the refit use it.
     l1_ratio : float, default=1.0
         Elastic-net mixing (1 = lasso). With 0 the grid is sized as if
         l1_ratio were 1e-3, as glmnet does.
@@ -199,6 +202,7 @@ class GLMCV(_GLMBase):
         progress: bool = False,
         formula: str | None = None,
         drop_first: bool | str = "auto",
+        precision: str | None = None,
     ) -> None:
         self.family = family
         self.link = link
@@ -218,6 +222,7 @@ class GLMCV(_GLMBase):
         self.progress = progress
         self.formula = formula
         self.drop_first = drop_first
+        self.precision = precision
 
     @staticmethod
     def _check_null_is_valid(prob: Problem, eta_null: Any) -> None:
@@ -332,6 +337,7 @@ class GLMCV(_GLMBase):
         res = self._solve(final, theta)
         null_dev = self._deviance(final, eta_null)
         self._set_fitted(final, data, res, null_dev)
+        self._record_precision(data.design)
         return self
 
     def _fold_deviance(
@@ -402,6 +408,7 @@ def glm_path(
     formula: str | None = None,
     drop_first: bool | str = "auto",
     distributed: bool = False,
+    precision: str | None = None,
 ) -> GLMPath:
     """Elastic-net regularisation path of a GLM, without cross-validation.
 
@@ -427,6 +434,8 @@ solver, max_iter, tol, device, backend, formula, drop_first
         X, y, sample_weight and offset are this process's shard of the rows
         of a fit across a ``torch.distributed`` process group, as for
         :class:`glmlib.GLM`; every process returns the path of the pooled rows.
+    precision : {None, "double", "single", "mixed"}, default=None
+        Arithmetic of the passes over X, as in :class:`glmlib.GLM`.
 
     Returns
     -------
@@ -461,6 +470,7 @@ solver, max_iter, tol, device, backend, formula, drop_first
         backend=backend,
         formula=formula,
         drop_first=drop_first,
+        precision=precision,
     )
     _, prob, pf, theta_null, _, grid = est._path_setup(
         X, y, sample_weight, offset, sharded=bool(distributed)

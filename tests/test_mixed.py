@@ -140,3 +140,16 @@ def test_mixed_on_cuda_uses_bfloat16_tensor_cores():
         DenseDesign(torch.as_tensor(X, device="cuda"), resolve_backend("torch", "cuda"))
     )
     assert design.reduced.X.dtype == torch.bfloat16
+
+
+def test_mixed_cross_validation_and_path_match_float64():
+    """GLMCV and glm_path take precision= too: the same path and choice as in float64."""
+    X, y = conditioned(10.0, n=6000)
+    kw = dict(family="binomial", l1_ratio=1.0, n_alphas=8, cv=3, random_state=0)
+    ref = glmlib.GLMCV(**kw).fit(X, y)
+    mixed = glmlib.GLMCV(**kw, precision="mixed").fit(X, y)
+    assert mixed.precision_ == "mixed" and mixed.alpha_ == ref.alpha_
+    np.testing.assert_allclose(mixed.coef_path_, ref.coef_path_, rtol=1e-6, atol=1e-8)
+    path = glmlib.glm_path(X, y, family="binomial", n_alphas=8, precision="mixed")
+    ref_path = glmlib.glm_path(X, y, family="binomial", n_alphas=8)
+    np.testing.assert_allclose(path.coef, ref_path.coef, rtol=1e-6, atol=1e-8)
