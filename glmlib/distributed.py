@@ -164,6 +164,7 @@ def _local_extremes(design: Any) -> tuple[np.ndarray, np.ndarray]:
     """Column maxima and minima of a local design's rows (-inf / +inf with no rows)."""
     if design.n == 0:
         return np.full(design.p, -np.inf), np.full(design.p, np.inf)
+    design = getattr(design, "full", design)  # a mixed-precision design: its full-precision X
     if hasattr(design, "codes"):  # categorical design: numeric columns and level indicators
         top, bottom = np.empty(design.p), np.empty(design.p)
         if design.X_num.shape[1]:

@@ -78,6 +78,8 @@ def fit_other_inputs(rank, world):
     model = estimator("poisson", "log", "enet", distributed=True)
     model.fit(torch.as_tensor(X[rows]), torch.as_tensor(y[rows]), sample_weight=w[rows])
     out["tensor"] = model.coef_
+    model = estimator("poisson", "log", "enet", distributed=True, precision="mixed")
+    out["mixed"] = model.fit(X[rows], y[rows], sample_weight=w[rows]).coef_
     Xs = X.copy()
     Xs[np.abs(Xs) < 0.7] = 0.0
     model = estimator("poisson", "log", "lasso", distributed=True)
@@ -122,6 +124,7 @@ def test_tensor_sparse_and_empty_shards():
     ref = estimator("poisson", "log", "enet").fit(X, y, sample_weight=w).coef_
     for r in results:
         np.testing.assert_allclose(r["tensor"], ref, rtol=RTOL, atol=ZERO_ATOL)
+        np.testing.assert_allclose(r["mixed"], ref, rtol=1e-7, atol=ZERO_ATOL)  # bfloat16 Grams
     Xs = X.copy()
     Xs[np.abs(Xs) < 0.7] = 0.0
     ref_sparse = estimator("poisson", "log", "lasso").fit(sp.csr_matrix(Xs), y, sample_weight=w)
