@@ -154,8 +154,7 @@ class DiscreteDesign(AllRowsHere):
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != len(bases):
             raise ValueError(
-                f"codes must have shape (n, {len(bases)}) (one column per basis), "
-                f"got {codes.shape}"
+                f"codes must have shape (n, {len(bases)}) (one column per basis), got {codes.shape}"
             )
         if codes.size and not np.issubdtype(codes.dtype, np.integer):
             raise TypeError(f"codes must be integers, got dtype {codes.dtype}")
@@ -215,9 +214,9 @@ class DiscreteDesign(AllRowsHere):
         beta = _f64(beta)
         if not self.bases:
             return np.zeros(self.n)
-        table = np.concatenate(
-            [m @ beta[self._slice(k)] for k, m in enumerate(self.bases)]
-        ).astype(np.float64)
+        table = np.concatenate([m @ beta[self._slice(k)] for k, m in enumerate(self.bases)]).astype(
+            np.float64
+        )
         return _gather_sum(self.codes, self._offsets, table)
 
     def rmatvec(self, v: Any) -> np.ndarray:

@@ -37,7 +37,11 @@ def test_products_equal_dense(monkeypatch: pytest.MonkeyPatch, max_cells: int) -
     assert isinstance(design, Design)
     assert (design.n, design.p) == X.shape
     rng = np.random.default_rng(1)
-    beta, v, d = rng.normal(size=X.shape[1]), rng.normal(size=X.shape[0]), rng.uniform(size=X.shape[0])
+    beta, v, d = (
+        rng.normal(size=X.shape[1]),
+        rng.normal(size=X.shape[0]),
+        rng.uniform(size=X.shape[0]),
+    )
     d[::5] = 0.0
     _close(design.matvec(beta), X @ beta)
     _close(design.rmatvec(v), X.T @ v)
@@ -55,7 +59,11 @@ def test_subset_and_merged() -> None:
         sub = design.subset(np.array(cols, dtype=np.int64))
         Xs = X[:, cols]
         assert sub.p == len(cols)
-        _close(sub.gram(d), np.column_stack([np.ones(len(d)), Xs]).T @ (d[:, None] * np.column_stack([np.ones(len(d)), Xs])))
+        _close(
+            sub.gram(d),
+            np.column_stack([np.ones(len(d)), Xs]).T
+            @ (d[:, None] * np.column_stack([np.ones(len(d)), Xs])),
+        )
         _close(sub.matvec(np.ones(len(cols))), Xs.sum(axis=1))
     assert design.subset(None) is design
     merged = design.merged([[0], [1, 2], [3]])

@@ -98,7 +98,9 @@ def test_discrete_equals_dense(family: str, terms: str) -> None:
 def test_discrete_equals_dense_other_criteria(method: str) -> None:
     X, y = _data("poisson", seed=3)
     terms = s("age") + f("g") + te("lon", "lat", n_splines=4)
-    fits = [GAM(terms, family="poisson", method=method, discrete=d).fit(X, y) for d in (False, True)]
+    fits = [
+        GAM(terms, family="poisson", method=method, discrete=d).fit(X, y) for d in (False, True)
+    ]
     _agree(*fits, X)
 
 
