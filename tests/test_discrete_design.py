@@ -110,3 +110,36 @@ def test_bad_input() -> None:
         DiscreteDesign(np.array([[0], [1]]), [np.ones(3)])
     with pytest.raises(ValueError, match="at least one column"):
         joint_codes([])
+
+
+@pytest.mark.parametrize(("family", "l1"), [("poisson", 0.0), ("binomial", 0.002)])
+def test_newton_unchanged_on_the_discrete_design(family: str, l1: float) -> None:
+    """The core's Newton solver fits the same GLM (ridge or elastic net) on either design."""
+    from glmlib._backend import resolve_backend
+    from glmlib._design import make_design
+    from glmlib._null import null_intercept
+    from glmlib._solver import Problem, newton
+    from glmlib.families import get_family
+
+    design, X = _problem(seed=5, n=3000)
+    rng = np.random.default_rng(6)
+    eta = 0.3 * (X @ rng.normal(size=X.shape[1])) / np.sqrt(X.shape[1])
+    y = rng.poisson(np.exp(eta)) if family == "poisson" else rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    backend = resolve_backend("numpy", "cpu", X)
+    fits = []
+    for d in (make_design(X, backend), design):
+        prob = Problem(
+            design=d,
+            y=y.astype(float),
+            weights=np.full(len(y), 1.0 / len(y)),
+            offset=np.zeros(len(y)),
+            family=get_family(family),
+            l1=np.full(X.shape[1], l1),
+            l2=np.full(X.shape[1], 0.01),
+            backend=backend,
+        )
+        theta0 = np.concatenate([null_intercept(prob, 1e-10, 100), np.zeros(X.shape[1])])
+        fits.append(newton(prob, theta0, tol=1e-10).theta)
+    np.testing.assert_allclose(fits[1], fits[0], rtol=0, atol=1e-9)
+    if l1 > 0:  # the screened fit ran on column subsets of the design
+        assert 0 < int(np.sum(fits[0][1:] == 0)) < X.shape[1]

@@ -13,8 +13,8 @@ Every term kind is supported: ``s`` and ``l`` (distinct values of the
 column), ``te`` (distinct combinations of its columns: cheap when they are
 few, as for the coordinates of a postcode; with as many combinations as rows
 it still works, at the cost of a dense block), and ``f`` (levels).
-Consecutive terms whose values occur in few joint combinations (several
-factors) are merged into one block, so that the products between them come
+Consecutive terms with few possible joint combinations (several factors) are
+merged into one block, so that the products between them come
 with one bincount.
 
 ``discrete="auto"`` uses it on the NumPy backend when it saves work: at least
@@ -39,7 +39,7 @@ __all__ = ["AUTO_MIN_ROWS", "check_discrete", "discrete_design"]
 AUTO_MIN_ROWS = 20_000
 #: ... and at most this many distinct values (summed over terms) per row.
 AUTO_MAX_UNIQUE_FRACTION = 0.25
-#: Consecutive blocks are merged while their joint combinations stay this few.
+#: Consecutive blocks are merged while the product of their sizes stays this small.
 MERGE_MAX_COMBINATIONS = 512
 
 
@@ -109,23 +109,22 @@ def discrete_design(
 
 
 def _groups(design: DiscreteDesign) -> list[list[int]]:
-    """Runs of consecutive blocks with at most MERGE_MAX_COMBINATIONS joint combinations."""
+    """Runs of consecutive blocks whose sizes multiply to at most MERGE_MAX_COMBINATIONS.
+
+    The product bounds the number of joint combinations, so no pass over the
+    rows is needed to choose the groups.
+    """
     groups: list[list[int]] = []
     current: list[int] = []
-    current_codes: np.ndarray | None = None
-    for k in range(len(design.bases)):
-        if current and current_codes is not None:
-            trial, first = joint_codes([current_codes, design.codes[:, k]])
-            if first.shape[0] <= MERGE_MAX_COMBINATIONS:
-                current.append(k)
-                current_codes = trial
-                continue
+    combinations = 1
+    for k, size in enumerate(design.sizes.tolist()):
+        if current and combinations * size <= MERGE_MAX_COMBINATIONS:
+            current.append(k)
+            combinations *= size
+            continue
+        if current:
             groups.append(current)
-        current = [k]
-        current_codes = design.codes[:, k]
-        if design.sizes[k] > MERGE_MAX_COMBINATIONS:
-            groups.append(current)
-            current, current_codes = [], None
+        current, combinations = [k], size
     if current:
         groups.append(current)
     return groups
