@@ -54,8 +54,11 @@ from ._design_protocol import AllRowsHere
 __all__ = ["DiscreteDesign", "discretise", "joint_codes"]
 
 #: Largest table of pair counts C_jk (cells) formed for a cross block; beyond
-#: it the block is accumulated row by row against the smaller basis instead.
+#: it (or beyond 4 n cells) the block is accumulated row by row against the
+#: narrower basis instead.
 _MAX_PAIR_CELLS = 1_000_000
+#: Cells of all pair tables together (64 MB of float64), for designs with many blocks.
+_MAX_TOTAL_PAIR_CELLS = 8_000_000
 
 
 def joint_codes(columns: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +174,6 @@ class DiscreteDesign(AllRowsHere):
         self.starts = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         self.p = int(self.starts[-1])
         self.dtype = np.dtype(np.float64)
-        self.backend: Any = None
         self._offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
         self._plan()
 
@@ -186,7 +188,8 @@ class DiscreteDesign(AllRowsHere):
                 if self._block_width(a) == 0 or self._block_width(b) == 0:
                     continue
                 cells = int(self.sizes[a] * self.sizes[b])
-                if cells <= min(_MAX_PAIR_CELLS, 4 * max(self.n, 1)):
+                fits = count_off[-1] + cells <= _MAX_TOTAL_PAIR_CELLS
+                if fits and cells <= min(_MAX_PAIR_CELLS, 4 * max(self.n, 1)):
                     count_a.append(a)
                     count_b.append(b)
                     count_off.append(count_off[-1] + cells)

@@ -30,10 +30,19 @@ def _close(a: np.ndarray, b: np.ndarray) -> None:
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(b))))
 
 
-@pytest.mark.parametrize("max_cells", [1_000_000, 0])  # pair tables / row accumulation
-def test_products_equal_dense(monkeypatch: pytest.MonkeyPatch, max_cells: int) -> None:
+# Cross blocks from pair tables, by row accumulation, or some of each (a total
+# budget of 500 cells keeps the pairs of sizes 7 x 30, 7 x 3 and 30 x 3).
+@pytest.mark.parametrize(
+    ("max_cells", "total", "n_tables"), [(10**6, 10**7, 6), (0, 10**7, 0), (10**6, 500, 3)]
+)
+def test_products_equal_dense(
+    monkeypatch: pytest.MonkeyPatch, max_cells: int, total: int, n_tables: int
+) -> None:
     monkeypatch.setattr(discrete_module, "_MAX_PAIR_CELLS", max_cells)
+    monkeypatch.setattr(discrete_module, "_MAX_TOTAL_PAIR_CELLS", total)
     design, X = _problem()
+    assert design._pair_a.shape[0] == n_tables
+    assert n_tables + len(design._accumulate) == 6  # every pair of the 4 blocks
     assert isinstance(design, Design)
     assert (design.n, design.p) == X.shape
     rng = np.random.default_rng(1)
