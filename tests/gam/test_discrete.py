@@ -61,7 +61,7 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-300))
 
 
-def _agree(dense: GAM, disc: GAM, X: pd.DataFrame) -> None:
+def _agree(dense: GAM, disc: GAM, X: pd.DataFrame | np.ndarray) -> None:
     assert dense.discrete_ is False and disc.discrete_ is True
     assert _rel(dense.coef_, disc.coef_) < 1e-7
     assert disc.intercept_ == pytest.approx(dense.intercept_, rel=1e-8, abs=1e-10)
@@ -177,3 +177,17 @@ def test_term_fit_with_counts_equals_expanded_rows() -> None:
     ta = TensorTerm(0, 1, n_splines=4).fit([t_rows[:, 0], t_rows[:, 1]], ["x", "z"])
     tb = TensorTerm(0, 1, n_splines=4).fit([pairs[:, 0], pairs[:, 1]], ["x", "z"], counts=counts)
     np.testing.assert_allclose(tb.constraint_, ta.constraint_, atol=1e-13)
+
+
+def test_array_input_summary_and_partial_dependence() -> None:
+    X, y = _data("binomial", seed=11)
+    Xa = X[["age", "score", "k"]].to_numpy()
+    terms = s(0) + s(1, n_splines=8) + l(2)
+    dense, disc = (GAM(terms, family="binomial", discrete=d).fit(Xa, y) for d in (False, True))
+    _agree(dense, disc, Xa)
+    a, b = dense.summary(), disc.summary()
+    np.testing.assert_allclose(b["statistic"], a["statistic"], rtol=1e-7)
+    np.testing.assert_allclose(b["p_value"], a["p_value"], rtol=1e-6, atol=1e-300)
+    pa, pb = dense.partial_dependence(0), disc.partial_dependence(0)
+    assert _rel(pa.estimate, pb.estimate) < 1e-8
+    assert _rel(pa.std_err, pb.std_err) < 1e-8
