@@ -9,6 +9,8 @@ Within a time budget (default 8 minutes) it runs, in order of importance:
    logistic, L2 then L1) against the HBM bound, glum and glmlib on the CPUs;
 4. ``bench_gpu_gram.py``: GEMM rates per precision and the Gram roofline;
    ``bench_mixed.py``: fits in "double", "single" and "mixed" precision;
+   ``bench_streaming.py``: X streamed from pinned host memory (H2D fraction,
+   a fit under an artificial device-memory cap, CuPy managed memory);
 5. ``bench_gpu_scaling.py``: CPU against GPU from n = 1e4 to 1e7, and the
    largest n the device holds;
 6. the chapters that run on the device's packages, as scripts with
@@ -48,6 +50,8 @@ GPU_TEST_FILES = [
     "tests/test_backends.py",
     "tests/test_design.py",
     "tests/gam/test_gam_backends.py",
+    "tests/test_mixed.py",
+    "tests/test_streamed.py",
 ]
 # Every chapter, in the order of their value on a GPU; one whose imports the device
 # lacks is skipped and says which (carry those packages as wheels to run it).
@@ -287,6 +291,26 @@ def main() -> int:
             ],
             120,
             40,
+        ),
+        (
+            "streaming",
+            "streaming",
+            None,
+            [
+                str(bench / "bench_streaming.py"),
+                "--device",
+                "cuda",
+                "--n",
+                "10000000",
+                "--p",
+                "100",
+                "--cap-gib",
+                "2",
+                "--repeats",
+                "2",
+            ],
+            150,
+            60,
         ),
         (
             "scaling",
