@@ -11,6 +11,8 @@ Within a time budget (default 8 minutes) it runs, in order of importance:
    ``bench_mixed.py``: fits in "double", "single" and "mixed" precision;
    ``bench_streaming.py``: X streamed from pinned host memory (H2D fraction,
    a fit under an artificial device-memory cap, CuPy managed memory);
+   ``bench_inference.py --torch --device cuda``: predict latency and throughput
+   (NumPy and ONNX Runtime on the CPUs, PyTorch eager / compiled / CUDA graphs);
 5. ``bench_gpu_scaling.py``: CPU against GPU from n = 1e4 to 1e7, and the
    largest n the device holds;
 6. the chapters that run on the device's packages, as scripts with
@@ -309,6 +311,14 @@ def main() -> int:
                 "--repeats",
                 "2",
             ],
+            150,
+            60,
+        ),
+        (
+            "inference",
+            "inference",
+            None,
+            [str(bench / "bench_inference.py"), "--torch", "--device", "cuda"],
             150,
             60,
         ),
