@@ -60,6 +60,7 @@ GPU_TEST_FILES = [
 CHAPTERS = [
     "06_scaling_cublas_nccl",
     "07_neural_glms",
+    "08_tensor_cores_mixed_precision",
     "01_introduction",
     "02_regularization",
     "03_feature_engineering",
