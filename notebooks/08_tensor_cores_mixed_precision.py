@@ -818,12 +818,26 @@ display(
     )
 )
 lat = inference.pivot(index="batch", columns="runner", values="latency (ms)")
-glue("ort_gain_single_row", lat.loc[1, "numpy predict"] / lat.loc[1, "onnxruntime float64"])
-glue("ort_gain_largest", lat.iloc[-1]["numpy predict"] / lat.iloc[-1]["onnxruntime float32"])
-glue("largest_batch", int(lat.index[-1]))
-glue(
-    "ort_f32_diff",
-    inference[inference["runner"] == "onnxruntime float32"]["max rel. diff vs predict"].max(),
+largest = lat.index[-1]
+fastest_largest = lat.loc[largest].idxmin()
+
+
+def times_word(ratio):
+    return f"{ratio:.1f} times faster" if ratio >= 1 else f"{1 / ratio:.1f} times slower"
+
+
+display(
+    Markdown(
+        f"Live, one thread: for a single row ONNX Runtime (float64 graph) answered "
+        f"{times_word(lat.loc[1, 'numpy predict'] / lat.loc[1, 'onnxruntime float64'])} than "
+        f"`model.predict`; for one row the arithmetic is negligible and per-call costs decide. "
+        f"For {largest:,} rows the float32 graph was "
+        f"{times_word(lat.loc[largest, 'numpy predict'] / lat.loc[largest, 'onnxruntime float32'])} "
+        f"than `model.predict`, and the fastest runner was {fastest_largest}. Float32 predictions "
+        f"differ from `predict`'s by at most "
+        f"{inference[inference['runner'] == 'onnxruntime float32']['max rel. diff vs predict'].max():.1e} "
+        "(relative)."
+    )
 )
 inference_record = recorded_or_missing(
     "gpu/inference", "GPU inference (PyTorch eager, compiled, CUDA graphs)"
@@ -831,13 +845,8 @@ inference_record = recorded_or_missing(
 glue("gpu_inference_status", "recorded" if inference_record is not None else "not measured")
 
 # %% [markdown]
-# Live, for a single row ONNX Runtime answered {glue:text}`ort_gain_single_row:.1f`
-# times faster than `model.predict` (for one row the arithmetic is
-# negligible and fixed per-call costs decide), and for {glue:text}`largest_batch` rows the float32 graph
-# was {glue:text}`ort_gain_largest:.1f` times faster; float32 predictions
-# differ from float64 ones by at most {glue:text}`ort_f32_diff:.1e`
-# (relative). TensorRT and ONNX Runtime's GPU build are not installed on the
-# lent machine; GPU inference is measured with PyTorch (eager,
+# The sentences under the cell above read the table. TensorRT and ONNX
+# Runtime's GPU build are not installed on the lent machine; GPU inference is measured with PyTorch (eager,
 # `torch.compile` and CUDA graphs) by `benchmarks/bench_inference.py --torch
 # --device cuda`. GPU inference figures: {glue:text}`gpu_inference_status`.
 #
