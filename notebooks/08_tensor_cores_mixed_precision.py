@@ -286,9 +286,10 @@ def pass_sentence(p):
     )
     if over > 3:
         text += (
-            "So far above the bound, the pass is limited neither by the bytes nor by the "
-            "Tensor Cores but by the kernel's own overheads (its row blocks, the scaling by "
-            "the square root of the weights, the float32 result of each block)"
+            "So far above the bound, the pass is limited neither by reading X nor by the "
+            "Tensor Cores' rate but by other costs of the kernel (candidates, not profiled "
+            "here: its row blocks, their scaling by the square root of the weights, the "
+            "float32 result of each block)"
             + (", and reduced precision gains little." if gain < 1.5 else ".")
         )
     return text
