@@ -124,8 +124,10 @@ class StreamedDesign(AllRowsHere):
                 torch.cuda.current_stream(self._buffers[slot].device).wait_event(self._filled[slot])
             yield start, stop, self._buffers[slot][: stop - start]
             if self._cuda:
+                import torch
+
                 # The consumer has issued every product that reads this buffer.
-                self._released[slot].record()
+                self._released[slot].record(torch.cuda.current_stream(self._buffers[slot].device))
 
     def _issue_copy(self, start: int, slot: int) -> None:
         stop = min(start + self.chunk_rows, self.n)
