@@ -144,8 +144,10 @@ def ab_data(
         send_values = [sends[t] for t in names]
     elif isinstance(sends, numbers.Integral):
         send_values = [int(sends)] * len(names)
-    else:
+    elif isinstance(sends, Sequence | np.ndarray | pd.Series):
         send_values = list(sends)
+    else:
+        raise ValueError(f"sends must be an int, a sequence or a mapping, got {sends!r}")
     if len(send_values) != len(names):
         raise ValueError(f"{len(send_values)} send counts for {len(names)} templates")
     if len(names) < 2:
@@ -161,20 +163,19 @@ def ab_data(
 def _counts(name: str, values: Sequence[Any], low: int) -> np.ndarray:
     out = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or float(v) != int(v):
+        x = float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan
+        if not math.isfinite(x) or x != math.floor(x):
             raise ValueError(f"{name} must be whole numbers, got {v!r}")
-        if int(v) < low:
+        if x < low:
             raise ValueError(f"{name} must be >= {low}, got {v!r}")
-        out.append(int(v))
+        out.append(int(x))
     return np.asarray(out, dtype=np.int64)
 
 
 def _check_data(data: pd.DataFrame, interior: bool = True) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame) or not {"template", "sends", "clicks"} <= set(data):
         raise TypeError("data must be the DataFrame that ab_data returns")
-    checked = ab_data(
-        list(data["clicks"]), list(data["sends"]), templates=list(data["template"])
-    )
+    checked = ab_data(list(data["clicks"]), list(data["sends"]), templates=list(data["template"]))
     if interior and np.any((checked.clicks == 0) | (checked.clicks == checked.sends)):
         raise ValueError(
             "a template with no clicks (or clicks on every send) has an infinite log-odds: "
@@ -447,9 +448,7 @@ def familywise_error(
             adj = p if method == "none" else np.apply_along_axis(adjust_pvalues, 1, p, method)
             any_rejected = (adj <= alpha).any(axis=1)
             fwer = float(any_rejected.mean())
-            rows.append(
-                (design, method, fwer, math.sqrt(fwer * (1 - fwer) / n_sims), per_test)
-            )
+            rows.append((design, method, fwer, math.sqrt(fwer * (1 - fwer) / n_sims), per_test))
     return pd.DataFrame(rows, columns=["design", "adjustment", "fwer", "std_err", "per_test"])
 
 
@@ -526,4 +525,3 @@ def sample_sizes(data: pd.DataFrame, alpha: float = 0.05, power: float = 0.8) ->
 def _check_level(level: float) -> None:
     if not (isinstance(level, numbers.Real) and 0 < level < 1):
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-
