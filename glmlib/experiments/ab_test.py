@@ -229,6 +229,12 @@ def wald_comparisons(data: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         ratio), ``std_err``, ``z``, ``p_value``, ``ci_low``/``ci_high`` (log odds
         ratio) and the odds ratio with its interval (``or``, ``or_low``,
         ``or_high``).
+
+    Examples
+    --------
+    >>> from glmlib.experiments.ab_test import ab_data, wald_comparisons
+    >>> wald_comparisons(ab_data())["p_value"].round(3).to_dict()
+    {'B': 0.398, 'C': 0.697, 'D': 0.087, 'E': 0.035}
     """
     _check_level(level)
     data = _check_data(data)

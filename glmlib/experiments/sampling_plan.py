@@ -219,6 +219,14 @@ def simulate_sampling(
     DataFrame
         Long format: ``rep``, ``scenario``, ``strategy``, ``target``,
         ``metric`` (``log_loss``, ``auc``, ``brier``), ``value``.
+
+    Examples
+    --------
+    >>> from glmlib.experiments.sampling_plan import compare_strategies, simulate_sampling
+    >>> results = simulate_sampling(n_reps=3, scenarios=["misspecified"], random_state=0)
+    >>> diffs = compare_strategies(results)
+    >>> sorted(diffs["strategy"].unique())
+    ['boundary', 'flagged']
     """
     n_reps = _check_int("n_reps", n_reps, 1)
     for s in scenarios:
