@@ -3,7 +3,8 @@
 The solver core is written once against the array API namespace returned by
 :func:`namespace` (NumPy, PyTorch or CuPy through ``array_api_compat``). This
 module adds what that standard does not cover: special functions for the probit
-link, Cholesky solves, conversion to and from NumPy, and device selection.
+link, conversion to and from NumPy, and device selection. Linear algebra (Cholesky solves with an eigen fallback)
+lives in :mod:`glmlib._linalg`; :class:`Backend` only forwards to it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 import array_api_compat
 import numpy as np
-import scipy.linalg
 import scipy.special
+
+from ._linalg import SymmetricFactor, device_of, pinv_solve
 
 __all__ = [
     "BACKENDS",
@@ -23,6 +25,7 @@ __all__ = [
     "namespace",
     "resolve_backend",
     "resolve_device",
+    "device_of",
     "expit",
     "gammaln",
     "ndtr",
@@ -31,11 +34,6 @@ __all__ = [
 ]
 
 BACKENDS = ("numpy", "torch", "cupy")
-_PINV_RTOL = 1e-12
-# Smallest Cholesky pivot, relative to the largest, of an equilibrated matrix that
-# counts as non-singular (condition number up to about 1e12); an exactly singular
-# Gram matrix leaves a last pivot near sqrt(k * eps) ~ 1e-7 after round-off.
-_CHOL_PIVOT_RTOL = 1e-6
 
 
 def namespace(*arrays: Any) -> ModuleType:
@@ -125,104 +123,24 @@ class Backend:
         """Solve ``a x = b`` for symmetric ``a``; return ``(x, ok)``.
 
         ``ok`` is False when ``a`` is not numerically positive definite; then
-        ``x`` is the minimum-norm least-squares solution from an eigendecomposition.
-        The system is equilibrated by its diagonal first, so badly scaled
-        features do not cost accuracy.
+        ``x`` is the minimum-norm least-squares solution of the equilibrated
+        system from an eigendecomposition (see :class:`glmlib._linalg.SymmetricFactor`).
         """
         factor = self.factorize(a)
         return factor.solve(b), factor.ok
 
     def factorize(self, a: Any) -> SymmetricFactor:
         """Factorise symmetric ``a`` once, for several solves (see :meth:`cholesky_solve`)."""
-        return SymmetricFactor(self, a)
+        return SymmetricFactor(a)
 
     def pinv_solve(self, a: Any, b: Any) -> Any:
         """Minimum-norm solution of ``a x = b`` for symmetric positive semi-definite ``a``."""
-        xp = self.xp
-        evals, evecs = xp.linalg.eigh(a)
-        # Used only when Cholesky failed, i.e. for (nearly) singular systems; round-off
-        # in a Gram matrix summed over many rows reaches well above k * eps.
-        cutoff = xp.max(xp.abs(evals)) * _PINV_RTOL
-        inv = xp.where(evals > cutoff, 1.0 / xp.where(evals > cutoff, evals, 1.0), 0.0)
-        return evecs @ (inv * (evecs.T @ b))
+        return pinv_solve(a, b)
 
     def pinv(self, a: Any) -> Any:
         """Pseudo-inverse of a symmetric positive semi-definite matrix."""
         xp = self.xp
-        return self.pinv_solve(a, xp.eye(a.shape[0], dtype=a.dtype, device=_device_of(a)))
-
-
-class SymmetricFactor:
-    """Equilibrated Cholesky factor of a symmetric matrix, with a pseudo-inverse fallback.
-
-    ``ok`` is False when the matrix is not numerically positive definite; then
-    :meth:`solve` returns minimum-norm least-squares solutions.
-    """
-
-    def __init__(self, backend: Backend, a: Any) -> None:
-        xp = self.xp = backend.xp
-        self.backend = backend
-        diag = xp.abs(xp.linalg.diagonal(a))
-        self.d = xp.sqrt(xp.where(diag > 0, diag, 1.0))
-        self.a_s = a / (self.d[:, None] * self.d[None, :])
-        self.factor: Any = None
-        self.ok = False
-        try:
-            if backend.name == "numpy":
-                self.factor = scipy.linalg.cho_factor(self.a_s, lower=True, check_finite=False)[0]
-            elif backend.name == "torch":
-                l_factor, info = _torch().linalg.cholesky_ex(self.a_s)
-                self.factor = l_factor if int(info) == 0 else None
-            else:
-                self.factor = xp.linalg.cholesky(self.a_s)
-        except (np.linalg.LinAlgError, ValueError, RuntimeError):
-            self.factor = None
-        if self.factor is not None:
-            finite = bool(xp.all(xp.isfinite(xp.linalg.diagonal(self.factor))))
-            self.ok = finite and _well_conditioned_chol(self.factor)
-
-    def inverse_diagonal(self) -> Any | None:
-        """diag(a^{-1}) from the factor (None when ``a`` is not positive definite).
-
-        With a_s = L L', diag(a_s^{-1}) holds the squared column norms of
-        L^{-1}: one triangular inversion, a third of the work of refactoring
-        and inverting ``a``.
-        """
-        if not self.ok:
-            return None
-        xp = self.xp
-        if self.backend.name == "numpy":
-            l_inv, info = scipy.linalg.lapack.dtrtri(self.factor, lower=1)
-            if info != 0:
-                return None
-            l_inv = np.tril(l_inv)  # cho_factor leaves the input above the diagonal
-        else:
-            eye = xp.eye(
-                self.factor.shape[0], dtype=self.factor.dtype, device=_device_of(self.factor)
-            )
-            if self.backend.name == "torch":
-                l_inv = _torch().linalg.solve_triangular(self.factor, eye, upper=False)
-            else:
-                import cupyx.scipy.linalg as cl
-
-                l_inv = cl.solve_triangular(self.factor, eye, lower=True)
-        return xp.sum(l_inv * l_inv, axis=0) / (self.d * self.d)
-
-    def solve(self, b: Any) -> Any:
-        """x with a x = b (minimum norm when ``a`` is singular)."""
-        b_s = b / self.d
-        if not self.ok:
-            return self.backend.pinv_solve(self.a_s, b_s) / self.d
-        if self.backend.name == "numpy":
-            x = scipy.linalg.cho_solve((self.factor, True), b_s, check_finite=False)
-        elif self.backend.name == "torch":
-            x = _torch().cholesky_solve(b_s[:, None], self.factor)[:, 0]
-        else:
-            import cupyx.scipy.linalg as cl
-
-            y = cl.solve_triangular(self.factor, b_s, lower=True)
-            x = cl.solve_triangular(self.factor.T, y, lower=False)
-        return x / self.d
+        return pinv_solve(a, xp.eye(a.shape[0], dtype=a.dtype, device=device_of(a)))
 
 
 def _special(x: Any, name: str) -> Any:
@@ -254,17 +172,6 @@ def expit(x: Any) -> Any:
 def gammaln(x: Any) -> Any:
     """Log-gamma, on the array's own backend."""
     return _special(x, "gammaln")
-
-
-def _device_of(a: Any) -> Any:
-    return array_api_compat.device(a)
-
-
-def _well_conditioned_chol(l_factor: Any) -> bool:
-    """Whether a Cholesky factor of an equilibrated matrix is far from singular."""
-    xp = namespace(l_factor)
-    diag = xp.abs(xp.linalg.diagonal(l_factor))
-    return bool(float(xp.min(diag)) > float(xp.max(diag)) * _CHOL_PIVOT_RTOL)
 
 
 def _torch_dtype(dtype: np.dtype) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._backend import Backend, to_numpy
+from ._backend import Backend, device_of, to_numpy
 from ._design import DenseDesign, _last_subset
 from ._design_protocol import AllRowsHere
 
@@ -194,9 +194,7 @@ class StreamedDesign(AllRowsHere):
         )
 
     def _device(self) -> Any:
-        import array_api_compat
-
-        return array_api_compat.device(self._buffers[0])
+        return device_of(self._buffers[0])
 
 
 def streamed_design(

@@ -14,12 +14,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._backend import Backend, resolve_backend, to_numpy
+from ._backend import Backend, device_of, resolve_backend, to_numpy
 from ._categorical import CategoricalLayout, is_categorical
 from ._dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection
 from ._design import DenseDesign, make_design
 from ._formula import apply_formula, formula_design
 from ._inference import information_criteria, wald_table
+from ._linalg import SymmetricFactor, pinv_solve, rank_rtol
 from ._mixed import MixedPrecisionDesign
 from ._null import null_intercept
 from ._screening import screened_newton
@@ -323,10 +324,10 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if self.fit_intercept:
             b0 = null_intercept(prob, self.tol, self.max_iter)
             eta_null = prob.offset + b0
-            theta = xp.concat([b0, xp.zeros(p, dtype=xp.float64, device=_dev(b0))])
+            theta = xp.concat([b0, xp.zeros(p, dtype=xp.float64, device=device_of(b0))])
         else:
             eta_null = prob.offset
-            theta = xp.zeros(p, dtype=xp.float64, device=_dev(prob.y))
+            theta = xp.zeros(p, dtype=xp.float64, device=device_of(prob.y))
         null_dev = self._deviance(prob, eta_null)
         return theta, null_dev
 
@@ -513,7 +514,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         elif device_input:
             X = validate_X(self, X, reset=False)
             xp = _namespace(X)
-            coef = xp.asarray(self.coef_, dtype=X.dtype, device=_dev(X))
+            coef = xp.asarray(self.coef_, dtype=X.dtype, device=device_of(X))
             eta = xp.astype(X @ coef, xp.float64) + self.intercept_
         else:
             X = validate_X(
@@ -526,7 +527,9 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             eta = np.asarray(X @ self.coef_.astype(X.dtype), dtype=np.float64) + self.intercept_
         if offset is not None:
             off = validate_vector(offset, X.shape[0], "offset")
-            eta = eta + (off if not device_input else _namespace(X).asarray(off, device=_dev(X)))
+            eta = eta + (
+                off if not device_input else _namespace(X).asarray(off, device=device_of(X))
+            )
         return eta
 
     def predict_linear(self, X: Any, offset: Any = None) -> Any:
@@ -926,12 +929,6 @@ def _block_linear(block: np.ndarray, coef: np.ndarray, intercept: float) -> np.n
     return np.asarray(block @ coef, dtype=np.float64) + intercept
 
 
-def _dev(a: Any) -> Any:
-    import array_api_compat
-
-    return array_api_compat.device(a)
-
-
 def _namespace(a: Any) -> Any:
     import array_api_compat
 
@@ -978,11 +975,10 @@ def _minimum_norm(prob: Problem, res: FitResult) -> FitResult:
     """
     if res.hess is None or res.hess_cols is not None:
         return res
-    evals, evecs, d, keep = _equilibrated_eigh(to_numpy(res.hess))
-    null = evecs[:, ~keep] / d[:, None]  # H (D^-1 v) = 0 for H_s v = 0
-    if null.shape[1] == 0:
+    hess = to_numpy(res.hess)
+    basis = SymmetricFactor(hess, cholesky=False, eig_rtol=rank_rtol(hess.shape[0])).null_basis()
+    if basis.shape[1] == 0:
         return res
-    basis, _ = np.linalg.qr(null)
     theta = to_numpy(res.theta)
     theta = theta - basis @ (basis.T @ theta)
     theta_b = prob.backend.asarray(theta, dtype=np.float64)
@@ -1024,24 +1020,10 @@ def _covariance(info: np.ndarray, selected: np.ndarray | None) -> np.ndarray:
     return cov
 
 
-def _equilibrated_eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Eigen-decomposition of D^-1 a D^-1 (D = sqrt(diag a)) for a symmetric PSD matrix.
-
-    Returns (eigenvalues, eigenvectors, the diagonal of D, which eigenvalues
-    count as non-zero): equilibrating first keeps a column of small scale from
-    passing for a null direction.
-    """
-    d = np.sqrt(np.where(np.diag(a) > 0, np.diag(a), 1.0))
-    evals, evecs = np.linalg.eigh(a / np.outer(d, d))
-    cutoff = max(evals.max(), 0.0) * a.shape[0] * np.finfo(float).eps * 100
-    return evals, evecs, d, evals > cutoff
-
-
 def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:
     """Pseudo-inverse and numerical rank of a symmetric PSD matrix (equilibrated)."""
-    evals, evecs, d, keep = _equilibrated_eigh(a)
-    inv = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
-    return inv / np.outer(d, d), int(keep.sum())
+    factor = SymmetricFactor(a, cholesky=False, eig_rtol=rank_rtol(a.shape[0]))
+    return factor.inverse(), factor.rank
 
 
 def _effective_df(
@@ -1052,7 +1034,8 @@ def _effective_df(
     Computed as |A| - sum_j D_jj [(H_A + D_A)^{-1}]_jj, with the diagonal of
     the inverse from a Cholesky factor (:meth:`SymmetricFactor.inverse_diagonal`)
     or given as ``inverse_diagonal`` when the solver already has it; a
-    pseudo-inverse when H_A + D_A is not positive definite.
+    pseudo-inverse when H_A + D_A is not positive definite (eigenvalues
+    below 100 k eps of the largest count as zero).
     """
     d = l2[active]
     if d.shape[0] == 0:  # every coefficient at zero and no intercept
@@ -1060,7 +1043,7 @@ def _effective_df(
     if inverse_diagonal is None:
         h = info[np.ix_(active, active)]
         m = h + np.diag(d)
-        inverse_diagonal = Backend("numpy").factorize(m).inverse_diagonal()
+        inverse_diagonal = SymmetricFactor(m).inverse_diagonal()
         if inverse_diagonal is None:
-            return float(np.trace(np.linalg.pinv(m) @ h))
+            return float(np.trace(pinv_solve(m, h, rank_rtol(m.shape[0]))))
     return float(d.shape[0] - np.sum(d * inverse_diagonal))

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .._linalg import SymmetricFactor
 from ..families import Family
 from ..glm import GLM
 from .priors import Flat, Normal, Prior
@@ -186,17 +187,16 @@ def laplace_fit(
 
 def _inverse(hess: np.ndarray, strict: bool) -> np.ndarray:
     """Inverse of the posterior Hessian; with ``strict=False`` eigenvalues are floored."""
-    try:
-        c = np.linalg.cholesky(hess)
-        inv_c = np.linalg.inv(c)
-        return inv_c.T @ inv_c
-    except np.linalg.LinAlgError:
-        if strict:
-            raise ValueError(
-                "the posterior Hessian at the mode is not positive definite: the posterior is "
-                "improper or multimodal here (flat priors on aliased columns, or a Student-t "
-                "prior far in its tail). Use proper priors or method='nuts'."
-            ) from None
+    factor = SymmetricFactor(hess, pivot_rtol=0.0)
+    if factor.ok:
+        inv = factor.inverse()
+        return (inv + inv.T) / 2
+    if strict:
+        raise ValueError(
+            "the posterior Hessian at the mode is not positive definite: the posterior is "
+            "improper or multimodal here (flat priors on aliased columns, or a Student-t "
+            "prior far in its tail). Use proper priors or method='nuts'."
+        )
     evals, evecs = np.linalg.eigh((hess + hess.T) / 2)
     floor = max(float(evals.max()), 1.0) * 1e-10
     evals = np.maximum(evals, floor)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._linalg import psd_root
 from ._imports import arviz
 
 __all__ = ["hdi", "hdi_labels", "laplace_idata", "summary_table"]
@@ -59,8 +60,7 @@ def laplace_idata(
 ) -> Any:
     """InferenceData of ``draws`` draws (one chain) from N(mean, cov) over (intercept, coef)."""
     k = mean.shape[0]
-    evals, evecs = np.linalg.eigh(cov)
-    root = evecs * np.sqrt(np.clip(evals, 0.0, None))
+    root = psd_root(cov)
     theta = mean + rng.standard_normal((draws, k)) @ root.T
     start = int(data.fit_intercept)
     posterior: dict[str, np.ndarray] = {"coef": theta[None, :, start:]}

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
-from .._backend import to_numpy
+from .._backend import device_of, to_numpy
+from .._linalg import SymmetricFactor, rank_rtol
 from .._null import null_intercept
 from .._solver import Problem
 from ._smoothing import RHO_RANGE, Criterion, PenaltyStructure, WorkingModel, select_smoothing
@@ -58,12 +58,6 @@ class GAMFit:
     converged: bool
     history: list[dict[str, float]] = field(default_factory=list)
     model: WorkingModel | None = None
-
-
-def _dev(a: Any) -> Any:
-    import array_api_compat
-
-    return array_api_compat.device(a)
 
 
 def working_model(prob: Problem, theta: Any, eta: Any) -> tuple[WorkingModel, np.ndarray]:
@@ -95,7 +89,7 @@ def fit_null(prob: Problem, tol: float, max_iter: int) -> tuple[Any, Any]:
     # start came from unidentified directions (PenaltyStructure.pin_unidentified,
     # tests/gam/test_gam_identifiability.py); switching to the closed form is untested.
     b0 = null_intercept(prob, tol, max_iter, closed_form=False)
-    theta = xp.concat([b0, xp.zeros(prob.design.p, dtype=xp.float64, device=_dev(b0))])
+    theta = xp.concat([b0, xp.zeros(prob.design.p, dtype=xp.float64, device=device_of(b0))])
     return theta, prob.offset + b0
 
 
@@ -199,17 +193,10 @@ def fit_gam(
 def _penalised_solve(model: WorkingModel, S: np.ndarray) -> np.ndarray:
     """Minimiser of the working model's penalised sum of squares for penalty S."""
     h = model.A + S
-    rhs = model.r - S @ model.theta
-    d = np.sqrt(np.where(np.diag(h) > 0, np.diag(h), 1.0))
-    hs = h / np.outer(d, d)
-    try:
-        chol = scipy.linalg.cho_factor(hs, lower=True, check_finite=False)
-        delta = scipy.linalg.cho_solve(chol, rhs / d, check_finite=False) / d
-        if not np.all(np.isfinite(delta)):
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        delta = np.linalg.lstsq(hs, rhs / d, rcond=None)[0] / d
-    return model.theta + delta
+    # Equilibrated Cholesky; minimum-norm least squares (eigenvalues below q eps
+    # of the largest dropped, as numpy.linalg.lstsq does) when it breaks down.
+    factor = SymmetricFactor(h, pivot_rtol=0.0, eig_rtol=rank_rtol(h.shape[0], 1.0))
+    return model.theta + factor.solve(model.r - S @ model.theta)
 
 
 def _line_search(

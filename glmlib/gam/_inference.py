@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .._linalg import SymmetricFactor, psd_root, rank_rtol
+
 __all__ = ["PartialDependence", "effective_df", "term_test", "posterior_covariance"]
 
 
@@ -74,13 +76,7 @@ class PartialDependence:
 def posterior_covariance(A: np.ndarray, S: np.ndarray) -> np.ndarray:
     """(A + S)^{-1}, equilibrated, with a pseudo-inverse fallback (unscaled V_p)."""
     h = A + S
-    d = np.sqrt(np.where(np.diag(h) > 0, np.diag(h), 1.0))
-    hs = h / np.outer(d, d)
-    evals, evecs = np.linalg.eigh(hs)
-    cutoff = max(evals.max(), 0.0) * h.shape[0] * np.finfo(float).eps * 10
-    keep = evals > cutoff
-    inv = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
-    return inv / np.outer(d, d)
+    return SymmetricFactor(h, cholesky=False, eig_rtol=rank_rtol(h.shape[0], 10.0)).inverse()
 
 
 def effective_df(A: np.ndarray, Vb: np.ndarray) -> np.ndarray:
@@ -109,8 +105,7 @@ def term_test(
     """
     k = beta.shape[0]
     rank = int(min(max(rank, 1), k))
-    evals, evecs = np.linalg.eigh(xtx)
-    R = (evecs * np.sqrt(np.clip(evals, 0.0, None))).T  # R'R = xtx
+    R = psd_root(xtx).T  # R'R = xtx
     f = R @ beta
     vf = R @ V @ R.T
     ev, U = np.linalg.eigh((vf + vf.T) / 2)

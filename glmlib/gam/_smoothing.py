@@ -65,9 +65,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
 import scipy.optimize
 
+from .._linalg import SymmetricFactor, psd_eigh, rank_rtol
 from ._threads import small_blas
 
 __all__ = ["PenaltyBlock", "PenaltyStructure", "WorkingModel", "Criterion", "select_smoothing"]
@@ -96,9 +96,7 @@ class PenaltyBlock:
 
     def __post_init__(self) -> None:
         total = np.sum(self.matrices, axis=0)
-        evals, evecs = np.linalg.eigh(total)
-        tol = max(evals.max(), 0.0) * total.shape[0] * np.finfo(float).eps * 100
-        keep = evals > tol
+        _, evecs, keep = psd_eigh(total, rank_rtol(total.shape[0]))
         self.rank = int(keep.sum())
         if len(self.matrices) > 1:
             self.range_basis = evecs[:, keep]
@@ -121,15 +119,12 @@ class PenaltyBlock:
             j = self.free[0]
             return self.rank * math.log(lams[0]), ({j: float(self.rank)} if j is not None else {})
         m = sum(lm * pm for lm, pm in zip(lams, self.projected, strict=True))
-        d = np.sqrt(np.diag(m))
-        d = np.where(d > 0, d, 1.0)
-        chol = scipy.linalg.cho_factor(m / np.outer(d, d), lower=True)
-        value = 2.0 * float(np.sum(np.log(np.diag(chol[0])))) + 2.0 * float(np.sum(np.log(d)))
+        factor = SymmetricFactor(m, pivot_rtol=0.0)  # positive definite on the range
+        value = factor.logdet()
         grads: dict[int, float] = {}
         for lm, pm, j in zip(lams, self.projected, self.free, strict=True):
             if j is not None:
-                sol = scipy.linalg.cho_solve(chol, pm / d[:, None]) / d[:, None]
-                grads[j] = lm * float(np.trace(sol))
+                grads[j] = lm * float(np.trace(factor.solve(pm)))
         return value, grads
 
 
@@ -179,13 +174,9 @@ class PenaltyStructure:
         """
         self.ridge, self.ridge_rank = None, 0
         h = A + self.matrix(np.exp(rho))
-        d = np.sqrt(np.where(np.diag(h) > 0, np.diag(h), 1.0))
-        evals, evecs = np.linalg.eigh(h / np.outer(d, d))
-        tol = max(evals.max(), 0.0) * self.q * np.finfo(float).eps * 100
-        null = evecs[:, evals <= tol] / d[:, None]
-        if null.shape[1] == 0:
+        basis = SymmetricFactor(h, cholesky=False, eig_rtol=rank_rtol(self.q)).null_basis()
+        if basis.shape[1] == 0:
             return 0
-        basis = np.linalg.qr(null)[0]
         scale = max(float(np.trace(A)) / self.q, np.finfo(float).tiny)
         self.ridge, self.ridge_rank = scale * basis @ basis.T, basis.shape[1]
         return self.ridge_rank
@@ -214,22 +205,13 @@ class WorkingModel:
 
 
 def _factor(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """(H^{-1}, equilibration d, log|H|) of a symmetric positive (semi)definite H."""
-    d = np.sqrt(np.where(np.diag(h) > 0, np.diag(h), 1.0))
-    hs = h / np.outer(d, d)
-    try:
-        chol = scipy.linalg.cho_factor(hs, lower=True, check_finite=False)
-        inv = scipy.linalg.cho_solve(chol, np.eye(h.shape[0]), check_finite=False)
-        logdet = 2.0 * float(np.sum(np.log(np.diag(chol[0]))))
-        if not np.all(np.isfinite(inv)):
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        evals, evecs = np.linalg.eigh(hs)
-        cutoff = max(evals.max(), 0.0) * h.shape[0] * np.finfo(float).eps * 10
-        keep = evals > cutoff
-        inv = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
-        logdet = float(np.sum(np.log(evals[keep])))
-    return inv / np.outer(d, d), d, logdet + 2.0 * float(np.sum(np.log(d)))
+    """(H^{-1}, equilibration d, log|H|) of a symmetric positive (semi)definite H.
+
+    Cholesky of the equilibrated H; when that breaks down, the pseudo-inverse and
+    pseudo-log-determinant over eigenvalues above 10 q eps of the largest.
+    """
+    factor = SymmetricFactor(h, pivot_rtol=0.0, eig_rtol=rank_rtol(h.shape[0], 10.0))
+    return factor.inverse(), factor.d, factor.logdet()
 
 
 class Criterion:
