@@ -19,8 +19,8 @@ from ._categorical import CategoricalLayout, is_categorical
 from ._dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection
 from ._design import DenseDesign, make_design
 from ._formula import apply_formula, formula_design
-from ._inference import information_criteria, wald_table
-from ._linalg import SymmetricFactor, pinv_solve, rank_rtol
+from ._inference import FitStatistics, wald_table
+from ._linalg import SymmetricFactor, rank_rtol
 from ._mixed import MixedPrecisionDesign
 from ._null import null_intercept
 from ._screening import screened_newton
@@ -394,7 +394,18 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         names = layout.term_names if layout is not None else self._input_names()
         return ["intercept", *names]
 
-    def _set_fitted(self, prob: Problem, data: _Data, res: FitResult, null_dev: float) -> None:
+    def _set_fitted(
+        self,
+        prob: Problem,
+        data: _Data,
+        res: FitResult,
+        null_dev: float,
+        rank: int | None = None,
+    ) -> None:
+        """Store the fitted coefficients and what the statistics need (see FitStatistics).
+
+        ``rank`` is the rank of X'WX when the caller already knows it.
+        """
         xp = prob.xp
         b0, beta = prob.split(res.theta)
         self.coef_ = to_numpy(beta).astype(np.float64)
@@ -417,51 +428,34 @@ class _GLMBase(RegressorMixin, BaseEstimator):
 
         self.nobs_ = int(round(total(w > 0)))
 
-        # Fisher information for df and (lazily) standard errors: the solver's
-        # last quadratic model, at the iterate one step before the solution as
-        # in R's glm.fit; one more pass over X only for L-BFGS fits.
+        # What the statistics need, taken now because it needs the data (a pass
+        # over the rows, a collective when sharded): the Fisher information (the
+        # solver's last quadratic model, at the iterate one step before the
+        # solution as in R's glm.fit; one more pass over X only for L-BFGS fits),
+        # the Pearson sum and R's AIC term. Rank, degrees of freedom, scale,
+        # AIC/BIC and the covariance follow from these when first asked.
         k = prob.design.p + int(self.fit_intercept)
-        penalized = prob.penalized
         theta_h = to_numpy(res.theta)
         info = _information(prob, res, self.fit_intercept) if k <= _GRAM_LIMIT else None
-        if not penalized:
-            # The solver's last Cholesky factorisation tells whether X'WX is singular.
-            rank = _pinv_rank(info)[1] if res.rank_deficient and info is not None else k
-            df_model = float(rank)
-        else:
-            active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
-            rank = int(active.sum())
-            # The solver's own factorisation of (H + D) / sum(w) gives the
-            # diagonal of the inverse when it covers every coefficient.
-            inv_diag = None
-            if res.factor is not None and res.hess_cols is None and bool(active.all()):
-                inv_diag = res.factor.inverse_diagonal()
-            if info is not None:
-                l2 = to_numpy(prob.penalties()[1]) * prob.weight_sum
-                if inv_diag is not None:
-                    inv_diag = to_numpy(inv_diag) / prob.weight_sum
-                df_model = _effective_df(info, l2, active, inv_diag)
-            else:
-                df_model = float(rank)
-        self.rank_ = int(rank)
-        self.df_model_ = float(df_model)
-        self.df_resid_ = float(self.nobs_ - self.df_model_)
+        active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
+        # Penalty strengths on the caller's weight scale (zero for the intercept).
+        l2 = to_numpy(prob.penalties()[1]) * prob.weight_sum if prob.penalized else None
+        pearson = math.nan
         if fam.has_dispersion:
             pearson = total(w * (y - mu) ** 2 / np.asarray(fam.variance(mu)))
-            self.scale_ = pearson / self.df_resid_ if self.df_resid_ > 0 else math.nan
-        else:
-            self.scale_ = 1.0
-        self.llf_, self.aic_, self.bic_ = information_criteria(
-            fam, y, mu, w, self.df_model_, self.deviance_, total
-        )
-        self._fisher_info = info
-        self._cov_unscaled: np.ndarray | None = None
-        self._penalized = penalized
-        # With an L1 part only the selected coefficients have a covariance.
-        self._selected = (
-            (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
-            if bool(xp.any(prob.l1 > 0))
-            else None
+        self._stats = FitStatistics(
+            fisher=info,
+            l2=l2,
+            active=active,
+            # With an L1 part only the selected coefficients have a covariance.
+            selected=active if bool(xp.any(prob.l1 > 0)) else None,
+            rank_deficient=bool(res.rank_deficient),
+            known_rank=rank,
+            nobs=self.nobs_,
+            pearson=pearson,
+            aic_term=fam.r_aic(y, mu, w, 0, self.deviance_, total),
+            n_extra=fam.n_params_extra(),
+            has_dispersion=fam.has_dispersion,
         )
 
         ridge_everywhere = bool(xp.all(prob.l2 > 0)) or prob.penalty_matrix is not None
@@ -480,7 +474,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        if fam.name == "binomial" and not penalized:
+        if fam.name == "binomial" and not prob.penalized:
             eps = 10 * np.finfo(np.float64).eps
             if total((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)) > 0:
                 warnings.warn(
@@ -490,6 +484,48 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                     UserWarning,
                     stacklevel=3,
                 )
+
+    # ------------------------------------------- statistics, computed when asked
+    # The fit keeps a FitStatistics (p x p Fisher matrix and row sums, no X);
+    # these compute from it on first access and cache the result.
+    @property
+    def rank_(self) -> int:
+        """Numerical rank of X'WX (unpenalised) or number of active coefficients (penalised)."""
+        return self._stats.rank
+
+    @property
+    def df_model_(self) -> float:
+        """Model degrees of freedom (effective ones, tr(H (H + P)^-1), when penalised)."""
+        return self._stats.df_model
+
+    @property
+    def df_resid_(self) -> float:
+        """Residual degrees of freedom, nobs_ - df_model_."""
+        return self._stats.df_resid
+
+    @property
+    def scale_(self) -> float:
+        """Dispersion: Pearson chi^2 / df_resid_ when estimated, else 1."""
+        return self._stats.scale
+
+    @property
+    def llf_(self) -> float:
+        """Log-likelihood as R's logLik reports it."""
+        return self._stats.criteria[0]
+
+    @property
+    def aic_(self) -> float:
+        """AIC as R reports it."""
+        return self._stats.criteria[1]
+
+    @property
+    def bic_(self) -> float:
+        """BIC as R reports it."""
+        return self._stats.criteria[2]
+
+    @property
+    def _fisher_info(self) -> np.ndarray | None:
+        return self._stats.fisher
 
     # -------------------------------------------------------------- predict
     def _linear(self, X: Any, offset: Any) -> Any:
@@ -616,15 +652,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         to zero are NaN.
         """
         check_is_fitted(self, "coef_")
-        if self._fisher_info is None:
-            raise ValueError("no covariance: too many coefficients for a Gram matrix")
-        if self._cov_unscaled is None:
-            self._cov_unscaled = _covariance(self._fisher_info, self._selected)
+        cov_unscaled = self._stats.cov_unscaled
         names = self._term_names()
         if not self.fit_intercept:
             names = names[1:]
         scale = self.scale_ if math.isfinite(self.scale_) else 0.0
-        return pd.DataFrame(self._cov_unscaled * scale, index=names, columns=names)
+        return pd.DataFrame(cov_unscaled * scale, index=names, columns=names)
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Coefficient table: coef, std_err, z, p_value, ci_low, ci_high.
@@ -638,7 +671,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         says so).
         """
         cov = self.covariance()
-        if self._penalized:
+        if self._stats.penalized:
             warnings.warn(
                 "summary() of a penalised fit: the standard errors ignore the penalty and "
                 "variable selection, so p-values and intervals are not valid inference",
@@ -881,9 +914,10 @@ class GLM(_GLMBase):
         if not self.fit_intercept:
             theta = _wls_start(prob)
         res = self._solve(prob, theta, screen=(alpha, l1_ratio))
+        rank = None
         if res.rank_deficient and not prob.penalized:
-            res = _minimum_norm(prob, res)
-        self._set_fitted(prob, data, res, null_dev)
+            res, rank = _minimum_norm(prob, res)
+        self._set_fitted(prob, data, res, null_dev, rank=rank)
         self._record_precision(data.design)
         return self
 
@@ -962,8 +996,8 @@ def _wls_start(prob: Problem) -> Any:
     return zero
 
 
-def _minimum_norm(prob: Problem, res: FitResult) -> FitResult:
-    """The minimum-norm minimiser of a rank-deficient unpenalised fit.
+def _minimum_norm(prob: Problem, res: FitResult) -> tuple[FitResult, int | None]:
+    """The minimum-norm minimiser of a rank-deficient unpenalised fit, and the rank of X'WX.
 
     The minimisers differ by vectors of the null space of [1 X] (restricted
     to rows with weight), which is the null space of the Fisher matrix X'WX;
@@ -971,14 +1005,17 @@ def _minimum_norm(prob: Problem, res: FitResult) -> FitResult:
     ``numpy.linalg.lstsq`` or scikit-learn's L-BFGS from a zero start give)
     is any minimiser's projection onto its orthogonal complement. The null
     space is found on the equilibrated matrix (so that columns of small
-    scale are not mistaken for null directions) and mapped back.
+    scale are not mistaken for null directions) and mapped back. The rank
+    (None when not computed) is that of :attr:`FitStatistics.rank`, which need
+    not decompose the same matrix again.
     """
     if res.hess is None or res.hess_cols is not None:
-        return res
+        return res, None
     hess = to_numpy(res.hess)
     basis = SymmetricFactor(hess, cholesky=False, eig_rtol=rank_rtol(hess.shape[0])).null_basis()
+    rank = hess.shape[0] - basis.shape[1]
     if basis.shape[1] == 0:
-        return res
+        return res, rank
     theta = to_numpy(res.theta)
     theta = theta - basis @ (basis.T @ theta)
     theta_b = prob.backend.asarray(theta, dtype=np.float64)
@@ -988,8 +1025,8 @@ def _minimum_norm(prob: Problem, res: FitResult) -> FitResult:
     if not math.isfinite(loss) or loss > before + 1e-9 * max(abs(before), 1.0):
         # Directions only numerically null (tiny, not zero, curvature) moved the fit:
         # keep the solver's minimiser rather than a worse one.
-        return res
-    return replace(res, theta=theta_b, eta=eta, loss=loss, objective=loss, factor=None)
+        return res, rank
+    return replace(res, theta=theta_b, eta=eta, loss=loss, objective=loss, factor=None), rank
 
 
 def _information(prob: Problem, res: FitResult, fit_intercept: bool) -> np.ndarray:
@@ -1009,41 +1046,3 @@ def _information(prob: Problem, res: FitResult, fit_intercept: bool) -> np.ndarr
     info = np.full((k, k), np.nan)
     info[np.ix_(idx, idx)] = hess
     return info
-
-
-def _covariance(info: np.ndarray, selected: np.ndarray | None) -> np.ndarray:
-    """Unscaled covariance: pseudo-inverse of the information, over ``selected`` if given."""
-    if selected is None:
-        return _pinv_rank(info)[0]
-    cov = np.full(info.shape, np.nan)
-    cov[np.ix_(selected, selected)] = _pinv_rank(info[np.ix_(selected, selected)])[0]
-    return cov
-
-
-def _pinv_rank(a: np.ndarray) -> tuple[np.ndarray, int]:
-    """Pseudo-inverse and numerical rank of a symmetric PSD matrix (equilibrated)."""
-    factor = SymmetricFactor(a, cholesky=False, eig_rtol=rank_rtol(a.shape[0]))
-    return factor.inverse(), factor.rank
-
-
-def _effective_df(
-    info: np.ndarray, l2: np.ndarray, active: np.ndarray, inverse_diagonal: Any = None
-) -> float:
-    """tr(H_A (H_A + D_A)^{-1}) over the active coefficients A, D = diag(l2).
-
-    Computed as |A| - sum_j D_jj [(H_A + D_A)^{-1}]_jj, with the diagonal of
-    the inverse from a Cholesky factor (:meth:`SymmetricFactor.inverse_diagonal`)
-    or given as ``inverse_diagonal`` when the solver already has it; a
-    pseudo-inverse when H_A + D_A is not positive definite (eigenvalues
-    below 100 k eps of the largest count as zero).
-    """
-    d = l2[active]
-    if d.shape[0] == 0:  # every coefficient at zero and no intercept
-        return 0.0
-    if inverse_diagonal is None:
-        h = info[np.ix_(active, active)]
-        m = h + np.diag(d)
-        inverse_diagonal = SymmetricFactor(m).inverse_diagonal()
-        if inverse_diagonal is None:
-            return float(np.trace(pinv_solve(m, h, rank_rtol(m.shape[0]))))
-    return float(d.shape[0] - np.sum(d * inverse_diagonal))
