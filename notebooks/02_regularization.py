@@ -46,11 +46,9 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## Parameters
 #
-# `seed` fixes every random draw. `quick=True` shrinks the folds, penalty
-# grids, resamples, search budgets and the sparse timing problems so that the
-# chapter runs in under a minute. `blas_threads` caps the threads of the
-# linear-algebra library (see `glmlib.book.limit_blas_threads`); `None` keeps
-# the library's default.
+# `seed` fixes every random draw; `quick=True` shrinks every size so that the
+# chapter runs in under a minute; `blas_threads` caps the linear-algebra
+# library's threads (`None`: its default).
 
 # %% tags=["parameters"]
 seed = 0  # seed of every random draw in this chapter
@@ -137,35 +135,31 @@ print(f"device={device}, quick={quick}, n_folds={n_folds}, n_alphas={n_alphas}, 
 # penalised.
 #
 # The L1 norm has a corner at zero, so the lasso sets coefficients exactly to
-# zero and selects features; the squared L2 norm is smooth and only shrinks.
-# Both act on the raw scale of the coefficients, so every design below is
-# standardised with the **training** mean and standard deviation: otherwise a
-# balance in dollars and one in thousands of dollars would be penalised
-# differently. `GLMCV` fits a whole path of $\alpha$ values from
-# $\alpha_{\max}$ (the smallest $\alpha$ with all coefficients zero)
-# downwards, warm-starting each fit from the previous one, and chooses
-# $\alpha$ by K-fold cross-validation.
+# zero and selects features; the squared L2 norm only shrinks. Both act on
+# the coefficients' scale, so every design below is standardised with the
+# **training** mean and standard deviation. `GLMCV` fits a path of $\alpha$
+# from $\alpha_{\max}$ (the smallest $\alpha$ with all coefficients zero)
+# downwards, warm-starting each fit, and chooses $\alpha$ by K-fold
+# cross-validation.
 
 # %% [markdown]
 # ## Data
 #
 # Three data sets shipped with glmlib (provenance in `data/README.md`):
 #
-# - **Default** (ISLR, finance): whether each of {glue:text}`credit_customers:,d`
+# - **Default** (ISLR): whether each of {glue:text}`credit_customers:,d`
 #   credit-card customers defaulted ({glue:text}`credit_default_rate:.1%` did).
-#   Besides balance, income and student status we give the model a flexible,
-#   strongly correlated expansion: squares, cubes and interactions,
-#   {glue:text}`credit_columns:d` columns in all.
-# - **Khan** (ISLR, medicine): expression of {glue:text}`khan_genes:,d` genes in
-#   {glue:text}`khan_tumours:d` small round blue cell tumours of four types; we
-#   separate type 2 from the rest, on ISLR's split of
-#   {glue:text}`khan_train:d` training and {glue:text}`khan_test:d` test
-#   tumours, keeping the `n_genes` genes with the largest variance in the
-#   training tumours (a screen that never looks at the labels).
+#   Balance, income and student status with squares, cubes and interactions:
+#   a strongly correlated design of {glue:text}`credit_columns:d` columns.
+# - **Khan** (ISLR): expression of {glue:text}`khan_genes:,d` genes in
+#   {glue:text}`khan_tumours:d` tumours of four types; we separate type 2 from
+#   the rest on ISLR's split ({glue:text}`khan_train:d` training,
+#   {glue:text}`khan_test:d` test tumours), keeping the `n_genes` genes of
+#   largest training variance (a screen that never looks at the labels).
 # - **Insurance** (MASS): claim counts in {glue:text}`insurance_cells:d` cells
-#   of policyholders (district × engine size × age group), with the number of
-#   policyholders as exposure. The design holds the three factors and all
-#   their two-way interactions, {glue:text}`insurance_columns:d` dummy columns.
+#   (district × engine size × age group), policyholders as exposure; the
+#   three factors and their two-way interactions make
+#   {glue:text}`insurance_columns:d` dummy columns.
 
 
 # %%
@@ -218,18 +212,15 @@ print(f"{Xi_train.shape} train, {Xi_test.shape} test; offset = log(Holders)")
 # %% [markdown]
 # ## Coefficient paths
 #
-# A path shows every coefficient as a function of the penalty. We fit
-# `GLMCV` on the credit training set three times: lasso, elastic net with
-# $\rho = 0.5$ and ridge. `coef_path_` holds the coefficients (one row per
-# penalty in `alphas_`), and cross-validation marks two choices: `alpha_`,
-# which minimises the mean held-out deviance, and `alpha_1se_`, the largest
-# penalty whose CV deviance is within one standard error of that minimum
-# (the "one-standard-error rule": the simplest model that is statistically
-# indistinguishable from the best). Ridge never sets a coefficient to zero,
-# so its $\alpha_{\max}$ is infinite; glmlib sizes the ridge grid as if
-# $\rho$ were $10^{-3}$ and extends its bottom by the same factor, so the
-# ridge path spans six decades of $\alpha$ where the others span three.
-# {numref}`fig-credit-paths` draws the three paths.
+# We fit `GLMCV` on the credit training set with the lasso, the elastic net
+# ($\rho = 0.5$) and ridge. `coef_path_` holds the coefficients (one row per
+# penalty in `alphas_`); cross-validation marks `alpha_`, which minimises the
+# mean held-out deviance, and `alpha_1se_`, the largest penalty within one
+# standard error of that minimum (the "one-standard-error rule"). Ridge
+# never sets a coefficient to zero, so its $\alpha_{\max}$ is infinite;
+# glmlib sizes its grid as if $\rho$ were $10^{-3}$ and extends the bottom
+# by the same factor, so the ridge path spans six decades of $\alpha$, the
+# others three. {numref}`fig-credit-paths` draws the three paths.
 
 # %%
 penalties = {"lasso": 1.0, "elastic net": 0.5, "ridge": 0.0}
@@ -248,10 +239,8 @@ def fit_cv(label, X, y, l1_ratio, family="binomial", **fit_kw):
 tic = time.perf_counter()
 credit_cv = {name: fit_cv("credit", Xc_train, yc_train, rho) for name, rho in penalties.items()}
 for name, model in credit_cv.items():
-    print(
-        f"{name:12s} alpha_ = {model.alpha_:.2e} ({np.count_nonzero(model.coef_)} non-zero), "
-        f"alpha_1se_ = {model.alpha_1se_:.2e}, grid {model.alphas_[0]:.1e} .. {model.alphas_[-1]:.1e}"
-    )
+    print(f"{name:12s} alpha_ = {model.alpha_:.2e} ({np.count_nonzero(model.coef_)} non-zero), "
+          f"alpha_1se_ = {model.alpha_1se_:.2e}, grid {model.alphas_[0]:.1e} .. {model.alphas_[-1]:.1e}")  # fmt: skip
 print(f"three GLMCV fits ({n_folds} folds x {n_alphas} alphas): {time.perf_counter() - tic:.1f} s")
 show_warnings("credit")
 
@@ -308,10 +297,8 @@ display(Markdown(
 # %%
 tic = time.perf_counter()
 khan_cv = {name: fit_cv("khan", Xk_train, yk_train, rho) for name, rho in penalties.items()}
-insurance_cv = {
-    name: fit_cv("insurance", Xi_train, yi_train, rho, family="poisson", offset=oi_train)
-    for name, rho in penalties.items()
-}
+insurance_cv = {name: fit_cv("insurance", Xi_train, yi_train, rho, family="poisson", offset=oi_train)
+                for name, rho in penalties.items()}  # fmt: skip
 print(f"Khan and insurance GLMCV fits: {time.perf_counter() - tic:.1f} s")
 show_warnings("khan")
 show_warnings("insurance")
@@ -322,11 +309,8 @@ show_warnings("insurance")
 # and the elastic net are strictly convex and have a unique solution.
 
 # %% tags=["remove-output"]
-lasso_fits = {
-    "credit default (binomial)": credit_cv["lasso"],
-    "Khan, type 2 vs rest (binomial)": khan_cv["lasso"],
-    "insurance claims (Poisson, offset)": insurance_cv["lasso"],
-}
+lasso_fits = {"credit default (binomial)": credit_cv["lasso"], "Khan, type 2 vs rest (binomial)": khan_cv["lasso"],
+              "insurance claims (Poisson, offset)": insurance_cv["lasso"]}  # fmt: skip
 fig = reg.plot_cv_curves(lasso_fits)
 fig.suptitle(f"Lasso: {n_folds}-fold CV deviance (mean ± 1 SE) and sparsity against the penalty")
 fig.tight_layout()
@@ -346,19 +330,7 @@ glue_figure("fig-cv-curves", fig)
 # column flags a choice at the end of the grid.
 
 # %%
-rows = []
-for data, fits in [("credit", credit_cv), ("Khan", khan_cv), ("insurance", insurance_cv)]:
-    for name, model in fits.items():
-        mean = model.cv_deviance_.mean(axis=0)
-        row = {"data": data, "penalty": name}
-        for label, alpha in [("min", model.alpha_), ("1se", model.alpha_1se_)]:
-            k = int(np.argmin(np.abs(model.alphas_ - alpha)))
-            row[f"alpha_{label}"] = alpha
-            row[f"non-zero ({label})"] = np.count_nonzero(model.coef_path_[k])
-            row[f"CV deviance ({label})"] = mean[k]
-        row["alpha_ at grid end"] = model.alpha_ in (model.alphas_[0], model.alphas_[-1])
-        rows.append(row)
-cv_table = pd.DataFrame(rows).set_index(["data", "penalty"])
+cv_table = reg.choices_table({"credit": credit_cv, "Khan": khan_cv, "insurance": insurance_cv})
 glue("khan_at_grid_end", int(cv_table.loc["Khan", "alpha_ at grid end"].sum()))
 cv_table.style.format(precision=4, subset=[c for c in cv_table if "deviance" in c]).format(
     "{:.2e}", subset=["alpha_min", "alpha_1se"]
@@ -455,10 +427,9 @@ test_table.loc[["credit", "Khan"]].drop(columns=["MSE", "R2", "Poisson deviance"
 test_table.loc[["insurance"], ["alpha", "MSE", "R2", "Poisson deviance", "non-zero"]].round(4)
 
 # %% [markdown]
-# One test set gives one number per model. How much of the difference is
-# luck of the split? Holding each model's penalty fixed, we refit it on
-# $K - 1$ folds of the training set and score the held-out fold, $K$ times
-# (`reg.fold_scores`, stratified for binary outcomes).
+# One test set gives one number per model: how much is luck of the split?
+# With each penalty fixed, we refit on $K - 1$ training folds and score the
+# held-out fold, $K$ times (`reg.fold_scores`, stratified for binary outcomes).
 
 # %%
 tic = time.perf_counter()
@@ -473,20 +444,10 @@ print(f"{len(folds) * n_folds} fold fits: {time.perf_counter() - tic:.1f} s")
 
 
 # %%
-def fold_summary(data_sets, metrics):
-    """Mean and standard deviation over folds of each metric, one row per data set and model."""
-    table = {
-        key: {f"{m} {s}": getattr(f[m], s)() for m in metrics for s in ("mean", "std")}
-        for key, f in folds.items()
-        if key[0] in data_sets
-    }
-    return pd.DataFrame(table).T.rename_axis(["data", "model"])
-
-
-fold_summary(["credit", "Khan"], ["log loss", "ROC AUC", "F1", "accuracy"]).round(4)
+reg.fold_summary(folds, ["credit", "Khan"], ["log loss", "ROC AUC", "F1", "accuracy"]).round(4)
 
 # %%
-fold_summary(["insurance"], ["Poisson deviance", "MSE", "R2"]).map(lambda v: f"{v:.4g}")
+reg.fold_summary(folds, ["insurance"], ["Poisson deviance", "MSE", "R2"]).map(lambda v: f"{v:.4g}")
 
 # %% tags=["remove-input"]
 n_coef = Xi_train.shape[1] + 1
@@ -533,16 +494,11 @@ for data, (_, _, _, _, _, _, family, fits) in studies.items():
     metric = "log loss" if family == "binomial" else "Poisson deviance"
     means = {name: folds[data, name][metric].mean() for name in candidates(fits)}
     test = test_table.loc[data, metric]
-    print(
-        f"{data}: lowest mean fold {metric}: {min(means, key=means.get)} "
-        f"({min(means.values()):.4f}); lowest test {metric}: {test.idxmin()} ({test.min():.4f})"
-    )
+    print(f"{data}: lowest mean fold {metric}: {min(means, key=means.get)} ({min(means.values()):.4f}); "
+          f"lowest test {metric}: {test.idxmin()} ({test.min():.4f})")  # fmt: skip
 khan_mle_folds = folds["Khan", "unpenalised"]["log loss"]
-khan_mle_test = test_table.loc[("Khan", "unpenalised"), "log loss"]
-print(
-    f"Khan, unpenalised: fold log losses from {khan_mle_folds.min():.2g} to "
-    f"{khan_mle_folds.max():.2g}; test log loss {khan_mle_test:.2g}"
-)
+print(f"Khan, unpenalised: fold log losses from {khan_mle_folds.min():.2g} to {khan_mle_folds.max():.2g}; "
+      f"test log loss {test_table.loc[('Khan', 'unpenalised'), 'log loss']:.2g}")  # fmt: skip
 for data in studies:
     show_warnings(f"{data} folds")
 
@@ -575,23 +531,19 @@ display(Markdown(
 # %% [markdown]
 # ## glmlib next to scikit-learn
 #
-# Many readers know penalised logistic regression as scikit-learn's
-# `LogisticRegression(penalty='l1', solver='saga', max_iter=10000)` and
-# `LogisticRegression(penalty='l2')`. Its objective for labels $y_i$ is
+# scikit-learn's `LogisticRegression(penalty='l1', solver='saga')` and
+# `LogisticRegression(penalty='l2')` minimise
 # $$C \sum_{i=1}^n \ell_i(\beta_0, \beta) + r(\beta),
 # \qquad r(\beta) = \lVert\beta\rVert_1 \text{ (L1)} \quad\text{or}\quad
 # r(\beta) = \tfrac12 \lVert\beta\rVert_2^2 \text{ (L2)},$$
-# with $\ell_i$ the log loss of observation $i$, while glmlib's (unit
-# weights, $\rho \in \{0, 1\}$) is
-# $$\frac1n \sum_{i=1}^n \ell_i(\beta_0, \beta) + \alpha\, r(\beta).$$
-# Dividing glmlib's objective by $\alpha > 0$ does not move its minimiser and
-# gives $\frac{1}{n\alpha} \sum_i \ell_i + r(\beta)$, which is scikit-learn's
-# objective with
-# $$C = \frac{1}{n\,\alpha}.$$
-# The same holds for the elastic net, whose scikit-learn penalty is
-# $\rho\lVert\beta\rVert_1 + \frac{1-\rho}{2}\lVert\beta\rVert_2^2$ as in
-# glmlib; neither library penalises the intercept. A larger $C$ is a weaker
-# penalty, and $C$ must scale with $1/n$ to keep the same amount of
+# with $\ell_i$ the log loss of observation $i$; glmlib's (unit weights,
+# $\rho \in \{0, 1\}$) is
+# $\frac1n \sum_{i=1}^n \ell_i(\beta_0, \beta) + \alpha\, r(\beta)$.
+# Dividing it by $\alpha > 0$ does not move the minimiser and gives
+# scikit-learn's objective with
+# $$C = \frac{1}{n\,\alpha},$$
+# for the elastic net too; neither library penalises the intercept. A larger
+# $C$ is a weaker penalty, and $C$ must scale with $1/n$ to keep the same
 # regularisation when the data grow. (Since scikit-learn 1.8 `penalty` is
 # deprecated for `l1_ratio`; `reg.sklearn_logistic` works with either.)
 #
@@ -646,11 +598,10 @@ display(Markdown(
 # %% [markdown]
 # ## Duplicated and correlated features
 #
-# What does a penalty do when two features carry the same information? The
-# extreme case is an exact copy. We refit a small credit model (balance,
-# income, student) after appending a copy of `balance`, with $\alpha = 0.01$,
-# once with ridge and once with the lasso; and, to check that the split does
-# not depend on the solver's order, once more with the copy placed first.
+# What does a penalty do when two features carry the same information? We
+# refit a small credit model (balance, income, student) with a copy of
+# `balance` appended, at $\alpha = 0.01$, with ridge and with the lasso; and
+# once more with the copy placed first.
 
 # %%
 basic = Xc_train[["balance", "income", "student"]]
@@ -694,26 +645,21 @@ glue("lasso_sum_gap", float(lasso_sum_gap))
 show_warnings("duplicates")
 
 # %% [markdown]
-# **Ridge splits the weight evenly.** Write the two copies' coefficients as
-# $b_1, b_2$. The data only see their sum $s = b_1 + b_2$, and for a fixed
-# sum the ridge penalty $\frac{\alpha}{2}(b_1^2 + b_2^2)$ is smallest at
-# $b_1 = b_2 = s/2$, where it equals $\frac{\alpha}{4}s^2$. So the duplicated
-# fit is the one-column fit with *half* the penalty on that column
-# (`penalty_factor=[0.5, 1, 1]`), its coefficient split evenly between the
-# copies: in the table the copies differ by {glue:text}`ridge_gap:.1e` and
-# their sum differs from the half-penalty fit by
-# {glue:text}`ridge_vs_half:.1e`. Because the ridge objective is *strictly*
-# convex, this solution is unique, whatever the column order.
+# **Ridge splits the weight evenly.** The data only see the copies' sum
+# $s = b_1 + b_2$, and for a fixed sum $\frac{\alpha}{2}(b_1^2 + b_2^2)$ is
+# smallest at $b_1 = b_2 = s/2$, where it equals $\frac{\alpha}{4}s^2$: the
+# duplicated fit is the one-column fit with *half* the penalty on that column
+# (`penalty_factor=[0.5, 1, 1]`), split evenly. The copies differ by
+# {glue:text}`ridge_gap:.1e` and their sum differs from the half-penalty fit
+# by {glue:text}`ridge_vs_half:.1e`; a *strictly* convex objective has this
+# one solution, whatever the column order.
 #
-# **The lasso keeps one.** With the same signs,
-# $\alpha(|b_1| + |b_2|) = \alpha|s|$: every split of $s$ between the copies
-# has the same objective, so the minimisers form a whole segment and the
-# lasso objective is convex but not strictly. The sum equals the one-column
-# lasso coefficient (to {glue:text}`lasso_sum_gap:.1e`), but which copy
-# receives it is decided by the algorithm, as the next lines say for
-# glmlib's coordinate descent. The elastic net's small L2 part restores
-# strict convexity and the even split, which is one reason to prefer it when
-# features come in correlated groups.
+# **The lasso keeps one.** With equal signs
+# $\alpha(|b_1| + |b_2|) = \alpha|s|$: every split of $s$ has the same
+# objective, so the minimisers form a segment. The sum equals the one-column lasso coefficient (to
+# {glue:text}`lasso_sum_gap:.1e`), but which copy receives it is up to the
+# algorithm. The elastic net's small L2 part restores strict convexity and
+# the even split, one reason to prefer it for correlated groups.
 
 # %% tags=["remove-input"]
 display(Markdown(
@@ -743,9 +689,7 @@ print("variance inflation factors:", vif.round(1).to_dict())
 glue("cancer_tumours", len(yb))
 glue("vif_max", float(vif.max()))
 ridge_b = fit_cv("breast cancer", Xb, yb, 0.0)
-print(
-    f"ridge alpha_ = {ridge_b.alpha_:.2e} (grid {ridge_b.alphas_[0]:.1e} .. {ridge_b.alphas_[-1]:.1e})"
-)
+print(f"ridge alpha_ = {ridge_b.alpha_:.2e} (grid {ridge_b.alphas_[0]:.1e} .. {ridge_b.alphas_[-1]:.1e})")  # fmt: skip
 show_warnings("breast cancer")
 
 # %%
@@ -843,9 +787,7 @@ for series, n, density in runs:
     )
 timing = pd.DataFrame(timing)
 dense_gb = timing["n*p"].max() * 8 / 1e9
-print(
-    f"{len(runs)} problems timed in {time.perf_counter() - tic:.1f} s; the largest: {dense_gb:.1f} GB dense"
-)
+print(f"{len(runs)} problems timed in {time.perf_counter() - tic:.1f} s; the largest: {dense_gb:.1f} GB dense")  # fmt: skip
 timing
 
 # %%
@@ -853,10 +795,8 @@ cost = timing["ms per iteration"].to_numpy()
 design_cost = np.column_stack([np.ones(len(timing)), timing["nnz"] / 1e6, timing["n"] / 1e4])
 coef, *_ = np.linalg.lstsq(design_cost, cost, rcond=None)
 r2 = 1 - np.sum((cost - design_cost @ coef) ** 2) / np.sum((cost - cost.mean()) ** 2)
-print(
-    f"ms per iteration ≈ {coef[0]:.2f} + {coef[1]:.2f} per million non-zeros "
-    f"+ {coef[2]:.2f} per 10,000 rows (R² = {r2:.3f})"
-)
+print(f"ms per iteration ≈ {coef[0]:.2f} + {coef[1]:.2f} per million non-zeros "
+      f"+ {coef[2]:.2f} per 10,000 rows (R² = {r2:.3f})")  # fmt: skip
 fixed_np = timing[timing["series"] == "density varies"]
 spread = fixed_np["ms per iteration"].max() / fixed_np["ms per iteration"].min()
 nnz_spread = fixed_np["nnz"].max() / fixed_np["nnz"].min()
@@ -881,9 +821,7 @@ glue_figure("fig-sparse-timing", fig)
 # dense size $n \times p$ (right); on the right the density series is a
 # vertical stack at a single $n \times p$.
 # ```
-
-
-# %% [markdown]
+#
 # What {numref}`fig-sparse-timing` and the regression say in this run:
 
 # %% tags=["remove-input"]
@@ -906,26 +844,19 @@ display(Markdown(
 ))  # fmt: skip
 
 # %% [markdown]
-# glmlib's Newton solvers, used below 4,000 columns, instead form
-# $X^\top W X$, whose cost for a sparse $X$ grows with $\sum_i
-# \mathrm{nnz}_i^2$ (the squared non-zeros of each row) plus $p^3$ for the
-# factorisation; that regime is not timed here.
-
-# %% [markdown]
 # ## Choosing $\alpha$ and $\rho$: grid, random and Bayesian search
 #
-# `GLMCV` chooses $\alpha$ along a path for a fixed $\rho$. To choose both,
-# we treat the cross-validated deviance as a black-box function of
-# $(\alpha, \rho)$ and compare three search strategies with the same budget
-# of `n_trials` evaluations:
+# `GLMCV` chooses $\alpha$ for a fixed $\rho$. To choose both, we treat the
+# CV deviance as a black-box function of $(\alpha, \rho)$ and compare three
+# strategies with the same budget of `n_trials` evaluations:
 #
 # - **grid search**: a grid of $\log_{10}\alpha$ × $\rho$ values, in a random
 #   order (so the curve below does not depend on how the grid was written);
 # - **random search**: independent draws, $\log_{10}\alpha$ uniform on
 #   $[-4, 0]$ and $\rho$ uniform on $[0, 1]$;
-# - **Bayesian optimisation** with optuna's tree-structured Parzen estimator
-#   (TPE), which after 10 random start-up trials proposes points where good
-#   results have been more likely than bad ones.
+# - **Bayesian optimisation** with optuna's TPE (tree-structured Parzen
+#   estimator): after 10 random trials it proposes points where good results
+#   have been more likely than bad ones.
 #
 # The data are all {glue:text}`cancer_features:d` breast cancer features,
 # whose strong correlations make the choice of $\rho$ matter. One evaluation
@@ -938,14 +869,8 @@ display(Markdown(
 all_features = [c for c in cancer.columns if c not in ("diagnosis", "malignant")]
 Xs = (cancer[all_features] - cancer[all_features].mean()) / cancer[all_features].std()
 glue("cancer_features", len(all_features))
-binomial = glmlib.families.Binomial()
 search_folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-
-
-def neg_deviance(estimator, X, y):
-    """Minus the mean binomial deviance per observation (scikit-learn maximises scores)."""
-    mu = np.asarray(estimator.predict(X), dtype=float)
-    return -float(binomial.deviance(np.asarray(y, dtype=float), mu, np.ones(len(y)))) / len(y)
+neg_deviance = reg.neg_binomial_deviance  # a scorer: minus the mean deviance per tumour
 
 
 def cv_deviance(log_alpha, rho):
@@ -974,13 +899,12 @@ best_found = best_found.set_index(["method", "run"]).assign(alpha=lambda t: 10 *
 best_found = best_found[["best CV deviance", "alpha", "l1_ratio"]]
 best_found.style.format({"best CV deviance": "{:.4f}", "alpha": "{:.2e}", "l1_ratio": "{:.2f}"})
 
-# %% [markdown]
-# {numref}`fig-search` follows the three searches.
-
 # %% tags=["remove-output"]
 glue_figure("fig-search", reg.plot_search(searches))
 
 # %% [markdown]
+# {numref}`fig-search` follows the three searches.
+#
 # ```{glue:figure} fig-search
 # :name: fig-search
 #
@@ -1013,16 +937,14 @@ for name, value in [("span", search_span), ("se", se_best), ("span_in_se", searc
     glue(f"search_{name}", float(value))
 
 # %% [markdown]
-# Read these numbers for what they are: one data set, one objective with two
-# parameters, and few seeds. The CV deviance is itself an estimate, with a
-# standard error of {glue:text}`search_se:.4f` at the best point; the best
-# results of all runs span {glue:text}`search_span:.4f`, that is
-# {glue:text}`search_span_in_se:.2f` standard errors. Differences smaller than
-# one standard error are not evidence that one method found a better model,
-# only a lower number on these particular folds. TPE's first
-# 10 trials are random, so any advantage can only appear after them. This
-# experiment says nothing about problems with many hyperparameters or
-# expensive evaluations, which are what model-based search is designed for.
+# One data set, two parameters, few seeds. The CV deviance is itself an
+# estimate, with a standard error of {glue:text}`search_se:.4f` at the best
+# point; the best results of all runs span {glue:text}`search_span:.4f`, or
+# {glue:text}`search_span_in_se:.2f` standard errors. Differences below one
+# standard error are not evidence that a method found a better model. TPE's
+# first 10 trials are random, so any advantage appears only after them; and
+# many hyperparameters or expensive evaluations, which model-based search is
+# designed for, are not tested here.
 
 # %% [markdown]
 # ## Summary
@@ -1050,17 +972,15 @@ for name, value in [("span", search_span), ("se", se_best), ("span_in_se", searc
 #   {glue:text}`search_span_in_se:.2f` standard errors of the CV deviance.
 
 # %% [markdown]
-# **Notes on glmlib.** Below 4,000 columns glmlib's Newton solvers work with
-# the $(p+1) \times (p+1)$ Fisher information at every iteration, and after
-# every penalised fit it factorises that matrix once more (for the effective
-# degrees of freedom). Both cost $O(p^3)$, which is why this
-# chapter keeps `n_genes` of Khan's {glue:text}`khan_genes:,d` genes to stay
-# within its time budget.
+# **Notes on glmlib.** Below 4,000 columns the Newton solvers factorise the
+# $(p+1) \times (p+1)$ Fisher information at every iteration and once more
+# after a penalised fit (for the effective degrees of freedom), at $O(p^3)$
+# each: why this chapter keeps `n_genes` of Khan's
+# {glue:text}`khan_genes:,d` genes.
 #
 # **Further reading.** Friedman, Hastie and Tibshirani {cite}`friedman2010`
-# describe the coordinate-descent path algorithm that `GLMCV` follows,
-# including warm starts, the one-standard-error rule and the elastic net for
-# GLMs. The lasso is due to Tibshirani (1996), ridge regression to Hoerl and
+# describe the path algorithm `GLMCV` follows: warm starts, the
+# one-standard-error rule and the elastic net for GLMs. The lasso is due to Tibshirani (1996), ridge regression to Hoerl and
 # Kennard (1970), the elastic net to Zou and Hastie (2005), the strong rules
 # to Tibshirani et al. (2012), and TPE to Bergstra et al. (2011).
 

@@ -198,3 +198,27 @@ def test_figures_have_their_panels_and_labels() -> None:
     fig = reg.plot_search({"grid": [[(-1.0, 0.5, 2.0), (-2.0, 0.0, 1.0)]]})
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), [2.0, 1.0])
     plt.close("all")
+
+
+def test_choices_table_fold_summary_and_the_deviance_scorer() -> None:
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame(rng.standard_normal((150, 3)))
+    y = (rng.random(150) < 1 / (1 + np.exp(-X[0]))).astype(float)
+    model = glmlib.GLMCV("binomial", l1_ratio=1.0, n_alphas=6, cv=3).fit(X, y)
+    table = reg.choices_table({"toy": {"lasso": model}})
+    row = table.loc[("toy", "lasso")]
+    assert row["alpha_min"] == model.alpha_ and row["alpha_1se"] == model.alpha_1se_
+    assert row["CV deviance (min)"] == pytest.approx(model.cv_deviance_.mean(axis=0).min())
+    assert row["CV deviance (1se)"] >= row["CV deviance (min)"]
+
+    folds = {("d", "m"): pd.DataFrame({"loss": [1.0, 2.0, 6.0]}), ("e", "m"): pd.DataFrame()}
+    summary = reg.fold_summary(folds, ["d"], ["loss"])
+    assert list(summary.index) == [("d", "m")]
+    assert summary.loc[("d", "m"), "loss mean"] == 3.0
+    assert summary.loc[("d", "m"), "loss std"] == pytest.approx(np.std([1, 2, 6], ddof=1))
+
+    # the binomial deviance per observation is twice the log loss
+    mu = np.asarray(model.predict(X), dtype=float)
+    assert reg.neg_binomial_deviance(model, X, y) == pytest.approx(-2 * log_loss(y, mu))

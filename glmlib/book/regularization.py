@@ -21,14 +21,17 @@ import pandas as pd
 __all__ = [
     "best_time",
     "bootstrap_coefficients",
+    "choices_table",
     "classification_metrics",
     "count_metrics",
     "credit_design",
     "entered_and_left",
     "fold_scores",
+    "fold_summary",
     "grid_search",
     "hashed_design",
     "interaction_design",
+    "neg_binomial_deviance",
     "plot_bootstrap",
     "plot_cv_curves",
     "plot_fold_scores",
@@ -111,6 +114,27 @@ def entered_and_left(path: np.ndarray, columns: Sequence[int]) -> tuple[np.ndarr
     return entered, np.array(left, dtype=bool)
 
 
+def choices_table(fits: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """``alpha_`` and ``alpha_1se_`` of fitted GLMCVs, with their non-zeros and CV deviance.
+
+    ``fits`` maps a data set to ``{penalty: fitted GLMCV}``; one row per pair,
+    and a column saying whether ``alpha_`` is at either end of the grid.
+    """
+    rows = []
+    for data, by_penalty in fits.items():
+        for name, model in by_penalty.items():
+            mean = model.cv_deviance_.mean(axis=0)
+            row: dict[str, Any] = {"data": data, "penalty": name}
+            for label, alpha in [("min", model.alpha_), ("1se", model.alpha_1se_)]:
+                k = int(np.argmin(np.abs(model.alphas_ - alpha)))
+                row[f"alpha_{label}"] = alpha
+                row[f"non-zero ({label})"] = np.count_nonzero(model.coef_path_[k])
+                row[f"CV deviance ({label})"] = mean[k]
+            row["alpha_ at grid end"] = model.alpha_ in (model.alphas_[0], model.alphas_[-1])
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["data", "penalty"])
+
+
 def classification_metrics(y: np.ndarray, mu: np.ndarray) -> dict[str, float]:
     """Accuracy, precision, recall and F1 of ``mu > 1/2``; log loss and ROC AUC of ``mu``."""
     from sklearn import metrics
@@ -169,6 +193,28 @@ def fold_scores(
         mu = np.asarray(model.predict(X.iloc[held], offset=o_held), dtype=float)
         out.append(metrics(y[held], mu))
     return pd.DataFrame(out)
+
+
+def fold_summary(
+    folds: Mapping[tuple[str, str], pd.DataFrame], data_sets: Sequence[str], metrics: Sequence[str]
+) -> pd.DataFrame:
+    """Mean and SD over folds of each metric, one row per (data set, model) of ``data_sets``."""
+    table = {
+        key: {f"{m} {s}": getattr(f[m], s)() for m in metrics for s in ("mean", "std")}
+        for key, f in folds.items()
+        if key[0] in data_sets
+    }
+    return pd.DataFrame(table).T.rename_axis(["data", "model"])
+
+
+def neg_binomial_deviance(estimator: Any, X: Any, y: Any) -> float:
+    """Minus the mean binomial deviance per observation of ``estimator.predict(X)``: a
+    scikit-learn scorer (scorers are maximised)."""
+    from glmlib.families import Binomial
+
+    mu = np.asarray(estimator.predict(X), dtype=float)
+    y = np.asarray(y, dtype=float)
+    return -float(Binomial().deviance(y, mu, np.ones(len(y)))) / len(y)
 
 
 def bootstrap_coefficients(
