@@ -15,6 +15,15 @@ HTML    := _build/html
 QUICK ?=
 PAPERMILL_PARAMS := $(if $(filter 1 true True yes,$(QUICK)),-p quick True)
 
+# WHEEL=1 runs every chapter as a reader's installation does (used by CI): glmlib is built
+# into a wheel, installed (--no-deps) into $(WHEEL_DIR)/site, put ahead of the venv's
+# editable install with PYTHONPATH, and each chapter runs in a fresh directory outside the
+# repository, so a chapter that needs any file of the checkout besides glmlib fails.
+# Without it, chapters run in notebooks/ against the editable install.
+WHEEL ?=
+WHEEL_DIR := _build/wheel
+USE_WHEEL := $(filter 1 true True yes,$(WHEEL))
+
 # Chapter notebooks are the notebooks/<name> entries of _toc.yml, in book order.
 NOTEBOOKS := $(shell sed -n 's|^[^#]*file: *\(notebooks/[^ #]*\).*|\1|p' _toc.yml)
 
@@ -23,7 +32,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 # Silence the kernel's "frozen modules" debugger warning on every notebook start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test lint book check-book gpu-check clean distclean
+.PHONY: venv test lint book wheel-site check-book gpu-check clean distclean
 
 venv: $(STAMP)
 
@@ -46,19 +55,47 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest || [ $$? -eq 5 ]
 
-book: $(STAMP)
+book: $(STAMP) $(if $(USE_WHEEL),wheel-site)
 	rm -rf $(SITE)
 	mkdir -p $(SITE)/notebooks
 	cp -R _config.yml _toc.yml book $(SITE)/
 	@set -e; for nb in $(NOTEBOOKS); do \
 	  if [ ! -f $$nb.py ]; then echo "error: _toc.yml lists $$nb but $$nb.py is missing" >&2; exit 1; fi; \
-	  echo "== $$nb $(PAPERMILL_PARAMS)"; \
 	  $(BIN)/jupytext --sync $$nb.py; \
-	  $(BIN)/papermill --no-progress-bar -k $(KERNEL) --cwd notebooks $(PAPERMILL_PARAMS) \
-	    $$nb.ipynb $(SITE)/$$nb.ipynb; \
+	  if [ -n "$(USE_WHEEL)" ]; then \
+	    cwd=$$(mktemp -d -t glmlib-book-XXXXXX); \
+	    echo "== $$nb $(PAPERMILL_PARAMS) (glmlib from the wheel, in $$cwd)"; \
+	    env -u GLMLIB_DATA PYTHONPATH=$(CURDIR)/$(WHEEL_DIR)/site \
+	      $(BIN)/papermill --no-progress-bar -k $(KERNEL) --cwd $$cwd $(PAPERMILL_PARAMS) \
+	      $$nb.ipynb $(SITE)/$$nb.ipynb; \
+	    rm -rf $$cwd; \
+	  else \
+	    echo "== $$nb $(PAPERMILL_PARAMS)"; \
+	    $(BIN)/papermill --no-progress-bar -k $(KERNEL) --cwd notebooks $(PAPERMILL_PARAMS) \
+	      $$nb.ipynb $(SITE)/$$nb.ipynb; \
+	  fi; \
 	done
 	$(BIN)/jupyter-book build $(SITE) --path-output . --all -W --keep-going
 	@echo "Book built: $(CURDIR)/$(HTML)/index.html"
+
+# The wheel a reader's `pip install` builds, installed alone into $(WHEEL_DIR)/site (its
+# dependencies come from the venv). The build reads a copy of the build inputs, so no
+# build/ or *.egg-info appears in the checkout. Fails unless that copy is what imports.
+wheel-site: $(STAMP)
+	rm -rf $(WHEEL_DIR)
+	mkdir -p $(WHEEL_DIR)/src
+	cp pyproject.toml setup.py MANIFEST.in README.md $(WHEEL_DIR)/src/
+	cp -R glmlib data $(WHEEL_DIR)/src/
+	find $(WHEEL_DIR)/src -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf $(WHEEL_DIR)/src/glmlib/datasets/data
+	$(BIN)/pip wheel --disable-pip-version-check --no-deps --no-build-isolation -q \
+	  -w $(WHEEL_DIR)/dist $(WHEEL_DIR)/src
+	$(BIN)/pip install --disable-pip-version-check --no-deps --no-index -q \
+	  --target $(WHEEL_DIR)/site $(WHEEL_DIR)/dist/glmlib-*.whl
+	@cd /tmp && found=$$(env -u GLMLIB_DATA PYTHONPATH=$(CURDIR)/$(WHEEL_DIR)/site \
+	  $(abspath $(BIN))/python -c 'import glmlib; print(glmlib.__file__)') && \
+	  case "$$found" in $(CURDIR)/$(WHEEL_DIR)/site/*) echo "glmlib from the wheel: $$found";; \
+	  *) echo "error: glmlib imports from $$found, not the wheel" >&2; exit 1;; esac
 
 # Needs a Chromium at /usr/bin/chromium (Debian: apt-get install chromium); .ci/run installs it.
 check-book: $(STAMP)

@@ -92,14 +92,31 @@ class Problem:
     #: (row indices, design of those rows) for sampled Hessians; see
     #: :meth:`with_row_sample`.
     row_sample: tuple[Any, Any] | None = None
+    #: Rows whose linear predictor and mean must be admissible (the link's and
+    #: family's domain): "weighted", the rows with positive weight, so that a
+    #: zero-weight row constrains nothing, as if it were absent; or "all", for
+    #: GLMCV's folds, whose held-out rows (given zero weight) are then scored
+    #: at admissible means.
+    admissible: str = "weighted"
     # Not an init field: dataclasses.replace() (new weights or y) recomputes it.
     _eta_state: Any = field(init=False, default=None, repr=False, compare=False)
     # (eta, mu) of the last loss evaluation: the accepted point of a line
     # search is where the next working weights are needed.
     _last_mu: tuple[Any, Any] = field(init=False, default=(None, None), repr=False, compare=False)
+    # Mask of the rows that count (see `admissible`), None when all do; computed once.
+    _counted: Any = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._eta_state = _UNSET
+        self._counted = _UNSET
+
+    def counted_rows(self) -> Any:
+        """Boolean mask of the rows with positive weight, or None when every row counts."""
+        if self._counted is _UNSET:
+            mask = self.weights > 0
+            every = self.admissible == "all" or bool(self.xp.all(mask))
+            self._counted = None if every else mask
+        return self._counted
 
     def with_row_sample(self, seed: int = 0) -> Problem:
         """This problem with a random 1/8 of X's rows kept for sampled Hessians.
@@ -212,8 +229,19 @@ class Problem:
         else:
             mu = fam.link.inverse(eta)
             self._last_mu = (eta, mu)
-            value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
-            ok = xp.all(fam.link.valid_eta(eta) & fam.valid_mu(mu))
+            counted = self.counted_rows()
+            if counted is None:
+                value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
+                ok = xp.all(fam.link.valid_eta(eta) & fam.valid_mu(mu))
+            else:  # zero-weight rows: neither their deviance nor their validity counts
+                y, w, eta_c, mu_c = (
+                    self.y[counted],
+                    self.weights[counted],
+                    eta[counted],
+                    mu[counted],
+                )
+                value = 0.5 * xp.sum(w * fam.unit_deviance(y, mu_c))
+                ok = fam.link.valid_eta(eta_c) & fam.valid_mu(mu_c)
         # One reduction over rows: an invalid row anywhere makes the loss infinite.
         value = self.reduce(xp.where(ok, value, math.inf))
         return value
@@ -249,13 +277,17 @@ class Problem:
         link, fam = self.family.link, self.family
         mu = self.mean(eta)
         if fam.natural_link:  # d mu / d eta = V(mu): no derivative or division needed
-            return mu, self.weights * (self.y - mu), self.weights * fam.variance(mu)
-        dmu = link.inverse_deriv(eta)
-        var = fam.variance(mu)
-        tiny = float(xp.finfo(var.dtype).tiny) ** 0.5
-        var = xp.clip(var, tiny, None)
-        score = self.weights * (self.y - mu) * dmu / var
-        fisher = self.weights * dmu * dmu / var
+            score, fisher = self.weights * (self.y - mu), self.weights * fam.variance(mu)
+        else:
+            dmu = link.inverse_deriv(eta)
+            var = fam.variance(mu)
+            tiny = float(xp.finfo(var.dtype).tiny) ** 0.5
+            var = xp.clip(var, tiny, None)
+            score = self.weights * (self.y - mu) * dmu / var
+            fisher = self.weights * dmu * dmu / var
+        counted = self.counted_rows()
+        if counted is not None:  # a zero-weight row's mean may be inadmissible (nan)
+            score, fisher = xp.where(counted, score, 0.0), xp.where(counted, fisher, 0.0)
         return mu, score, fisher
 
     def gradient(self, score: Any) -> Any:

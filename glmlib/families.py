@@ -160,12 +160,20 @@ class Family:
 
     # ------------------------------------------------------------------ shared
     def deviance(self, y: Any, mu: Any, w: Any) -> Any:
-        """Total deviance sum_i w_i d(y_i, mu_i)."""
-        return namespace(y).sum(w * self.unit_deviance(y, mu))
+        """Total deviance sum_i w_i d(y_i, mu_i); rows with w_i = 0 add nothing, whatever mu_i."""
+        xp = namespace(y)
+        counted = w > 0
+        if not bool(xp.all(counted)):
+            y, mu, w = y[counted], mu[counted], w[counted]
+        return xp.sum(w * self.unit_deviance(y, mu))
 
     def pearson_chi2(self, y: Any, mu: Any, w: Any) -> Any:
-        """Pearson statistic sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
-        return namespace(y).sum(w * (y - mu) ** 2 / self.variance(mu))
+        """Pearson statistic sum_i w_i (y_i - mu_i)^2 / V(mu_i); rows with w_i = 0 add nothing."""
+        xp = namespace(y)
+        counted = w > 0
+        if not bool(xp.all(counted)):
+            y, mu, w = y[counted], mu[counted], w[counted]
+        return xp.sum(w * (y - mu) ** 2 / self.variance(mu))
 
     def starting_mu(self, y: Any, w: Any, ybar: Any = None) -> Any:
         """Starting means for IRLS: halfway between y and its weighted mean.

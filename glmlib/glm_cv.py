@@ -358,7 +358,8 @@ class GLMCV(_GLMBase):
         w_train = data.w * b.asarray(mask, dtype=np.float64)
         if not float(xp.sum(w_train)) > 0:
             raise ValueError("a cross-validation fold has no training rows with positive weight")
-        prob = self._problem(data, 0.0, l1_ratio, weights=w_train)
+        # Held-out rows have zero weight; "all" keeps their means admissible, so they can be scored.
+        prob = replace(self._problem(data, 0.0, l1_ratio, weights=w_train), admissible="all")
         theta_null, _ = self._null_model(prob)
         test_mask = b.asarray(np.isin(np.arange(data.design.n), test).astype(np.float64))
         w_test = data.w * test_mask

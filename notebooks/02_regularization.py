@@ -19,17 +19,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "glmlib[colab] @ git+https://github.com/glmlib/glmlib-book",
-        ],
-        check=True,
-    )
+    package = "glmlib[colab] @ git+https://github.com/glmlib/glmlib-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
 
 # %% [markdown]
 # # Regularization
@@ -45,24 +36,19 @@ if "google.colab" in sys.modules:
 # coefficients: the lasso (L1), ridge (L2) and the elastic net that mixes them
 # {cite}`friedman2010`.
 #
-# This chapter fits penalised logistic and Poisson GLMs with glmlib to real
-# data from finance (credit-card default), medicine (tumour gene expression,
-# breast cancer) and insurance (claim counts with an exposure offset). It
-# draws coefficient paths and cross-validation curves, compares penalties on
-# held-out data, checks glmlib against scikit-learn's `LogisticRegression`,
-# explains what penalties do to duplicated and correlated features, measures
-# how fitting time scales on sparse inputs, and compares three ways of
-# choosing the penalty: grid search, random search and Bayesian optimisation.
-# Every number quoted is printed by the code that computes it.
+# This chapter fits penalised logistic and Poisson GLMs to credit-card
+# default, tumour gene expression, breast cancer and insurance claims: paths
+# and cross-validation curves, penalties compared on held-out data, glmlib
+# next to scikit-learn, duplicated and correlated features, sparse inputs,
+# and three ways of searching for the penalty. Every number quoted is
+# computed by the chapter's code.
 
 # %% [markdown]
 # ## Parameters
 #
-# `seed` fixes every random draw. `quick=True` shrinks the folds, penalty
-# grids, resamples, search budgets and the sparse timing problems so that the
-# chapter runs in under a minute. `blas_threads` caps the threads of the
-# linear-algebra library (see `glmlib.book.limit_blas_threads`); `None` keeps
-# the library's default.
+# `seed` fixes every random draw; `quick=True` shrinks every size so that the
+# chapter runs in under a minute; `blas_threads` caps the linear-algebra
+# library's threads (`None`: its default).
 
 # %% tags=["parameters"]
 seed = 0  # seed of every random draw in this chapter
@@ -87,22 +73,12 @@ credit_rows = None  # subsample of the 10,000 credit customers (None: all)
 from glmlib.book import Int, Optional, Real, check_parameters
 
 check_parameters(
-    globals(),
-    blas_threads=Optional(Int(1)),
-    test_fraction=Real(0, 1),
-    n_folds=Int(2),
-    n_alphas=Int(2),
-    n_genes=Int(1, 2308),
-    n_boot=Int(1),
-    n_trials=Int(1),
-    n_search_seeds=Int(1),
-    n_repeats=Int(1),
-    sparse_n=Int(1),
-    sparse_p=Int(1),
-    credit_rows=Optional(Int(1, 10_000)),
-)
+    globals(), blas_threads=Optional(Int(1)), test_fraction=Real(0, 1), n_folds=Int(2),
+    n_alphas=Int(2), n_genes=Int(1, 2308), n_boot=Int(1), n_trials=Int(1), n_search_seeds=Int(1),
+    n_repeats=Int(1), sparse_n=Int(1), sparse_p=Int(1), credit_rows=Optional(Int(1, 10_000)),
+)  # fmt: skip
 
-# %%
+# %% tags=["hide-input"]
 import time
 import warnings
 from functools import partial
@@ -113,31 +89,17 @@ from tqdm import TqdmWarning
 # shows no progress bars, so that one warning is silenced before the imports.
 warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
 
-import matplotlib.pyplot as plt
 import numpy as np
 import optuna
 import pandas as pd
-import scipy.sparse as sp
 from IPython.display import Markdown, display
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    log_loss,
-    mean_poisson_deviance,
-    mean_squared_error,
-    precision_score,
-    r2_score,
-    recall_score,
-    roc_auc_score,
-)
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
 import glmlib
 from glmlib.book import WarningLog, glue, glue_figure, limit_blas_threads
+from glmlib.book import regularization as reg  # this chapter's designs, scores and figures
 from glmlib.datasets import load
 
-# %%
 start_time = time.perf_counter()
 if quick:
     n_folds, n_alphas, n_genes = min(n_folds, 3), min(n_alphas, 15), min(n_genes, 200)
@@ -151,8 +113,7 @@ rng = np.random.default_rng(seed)
 # warnings about them are recorded under a label and printed once each where they matter.
 warning_log = WarningLog()
 record_warnings, show_warnings = warning_log.record, warning_log.show
-print(f"device={device}, seed={seed}, quick={quick}, n_folds={n_folds}, n_alphas={n_alphas}")
-print(f"n_genes={n_genes}, n_boot={n_boot}, n_trials={n_trials}, thread pools: {blas}")
+print(f"device={device}, quick={quick}, n_folds={n_folds}, n_alphas={n_alphas}, threads: {blas}")
 
 # %% [markdown]
 # ## The penalised objective
@@ -174,62 +135,45 @@ print(f"n_genes={n_genes}, n_boot={n_boot}, n_trials={n_trials}, thread pools: {
 # penalised.
 #
 # The L1 norm has a corner at zero, so the lasso sets coefficients exactly to
-# zero and selects features; the squared L2 norm is smooth and only shrinks.
-# Both act on the raw scale of the coefficients, so every design below is
-# standardised with the **training** mean and standard deviation: otherwise a
-# balance in dollars and one in thousands of dollars would be penalised
-# differently. `GLMCV` fits a whole path of $\alpha$ values from
-# $\alpha_{\max}$ (the smallest $\alpha$ with all coefficients zero)
-# downwards, warm-starting each fit from the previous one, and chooses
-# $\alpha$ by K-fold cross-validation.
+# zero and selects features; the squared L2 norm only shrinks. Both act on
+# the coefficients' scale, so every design below is standardised with the
+# **training** mean and standard deviation. `GLMCV` fits a path of $\alpha$
+# from $\alpha_{\max}$ (the smallest $\alpha$ with all coefficients zero)
+# downwards, warm-starting each fit, and chooses $\alpha$ by K-fold
+# cross-validation.
 
 # %% [markdown]
 # ## Data
 #
 # Three data sets shipped with glmlib (provenance in `data/README.md`):
 #
-# - **Default** (ISLR, finance): whether each of {glue:text}`credit_customers:,d`
+# - **Default** (ISLR): whether each of {glue:text}`credit_customers:,d`
 #   credit-card customers defaulted ({glue:text}`credit_default_rate:.1%` did).
-#   Besides balance, income and student status we give the model a flexible,
-#   strongly correlated expansion: squares, cubes and interactions,
-#   {glue:text}`credit_columns:d` columns in all.
-# - **Khan** (ISLR, medicine): expression of {glue:text}`khan_genes:,d` genes in
-#   {glue:text}`khan_tumours:d` small round blue cell tumours of four types; we
-#   separate type 2 from the rest, on ISLR's split of
-#   {glue:text}`khan_train:d` training and {glue:text}`khan_test:d` test
-#   tumours, keeping the `n_genes` genes with the largest variance in the
-#   training tumours (a screen that never looks at the labels).
+#   Balance, income and student status with squares, cubes and interactions:
+#   a strongly correlated design of {glue:text}`credit_columns:d` columns.
+# - **Khan** (ISLR): expression of {glue:text}`khan_genes:,d` genes in
+#   {glue:text}`khan_tumours:d` tumours of four types; we separate type 2 from
+#   the rest on ISLR's split ({glue:text}`khan_train:d` training,
+#   {glue:text}`khan_test:d` test tumours), keeping the `n_genes` genes of
+#   largest training variance (a screen that never looks at the labels).
 # - **Insurance** (MASS): claim counts in {glue:text}`insurance_cells:d` cells
-#   of policyholders (district × engine size × age group), with the number of
-#   policyholders as exposure. The design holds the three factors and all
-#   their two-way interactions, {glue:text}`insurance_columns:d` dummy columns.
+#   (district × engine size × age group), policyholders as exposure; the
+#   three factors and their two-way interactions make
+#   {glue:text}`insurance_columns:d` dummy columns.
 
 
 # %%
-def standardize(train, test):
-    """Centre and scale both frames with the training mean and standard deviation."""
-    mean, sd = train.mean(), train.std()
-    return (train - mean) / sd, (test - mean) / sd
-
-
 default = load("default")
 glue("credit_customers", len(default))
 glue("credit_default_rate", float(default["defaulted"].mean()))
 if credit_rows is not None:
     default = default.sample(credit_rows, random_state=seed)
-balance, income = default["balance"] / 1000, default["income"] / 10_000  # USD 1,000 / 10,000
-student = (default["student"] == "Yes").astype(float)
-credit = pd.DataFrame({"balance": balance, "income": income, "student": student})
-for power in (2, 3):
-    credit[f"balance^{power}"], credit[f"income^{power}"] = balance**power, income**power
-credit["balance:income"] = balance * income
-for term in ["balance", "income", "balance^2", "income^2"]:
-    credit[f"{term}:student"] = credit[term] * student
+credit = reg.credit_design(default)  # balance in USD 1,000, income in USD 10,000
 y_credit = default["defaulted"].to_numpy(dtype=float)
 Xc_train, Xc_test, yc_train, yc_test = train_test_split(
     credit, y_credit, test_size=test_fraction, stratify=y_credit, random_state=seed
 )
-Xc_train, Xc_test = standardize(Xc_train, Xc_test)
+Xc_train, Xc_test = reg.standardize(Xc_train, Xc_test)
 glue("credit_columns", int(Xc_train.shape[1]))
 print(f"credit: {Xc_train.shape} train, {Xc_test.shape} test; default rate {yc_train.mean():.2%}")
 powers = Xc_train[["balance", "balance^2", "balance^3"]].corr()
@@ -240,53 +184,43 @@ khan = load("khan")
 genes = khan.filter(regex=r"^V\d+$")
 in_train = (khan["split"] == "train").to_numpy()
 top = genes[in_train].var().nlargest(n_genes).index
-Xk_train, Xk_test = standardize(genes.loc[in_train, top], genes.loc[~in_train, top])
+Xk_train, Xk_test = reg.standardize(genes.loc[in_train, top], genes.loc[~in_train, top])
 y_khan = (khan["y"] == 2).to_numpy(dtype=float)
 yk_train, yk_test = y_khan[in_train], y_khan[~in_train]
-glue("khan_genes", int(genes.shape[1]))
-glue("khan_tumours", len(khan))
-glue("khan_train", len(yk_train))
+for name, value in [("genes", genes.shape[1]), ("tumours", len(khan)), ("train", len(yk_train))]:
+    glue(f"khan_{name}", int(value))
 glue("khan_test", len(yk_test))
 print(f"khan: {Xk_train.shape} train, {Xk_test.shape} test; type-2 share {yk_train.mean():.2%}")
 
 # %%
 insurance = load("insurance")
-factors = ["District", "Group", "Age"]
-main = pd.get_dummies(insurance[factors].astype(str), drop_first=True, dtype=float)
-design = main.copy()
-for a, b in [("District", "Group"), ("District", "Age"), ("Group", "Age")]:
-    for ca in [c for c in main if c.startswith(a)]:
-        for cb in [c for c in main if c.startswith(b)]:
-            design[f"{ca}:{cb}"] = main[ca] * main[cb]
+design = reg.interaction_design(insurance, ["District", "Group", "Age"])
 log_holders = np.log(insurance["Holders"].to_numpy(dtype=float))
 y_ins = insurance["Claims"].to_numpy(dtype=float)
 Xi_train, Xi_test, yi_train, yi_test, oi_train, oi_test = train_test_split(
     design, y_ins, log_holders, test_size=test_fraction, random_state=seed
 )
 constant = Xi_train.columns[Xi_train.std() == 0]  # a dummy with no 1 in the training cells
-Xi_train, Xi_test = standardize(Xi_train.drop(columns=constant), Xi_test.drop(columns=constant))
+Xi_train, Xi_test = reg.standardize(Xi_train.drop(columns=constant), Xi_test.drop(columns=constant))
 glue("insurance_cells", len(insurance))
 glue("insurance_columns", int(design.shape[1]))
 glue("insurance_coefficients", int(Xi_train.shape[1] + 1))  # with the intercept
 glue("insurance_train", len(yi_train))
-print(f"insurance: {design.shape[1]} columns, {len(constant)} constant in training dropped;")
-print(f"  {Xi_train.shape} train, {Xi_test.shape} test; offset = log(Holders)")
+print(f"insurance: {design.shape[1]} columns, {len(constant)} constant in training dropped; ")
+print(f"{Xi_train.shape} train, {Xi_test.shape} test; offset = log(Holders)")
 
 # %% [markdown]
 # ## Coefficient paths
 #
-# A path shows every coefficient as a function of the penalty. We fit
-# `GLMCV` on the credit training set three times: lasso, elastic net with
-# $\rho = 0.5$ and ridge. `coef_path_` holds the coefficients (one row per
-# penalty in `alphas_`), and cross-validation marks two choices: `alpha_`,
-# which minimises the mean held-out deviance, and `alpha_1se_`, the largest
-# penalty whose CV deviance is within one standard error of that minimum
-# (the "one-standard-error rule": the simplest model that is statistically
-# indistinguishable from the best). Ridge never sets a coefficient to zero,
-# so its $\alpha_{\max}$ is infinite; glmlib sizes the ridge grid as if
-# $\rho$ were $10^{-3}$ and extends its bottom by the same factor, so the
-# ridge path spans six decades of $\alpha$ where the others span three.
-# {numref}`fig-credit-paths` draws the three paths.
+# We fit `GLMCV` on the credit training set with the lasso, the elastic net
+# ($\rho = 0.5$) and ridge. `coef_path_` holds the coefficients (one row per
+# penalty in `alphas_`); cross-validation marks `alpha_`, which minimises the
+# mean held-out deviance, and `alpha_1se_`, the largest penalty within one
+# standard error of that minimum (the "one-standard-error rule"). Ridge
+# never sets a coefficient to zero, so its $\alpha_{\max}$ is infinite;
+# glmlib sizes its grid as if $\rho$ were $10^{-3}$ and extends the bottom
+# by the same factor, so the ridge path spans six decades of $\alpha$, the
+# others three. {numref}`fig-credit-paths` draws the three paths.
 
 # %%
 penalties = {"lasso": 1.0, "elastic net": 0.5, "ridge": 0.0}
@@ -295,13 +229,9 @@ penalties = {"lasso": 1.0, "elastic net": 0.5, "ridge": 0.0}
 def fit_cv(label, X, y, l1_ratio, family="binomial", **fit_kw):
     """GLMCV with the chapter's folds and number of penalties; warnings go under `label`."""
     model = glmlib.GLMCV(
-        family=family,
-        l1_ratio=l1_ratio,
-        n_alphas=n_alphas,
-        cv=n_folds,
-        random_state=seed,
+        family=family, l1_ratio=l1_ratio, n_alphas=n_alphas, cv=n_folds, random_state=seed,
         device=device,
-    )
+    )  # fmt: skip
     with record_warnings(label):
         return model.fit(X, y, **fit_kw)
 
@@ -309,36 +239,15 @@ def fit_cv(label, X, y, l1_ratio, family="binomial", **fit_kw):
 tic = time.perf_counter()
 credit_cv = {name: fit_cv("credit", Xc_train, yc_train, rho) for name, rho in penalties.items()}
 for name, model in credit_cv.items():
-    print(
-        f"{name:12s} alpha_ = {model.alpha_:.2e} ({np.count_nonzero(model.coef_)} non-zero), "
-        f"alpha_1se_ = {model.alpha_1se_:.2e}, grid {model.alphas_[0]:.1e} .. {model.alphas_[-1]:.1e}"
-    )
-print(
-    f"three GLMCV fits ({n_folds} folds x {n_alphas} alphas each): {time.perf_counter() - tic:.1f} s"
-)
+    print(f"{name:12s} alpha_ = {model.alpha_:.2e} ({np.count_nonzero(model.coef_)} non-zero), "
+          f"alpha_1se_ = {model.alpha_1se_:.2e}, grid {model.alphas_[0]:.1e} .. {model.alphas_[-1]:.1e}")  # fmt: skip
+print(f"three GLMCV fits ({n_folds} folds x {n_alphas} alphas): {time.perf_counter() - tic:.1f} s")
 show_warnings("credit")
 
 
 # %% tags=["remove-output"]
-def mark_choices(ax, model):
-    """Vertical lines at alpha_ and alpha_1se_."""
-    ax.axvline(model.alpha_, color="k", ls="--", lw=1, label=r"$\alpha_{\min}$ (alpha_)")
-    ax.axvline(model.alpha_1se_, color="k", ls=":", lw=1, label=r"$\alpha_{1se}$ (alpha_1se_)")
-
-
-colors = plt.get_cmap("tab20").colors
-fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-for ax, (name, model) in zip(axes, credit_cv.items(), strict=True):
-    for j, column in enumerate(Xc_train.columns):
-        style = "-" if j < 6 else "--"
-        ax.plot(model.alphas_, model.coef_path_[:, j], style, color=colors[j], lw=1.3, label=column)
-    mark_choices(ax, model)
-    ax.set(xscale="log", xlabel=r"penalty $\alpha$ (log scale)", title=name)
-    ax.invert_xaxis()
-axes[0].set_ylabel("coefficient (per SD of the feature)")
-fig.legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=8)
+fig = reg.plot_paths(credit_cv, Xc_train.columns)
 fig.suptitle("Credit default: coefficient paths, from the null model (left) to weak penalties")
-fig.tight_layout(rect=(0, 0, 0.84, 1))
 glue_figure("fig-credit-paths", fig)
 
 # %% [markdown]
@@ -353,46 +262,26 @@ glue_figure("fig-credit-paths", fig)
 
 
 # %% tags=["remove-input"]
-def entered_and_left(path, columns):
-    """Columns non-zero somewhere on a path, and those of them that return to zero later."""
-    active = path[:, columns] != 0  # rows: strong to weak penalty
-    entered = active.any(axis=0)
-    first = np.argmax(active, axis=0)
-    left = [entered[k] and not active[first[k] :, k].all() for k in range(len(columns))]
-    return entered, np.array(left)
-
-
 lasso_nonzero = np.count_nonzero(credit_cv["lasso"].coef_path_, axis=1)
 ridge_nonzero = np.count_nonzero(credit_cv["ridge"].coef_path_, axis=1)
 power_names = ["balance", "balance^2", "balance^3"]
-entered, left = entered_and_left(
+entered, left = reg.entered_and_left(
     credit_cv["lasso"].coef_path_, [Xc_train.columns.get_loc(c) for c in power_names]
 )
 names_in = [n for n, e in zip(power_names, entered, strict=True) if e]
 names_out = [n for n, o in zip(power_names, left, strict=True) if o]
-display(
-    Markdown(
-        f"Reading from left to right the penalty weakens. Between neighbouring penalties the "
-        f"lasso admitted at most {np.diff(lasso_nonzero).max()} new feature(s) and held the "
-        "rest at exactly zero; ridge kept "
-        + (
-            f"all {ridge_nonzero.min()}"
-            if ridge_nonzero.min() == ridge_nonzero.max() == Xc_train.shape[1]
-            else f"between {ridge_nonzero.min()} and {ridge_nonzero.max()} of the "
-            f"{Xc_train.shape[1]}"
-        )
-        + " coefficients non-zero all along. "
-        f"Of the powers of balance, {len(names_in)} ({', '.join(names_in) or 'none'}) entered "
-        f"the lasso path, and "
-        + (
-            f"{len(names_out)} ({', '.join(names_out)}) gave way again as the penalty weakened"
-            if names_out
-            else "none of them gave way again as the penalty weakened"
-        )
-        + ". They are strongly correlated (see the correlations printed with the data), and "
-        "the lasso treats near-copies as alternatives; a section below examines why."
-    )
-)
+lo, hi, p_credit = ridge_nonzero.min(), ridge_nonzero.max(), Xc_train.shape[1]
+ridge_kept = f"all {lo}" if lo == hi == p_credit else f"between {lo} and {hi} of the {p_credit}"
+gave_way = f"{len(names_out)} ({', '.join(names_out)})" if names_out else "none of them"
+display(Markdown(
+    f"Reading from left to right the penalty weakens. Between neighbouring penalties the lasso "
+    f"admitted at most {np.diff(lasso_nonzero).max()} new feature(s) and held the rest at exactly "
+    f"zero; ridge kept {ridge_kept} coefficients non-zero all along. Of the powers of balance, "
+    f"{len(names_in)} ({', '.join(names_in) or 'none'}) entered the lasso path, and {gave_way} "
+    "gave way again as the penalty weakened. They are strongly correlated (see the correlations "
+    "printed with the data), and the lasso treats near-copies as alternatives; a section below "
+    "examines why."
+))  # fmt: skip
 
 # %% [markdown]
 # ## Cross-validation curves and sparsity
@@ -408,41 +297,21 @@ display(
 # %%
 tic = time.perf_counter()
 khan_cv = {name: fit_cv("khan", Xk_train, yk_train, rho) for name, rho in penalties.items()}
-insurance_cv = {
-    name: fit_cv("insurance", Xi_train, yi_train, rho, family="poisson", offset=oi_train)
-    for name, rho in penalties.items()
-}
+insurance_cv = {name: fit_cv("insurance", Xi_train, yi_train, rho, family="poisson", offset=oi_train)
+                for name, rho in penalties.items()}  # fmt: skip
 print(f"Khan and insurance GLMCV fits: {time.perf_counter() - tic:.1f} s")
 show_warnings("khan")
 show_warnings("insurance")
 
 # %% [markdown]
-# Any warnings above are glmlib's. X is rank deficient on Khan
-# ({glue:text}`khan_train:d` rows, more columns), which matters for the lasso,
-# whose solution need not be unique then; with $\alpha > 0$ ridge and the
-# elastic net have strictly convex objectives and a unique solution. A
-# warning that `alpha_` is the smallest penalty on the grid is discussed
-# below the table of choices.
+# X is rank deficient on Khan ({glue:text}`khan_train:d` rows, more columns):
+# the lasso's solution need not be unique then, while with $\alpha > 0$ ridge
+# and the elastic net are strictly convex and have a unique solution.
 
 # %% tags=["remove-output"]
-lasso_fits = {
-    "credit default (binomial)": credit_cv["lasso"],
-    "Khan, type 2 vs rest (binomial)": khan_cv["lasso"],
-    "insurance claims (Poisson, offset)": insurance_cv["lasso"],
-}
-fig, axes = plt.subplots(2, 3, figsize=(13, 6.5), sharex="col", height_ratios=[2, 1])
-for k, (name, model) in enumerate(lasso_fits.items()):
-    mean = model.cv_deviance_.mean(axis=0)
-    se = model.cv_deviance_.std(axis=0, ddof=1) / np.sqrt(model.cv_deviance_.shape[0])
-    axes[0, k].errorbar(model.alphas_, mean, yerr=se, fmt="o-", ms=3, capsize=2, lw=1)
-    axes[0, k].set(title=name, ylabel="held-out deviance per observation")
-    nonzero = np.count_nonzero(model.coef_path_, axis=1)
-    axes[1, k].step(model.alphas_, nonzero, where="mid", color="C2")
-    axes[1, k].set(xscale="log", xlabel=r"penalty $\alpha$", ylabel="non-zero coefficients")
-    axes[1, k].invert_xaxis()  # shared with the CV curve above: strong penalties on the left
-    for ax in axes[:, k]:
-        mark_choices(ax, model)
-axes[0, 0].legend(fontsize=8)
+lasso_fits = {"credit default (binomial)": credit_cv["lasso"], "Khan, type 2 vs rest (binomial)": khan_cv["lasso"],
+              "insurance claims (Poisson, offset)": insurance_cv["lasso"]}  # fmt: skip
+fig = reg.plot_cv_curves(lasso_fits)
 fig.suptitle(f"Lasso: {n_folds}-fold CV deviance (mean ± 1 SE) and sparsity against the penalty")
 fig.tight_layout()
 glue_figure("fig-cv-curves", fig)
@@ -457,24 +326,11 @@ glue_figure("fig-cv-curves", fig)
 # penalties (left) to weak ones; the lines mark `alpha_` and `alpha_1se_`.
 # ```
 #
-# The table lists the two choices for every penalty and data set: the
-# penalty, the number of non-zero coefficients and the mean CV deviance; the
-# last column flags a choice at the end of the grid.
+# The table lists both choices for every penalty and data set; the last
+# column flags a choice at the end of the grid.
 
 # %%
-rows = []
-for data, fits in [("credit", credit_cv), ("Khan", khan_cv), ("insurance", insurance_cv)]:
-    for name, model in fits.items():
-        mean = model.cv_deviance_.mean(axis=0)
-        row = {"data": data, "penalty": name}
-        for label, alpha in [("min", model.alpha_), ("1se", model.alpha_1se_)]:
-            k = int(np.argmin(np.abs(model.alphas_ - alpha)))
-            row[f"alpha_{label}"] = alpha
-            row[f"non-zero ({label})"] = np.count_nonzero(model.coef_path_[k])
-            row[f"CV deviance ({label})"] = mean[k]
-        row["alpha_ at grid end"] = model.alpha_ in (model.alphas_[0], model.alphas_[-1])
-        rows.append(row)
-cv_table = pd.DataFrame(rows).set_index(["data", "penalty"])
+cv_table = reg.choices_table({"credit": credit_cv, "Khan": khan_cv, "insurance": insurance_cv})
 glue("khan_at_grid_end", int(cv_table.loc["Khan", "alpha_ at grid end"].sum()))
 cv_table.style.format(precision=4, subset=[c for c in cv_table if "deviance" in c]).format(
     "{:.2e}", subset=["alpha_min", "alpha_1se"]
@@ -482,35 +338,27 @@ cv_table.style.format(precision=4, subset=[c for c in cv_table if "deviance" in 
 
 # %% [markdown]
 # Where the CV deviance has a minimum inside the grid, the one-standard-error
-# rule picks a sparser or more strongly shrunk model at little cost in CV
-# deviance. On Khan, though, the CV deviance may keep falling to the weakest
-# penalty on the grid (glmlib warns when `alpha_` is the grid's smallest
-# penalty; here `alpha_` is at the end of the grid for
-# {glue:text}`khan_at_grid_end:d` of Khan's three penalties). The reason is separation: with more genes than
-# tumours, some linear combination of genes puts all type-2 training tumours
-# on one side and the rest on the other, so a weaker penalty only makes the
-# model more confident, and while held-out tumours land on the correct side
-# their deviance falls too. The check below fits the unpenalised model to the
-# training tumours.
+# rule picks a sparser or more strongly shrunk model at little cost. On Khan
+# the CV deviance may keep falling to the weakest penalty (`alpha_` is at the
+# end of the grid for {glue:text}`khan_at_grid_end:d` of Khan's three
+# penalties, and glmlib warns). The reason is separation: with more genes
+# than tumours, some combination of genes puts all type-2 training tumours on
+# one side and the rest on the other, so a weaker penalty only makes the
+# model more confident. The unpenalised fit shows it:
 
 # %%
 with record_warnings("khan unpenalised"):
     khan_mle = glmlib.GLM("binomial", device=device).fit(Xk_train, yk_train)
 mu_train = np.asarray(khan_mle.predict(Xk_train))
+train_accuracy = float(np.mean((mu_train > 0.5) == yk_train))
 print(
-    f"unpenalised Khan fit: training accuracy {np.mean((mu_train > 0.5) == yk_train):.0%}; "
-    f"1 - p <= {1 - mu_train[yk_train == 1].min():.1e} for the type-2 tumours and "
-    f"p <= {mu_train[yk_train == 0].max():.1e} for the others;"
-)
-print(
-    f"largest |coefficient| {np.abs(khan_mle.coef_).max():.1f}, "
-    f"n_iter_ = {khan_mle.n_iter_}, converged_ = {khan_mle.converged_}"
+    f"training accuracy {train_accuracy:.0%}; 1 - p <= {1 - mu_train[yk_train == 1].min():.1e} "
+    f"for the type-2 tumours, p <= {mu_train[yk_train == 0].max():.1e} for the others; largest "
+    f"|coefficient| {np.abs(khan_mle.coef_).max():.1f}, n_iter_ = {khan_mle.n_iter_}"
 )
 show_warnings("khan unpenalised")
-glue("khan_mle_train_accuracy", float(np.mean((mu_train > 0.5) == yk_train)))
-glue(
-    "khan_mle_separation_warnings", int(warning_log.count("khan unpenalised", "numerically 0 or 1"))
-)
+glue("khan_mle_train_accuracy", train_accuracy)
+glue("khan_mle_separation_warnings", warning_log.count("khan unpenalised", "numerically 0 or 1"))
 glue("khan_mle_converged", bool(khan_mle.converged_))
 
 # %% [markdown]
@@ -518,60 +366,28 @@ glue("khan_mle_converged", bool(khan_mle.converged_))
 # the training tumours correctly and raised glmlib's separation warning
 # {glue:text}`khan_mle_separation_warnings:d` time(s). On perfectly separated
 # tumours the maximum-likelihood estimate does not exist: the likelihood
-# approaches its supremum only as the coefficients go to infinity along a
-# separating direction, and glmlib stops, with that warning, once the fitted
-# probabilities are numerically 0 or 1. Its `converged_` flag was
-# {glue:text}`khan_mle_converged`: glmlib measures convergence by how much a Newton step moves the linear
-# predictor in units of the Fisher information, which vanishes as the
+# approaches its supremum only as the coefficients go to infinity, and glmlib
+# stops, with that warning, once the fitted probabilities are numerically 0
+# or 1. Its `converged_` flag was {glue:text}`khan_mle_converged`: the Newton
+# step, measured in units of the Fisher information, vanishes as the
 # probabilities reach 0 or 1, so the criterion can be met although no
-# maximum exists; the warning is the signal to heed. Any penalty
-# $\alpha > 0$ makes the minimiser finite. When cross-validation runs to the end of the grid,
-# `alpha_1se_` or a sparsity target is a more defensible choice than
-# `alpha_`; the sections below nevertheless use `alpha_` everywhere, as
-# `GLMCV`'s refit does.
+# maximum exists; the warning is the signal to heed. Any $\alpha > 0$ makes
+# the minimiser finite. When cross-validation runs to the end of the grid,
+# `alpha_1se_` is a more defensible choice than `alpha_`; the sections below
+# nevertheless use `alpha_`, as `GLMCV`'s refit does.
 
 # %% [markdown]
 # ## Test-set performance and stability across folds
 #
 # Does penalising help on data the model has not seen? For each data set we
-# compare four models: unpenalised ($\alpha = 0$) and the lasso, ridge and
-# elastic net, each refitted by `GLMCV` on the whole training set at its
+# compare the unpenalised `GLM` ($\alpha = 0$; on insurance it has
+# {glue:text}`insurance_coefficients:d` coefficients for the
+# {glue:text}`insurance_train:d` training cells) with the lasso, ridge and
+# elastic net, each refitted by `GLMCV` on the whole training set at its own
 # `alpha_`. Classification is scored with accuracy, precision, recall and F1
-# of the rule "predict 1 when $\hat\mu > 1/2$", and with two measures of the
-# probabilities themselves: the log loss and the area under the ROC curve.
-# The count model is scored with the mean squared error of the counts, $R^2$
-# and the mean Poisson deviance.
-
-
-# %%
-def classification_metrics(y, mu):
-    """Scores of predicted probabilities mu against 0/1 outcomes y."""
-    label = (mu > 0.5).astype(float)
-    return {
-        "accuracy": accuracy_score(y, label),
-        "precision": precision_score(y, label, zero_division=0),
-        "recall": recall_score(y, label, zero_division=0),
-        "F1": f1_score(y, label, zero_division=0),
-        "log loss": log_loss(y, np.clip(mu, 1e-15, 1 - 1e-15), labels=[0, 1]),
-        "ROC AUC": roc_auc_score(y, mu),
-    }
-
-
-def count_metrics(y, mu):
-    """Scores of predicted counts mu against observed counts y."""
-    return {
-        "MSE": mean_squared_error(y, mu),
-        "R2": r2_score(y, mu),
-        "Poisson deviance": mean_poisson_deviance(y, mu),
-    }
-
-
-# %% [markdown]
-# Each penalised model uses the `alpha_` its own cross-validation chose; the
-# unpenalised model is a plain `GLM`. On Khan that is the unpenalised fit of
-# the previous section, kept so that its behaviour is visible in the numbers.
-# On insurance it has {glue:text}`insurance_coefficients:d` coefficients for
-# the {glue:text}`insurance_train:d` training cells.
+# of the rule "predict 1 when $\hat\mu > 1/2$", and with the log loss and
+# the area under the ROC curve; counts with the mean squared error, $R^2$ and
+# the mean Poisson deviance (`reg.classification_metrics`, `reg.count_metrics`).
 
 # %%
 studies = {
@@ -591,14 +407,13 @@ tic = time.perf_counter()
 test_rows = []
 for data, (X, y, X_new, y_new, off, off_new, family, fits) in studies.items():
     for name, (alpha, _) in candidates(fits).items():
-        with record_warnings(f"{data} test"):
-            if name == "unpenalised":
+        model = fits.get(name)
+        if model is None:  # unpenalised
+            with record_warnings(f"{data} test"):
                 model = glmlib.GLM(family=family, device=device).fit(X, y, offset=off)
-            else:
-                model = fits[name]
         mu = np.asarray(model.predict(X_new, offset=off_new), dtype=float)
-        scores = (classification_metrics if family == "binomial" else count_metrics)(y_new, mu)
-        test_rows.append({"data": data, "model": name, "alpha": alpha, **scores})
+        score = reg.classification_metrics if family == "binomial" else reg.count_metrics
+        test_rows.append({"data": data, "model": name, "alpha": alpha, **score(y_new, mu)})
         test_rows[-1]["non-zero"] = np.count_nonzero(model.coef_)
 test_table = pd.DataFrame(test_rows).set_index(["data", "model"])
 print(f"test-set evaluation: {time.perf_counter() - tic:.1f} s")
@@ -612,71 +427,41 @@ test_table.loc[["credit", "Khan"]].drop(columns=["MSE", "R2", "Poisson deviance"
 test_table.loc[["insurance"], ["alpha", "MSE", "R2", "Poisson deviance", "non-zero"]].round(4)
 
 # %% [markdown]
-# One test set gives one number per model. How much of the difference
-# between models is luck of the split? Holding each model's penalty fixed,
-# we refit it on $K - 1$ folds of the training set and score the held-out
-# fold, $K$ times (stratified folds for the binary outcomes). The spread of
-# the fold scores is a direct measure of stability.
-
+# One test set gives one number per model: how much is luck of the split?
+# With each penalty fixed, we refit on $K - 1$ training folds and score the
+# held-out fold, $K$ times (`reg.fold_scores`, stratified for binary outcomes).
 
 # %%
-def fold_scores(X, y, off, family, alpha, rho):
-    """Held-out scores of GLM(alpha, l1_ratio=rho) on each cross-validation fold."""
-    split = (StratifiedKFold if family == "binomial" else KFold)(
-        n_splits=n_folds, shuffle=True, random_state=seed
-    )
-    out = []
-    for train, held in split.split(X, y):
-        model = glmlib.GLM(family=family, alpha=alpha, l1_ratio=rho, device=device)
-        o_train, o_held = (None, None) if off is None else (off[train], off[held])
-        model.fit(X.iloc[train], y[train], offset=o_train)
-        mu = np.asarray(model.predict(X.iloc[held], offset=o_held), dtype=float)
-        metrics = classification_metrics if family == "binomial" else count_metrics
-        out.append(metrics(y[held], mu))
-    return pd.DataFrame(out)
-
-
 tic = time.perf_counter()
 folds = {}
 for data, (X, y, _, _, off, _, family, fits) in studies.items():
     for name, (alpha, rho) in candidates(fits).items():
         with record_warnings(f"{data} folds"):
-            folds[data, name] = fold_scores(X, y, off, family, alpha, rho)
+            folds[data, name] = reg.fold_scores(
+                X, y, off, family, alpha, rho, n_folds=n_folds, seed=seed, device=device
+            )
 print(f"{len(folds) * n_folds} fold fits: {time.perf_counter() - tic:.1f} s")
 
 
 # %%
-def fold_summary(data_sets, metrics):
-    """Mean and standard deviation over folds of each metric, one row per data set and model."""
-    table = {
-        key: {f"{m} {s}": getattr(f[m], s)() for m in metrics for s in ("mean", "std")}
-        for key, f in folds.items()
-        if key[0] in data_sets
-    }
-    return pd.DataFrame(table).T.rename_axis(["data", "model"])
-
-
-fold_summary(["credit", "Khan"], ["log loss", "ROC AUC", "F1", "accuracy"]).round(4)
+reg.fold_summary(folds, ["credit", "Khan"], ["log loss", "ROC AUC", "F1", "accuracy"]).round(4)
 
 # %%
-fold_summary(["insurance"], ["Poisson deviance", "MSE", "R2"]).map(lambda v: f"{v:.4g}")
+reg.fold_summary(folds, ["insurance"], ["Poisson deviance", "MSE", "R2"]).map(lambda v: f"{v:.4g}")
 
 # %% tags=["remove-input"]
 n_coef = Xi_train.shape[1] + 1
 largest_fold = len(yi_train) - len(yi_train) // n_folds  # training cells of the largest fold
-display(
-    Markdown(
-        f"On insurance the unpenalised model has {n_coef} coefficients and a fold's training "
-        f"set at most {largest_fold} cells, so "
-        + (
-            "in every fold some of its coefficients are not identified (glmlib reports the "
-            "minimum-norm solution and warns) and the held-out cells expose their arbitrary "
-            "values; the penalties shrink those directions instead."
-            if n_coef > largest_fold
-            else "its coefficients can be identified in a fold, though barely."
-        )
-    )
+unidentified = (
+    "in every fold some of its coefficients are not identified (glmlib reports the minimum-norm "
+    "solution and warns) and the held-out cells expose their arbitrary values; the penalties "
+    "shrink those directions instead."
 )
+display(Markdown(
+    f"On insurance the unpenalised model has {n_coef} coefficients and a fold's training set at "
+    f"most {largest_fold} cells, so "
+    + (unidentified if n_coef > largest_fold else "its coefficients can be identified, barely.")
+))  # fmt: skip
 
 # %% [markdown]
 # {numref}`fig-fold-scores` shows the fold scores themselves. A model whose
@@ -685,20 +470,11 @@ display(
 
 # %% tags=["remove-output"]
 panels = [("credit", "log loss"), ("Khan", "log loss"), ("insurance", "Poisson deviance")]
-fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-for ax, (data, metric) in zip(axes, panels, strict=True):
-    means = {m: folds[data, m][metric].mean() for m in candidates(studies[data][-1])}
-    names = [m for m, v in means.items() if v <= 20 * min(means.values())]
-    left_off = [m for m in means if m not in names]
-    for i, name in enumerate(names):
-        values = folds[data, name][metric].to_numpy()
-        ax.plot(
-            np.full(values.size, i) + rng.uniform(-0.08, 0.08, values.size), values, "o", alpha=0.5
-        )
-        ax.errorbar(i + 0.25, values.mean(), yerr=values.std(ddof=1), fmt="ks", capsize=4)
-    ax.set_xticks(range(len(names)), names, rotation=15)
-    note = f"\n(off scale: {', '.join(left_off)})" if left_off else ""
-    ax.set(ylabel=f"held-out {metric} (per observation)", title=data + note)
+fig = reg.plot_fold_scores(
+    {d: {m: folds[d, m][metric] for m in candidates(studies[d][-1])} for d, metric in panels},
+    [f"held-out {metric} (per observation)" for _, metric in panels],
+    rng,
+)
 fig.suptitle(f"Scores on each of {n_folds} held-out folds (lower is better), mean ± 1 SD")
 fig.tight_layout()
 glue_figure("fig-fold-scores", fig)
@@ -718,107 +494,65 @@ for data, (_, _, _, _, _, _, family, fits) in studies.items():
     metric = "log loss" if family == "binomial" else "Poisson deviance"
     means = {name: folds[data, name][metric].mean() for name in candidates(fits)}
     test = test_table.loc[data, metric]
-    print(
-        f"{data}: lowest mean fold {metric}: {min(means, key=means.get)} "
-        f"({min(means.values()):.4f}); lowest test {metric}: {test.idxmin()} ({test.min():.4f})"
-    )
+    print(f"{data}: lowest mean fold {metric}: {min(means, key=means.get)} ({min(means.values()):.4f}); "
+          f"lowest test {metric}: {test.idxmin()} ({test.min():.4f})")  # fmt: skip
 khan_mle_folds = folds["Khan", "unpenalised"]["log loss"]
-print(
-    f"Khan, unpenalised: fold log losses from {khan_mle_folds.min():.2g} to "
-    f"{khan_mle_folds.max():.2g}; test log loss {test_table.loc[('Khan', 'unpenalised'), 'log loss']:.2g}"
-)
+print(f"Khan, unpenalised: fold log losses from {khan_mle_folds.min():.2g} to {khan_mle_folds.max():.2g}; "
+      f"test log loss {test_table.loc[('Khan', 'unpenalised'), 'log loss']:.2g}")  # fmt: skip
 for data in studies:
     show_warnings(f"{data} folds")
 
-
 # %% tags=["remove-input"]
-def per_coefficient(X, y):
-    """Training observations per coefficient (with the intercept)."""
-    return len(y) / (X.shape[1] + 1)
-
-
+per_coef = {d: len(v[1]) / (v[0].shape[1] + 1) for d, v in studies.items()}  # rows per coefficient
 credit_ranges = [
     (f["log loss"].min(), f["log loss"].max()) for k, f in folds.items() if k[0] == "credit"
 ]
 credit_overlap = max(lo for lo, _ in credit_ranges) <= min(hi for _, hi in credit_ranges)
 ins = {m: folds["insurance", m]["Poisson deviance"].mean() for m in candidates(insurance_cv)}
-best_penalised = min(v for m, v in ins.items() if m != "unpenalised")
-khan_accuracy = {m: folds["Khan", m]["accuracy"].mean() for m in candidates(khan_cv)}
-glue("insurance_per_coefficient", float(per_coefficient(Xi_train, yi_train)))
-glue("insurance_unpenalised_ratio", float(ins["unpenalised"] / best_penalised))
-display(
-    Markdown(
-        "How much a penalty can change depends on how many observations there are per "
-        f"coefficient. Credit default has {per_coefficient(Xc_train, yc_train):.0f} training "
-        "customers per coefficient, and the four models' fold log losses "
-        + ("overlap" if credit_overlap else "do not all overlap")
-        + f". Insurance has {per_coefficient(Xi_train, yi_train):.1f} cells per coefficient, "
-        f"and there the unpenalised model's mean fold Poisson deviance is "
-        f"{ins['unpenalised'] / best_penalised:.3g} times the best penalty's, the worst "
-        f"penalty's {max(v for m, v in ins.items() if m != 'unpenalised') / best_penalised:.3g} "
-        f"times. On Khan every model classified at least {min(khan_accuracy.values()):.0%} of "
-        "the held-out tumours correctly on average, so the scores differ mainly in confidence; "
-        "the unpenalised fit predicts probabilities numerically equal to 0 or 1, so its log "
-        "loss is near zero on a tumour it gets right and very large on one it gets wrong (the "
-        f"printed range shows how that played out on these folds). With {len(yk_test)} test "
-        "tumours a single test-set number cannot rank these models; the fold spread is the "
-        "better guide."
-    )
-)
+penalised = [v for m, v in ins.items() if m != "unpenalised"]
+khan_accuracy = min(folds["Khan", m]["accuracy"].mean() for m in candidates(khan_cv))
+glue("insurance_per_coefficient", float(per_coef["insurance"]))
+glue("insurance_unpenalised_ratio", float(ins["unpenalised"] / min(penalised)))
+display(Markdown(
+    "How much a penalty can change depends on how many observations there are per coefficient. "
+    f"Credit default has {per_coef['credit']:.0f} training customers per coefficient, and the "
+    f"four models' fold log losses {'overlap' if credit_overlap else 'do not all overlap'}. "
+    f"Insurance has {per_coef['insurance']:.1f} cells per coefficient, and there the unpenalised "
+    f"model's mean fold Poisson deviance is {ins['unpenalised'] / min(penalised):.3g} times the best "
+    f"penalty's, the worst penalty's {max(penalised) / min(penalised):.3g} times. On Khan every model "
+    f"classified at least {khan_accuracy:.0%} of the held-out tumours correctly on average, so the "
+    "scores differ mainly in confidence; the unpenalised fit predicts probabilities numerically "
+    "equal to 0 or 1, so its log loss is near zero on a tumour it gets right and very large on one "
+    "it gets wrong (the printed range shows how that played out on these folds). With "
+    f"{len(yk_test)} test tumours a single test-set number cannot rank these models; the fold "
+    "spread is the better guide."
+))  # fmt: skip
 
 # %% [markdown]
 # ## glmlib next to scikit-learn
 #
-# Many readers know penalised logistic regression as scikit-learn's
-# `LogisticRegression(penalty='l1', solver='saga', max_iter=10000)` and
-# `LogisticRegression(penalty='l2')`. Its objective for labels $y_i$ is
+# scikit-learn's `LogisticRegression(penalty='l1', solver='saga')` and
+# `LogisticRegression(penalty='l2')` minimise
 # $$C \sum_{i=1}^n \ell_i(\beta_0, \beta) + r(\beta),
 # \qquad r(\beta) = \lVert\beta\rVert_1 \text{ (L1)} \quad\text{or}\quad
 # r(\beta) = \tfrac12 \lVert\beta\rVert_2^2 \text{ (L2)},$$
-# with $\ell_i$ the log loss of observation $i$, while glmlib's (unit
-# weights, $\rho \in \{0, 1\}$) is
-# $$\frac1n \sum_{i=1}^n \ell_i(\beta_0, \beta) + \alpha\, r(\beta).$$
-# Dividing glmlib's objective by $\alpha > 0$ does not move its minimiser and
-# gives $\frac{1}{n\alpha} \sum_i \ell_i + r(\beta)$, which is scikit-learn's
-# objective with
-# $$C = \frac{1}{n\,\alpha}.$$
-# The same holds for the elastic net, whose scikit-learn penalty is
-# $\rho\lVert\beta\rVert_1 + \frac{1-\rho}{2}\lVert\beta\rVert_2^2$ as in
-# glmlib; neither library penalises the intercept. A larger $C$ is a weaker
-# penalty, and $C$ must scale with $1/n$ to keep the same amount of
-# regularisation when the data grow. Since scikit-learn 1.8 the `penalty`
-# argument is deprecated in favour of `l1_ratio` (1 for L1, 0 for L2); the
-# helper below builds the same model with either version.
-
-
-# %%
-def sklearn_logistic(l1_ratio, C, **kwargs):
-    """scikit-learn's pure L1 (l1_ratio=1) or L2 (l1_ratio=0) logistic regression."""
-    if LogisticRegression().get_params()["penalty"] == "deprecated":  # scikit-learn >= 1.8
-        return LogisticRegression(C=C, l1_ratio=l1_ratio, **kwargs)
-    return LogisticRegression(C=C, penalty="l1" if l1_ratio == 1 else "l2", **kwargs)
-
-
-def best_time(make, X, y, repeats=None):
-    """Fitted model and the best wall-clock fit time (s) over `repeats` (n_repeats) fits."""
-    times = []
-    for _ in range(repeats or n_repeats):
-        model = make()
-        tic = time.perf_counter()
-        model.fit(X, y)
-        times.append(time.perf_counter() - tic)
-    return model, min(times)
-
-
-# %% [markdown]
-# We take each penalty at the `alpha_` that cross-validation chose on the
-# credit training set, convert it to $C$, and fit both libraries. The L1 fit
-# uses scikit-learn's SAGA solver (the recipe above), the L2 fit its default
+# with $\ell_i$ the log loss of observation $i$; glmlib's (unit weights,
+# $\rho \in \{0, 1\}$) is
+# $\frac1n \sum_{i=1}^n \ell_i(\beta_0, \beta) + \alpha\, r(\beta)$.
+# Dividing it by $\alpha > 0$ does not move the minimiser and gives
+# scikit-learn's objective with
+# $$C = \frac{1}{n\,\alpha},$$
+# for the elastic net too; neither library penalises the intercept. A larger
+# $C$ is a weaker penalty, and $C$ must scale with $1/n$ to keep the same
+# regularisation when the data grow. (Since scikit-learn 1.8 `penalty` is
+# deprecated for `l1_ratio`; `reg.sklearn_logistic` works with either.)
+#
+# We convert each penalty's `alpha_` on the credit training set to $C$ and
+# fit both libraries: L1 with scikit-learn's SAGA, L2 with its default
 # L-BFGS. scikit-learn stops at `tol=1e-4` by default, glmlib at `tol=1e-8`,
-# so we also refit scikit-learn once with `tol=1e-8` (and `max_iter=10000`)
-# to see whether the remaining difference is the stopping rule. The other
-# times are the best of `n_repeats` runs, measured on the machine that
-# executed this notebook.
+# so we also refit scikit-learn once with `tol=1e-8` to see whether the
+# remaining difference is the stopping rule. Times are the best of
+# `n_repeats` runs on the machine that executed this notebook.
 
 # %%
 n_train = len(yc_train)
@@ -827,53 +561,47 @@ for name, rho in [("lasso", 1.0), ("ridge", 0.0)]:
     alpha = credit_cv[name].alpha_
     C = 1 / (n_train * alpha)
     make = partial(glmlib.GLM, "binomial", alpha=alpha, l1_ratio=rho, device=device)
-    ours, seconds = best_time(make, Xc_train, yc_train)
+    ours, seconds = reg.best_time(make, Xc_train, yc_train, n_repeats)
     rows.append((name, "glmlib", alpha, C, seconds, 0.0))
     recipe = {"solver": "saga", "max_iter": 10_000} if rho == 1 else {}
-    for tol, extra, repeats in [(1e-4, {}, None), (1e-8, {"max_iter": 10_000}, 1)]:
-        make = partial(sklearn_logistic, rho, C, **{**recipe, **extra, "tol": tol})
+    for tol, extra, repeats in [(1e-4, {}, n_repeats), (1e-8, {"max_iter": 10_000}, 1)]:
+        make = partial(reg.sklearn_logistic, rho, C, **{**recipe, **extra, "tol": tol})
         with record_warnings("scikit-learn"):
-            sk, seconds = best_time(make, Xc_train.to_numpy(), yc_train, repeats)
+            sk, seconds = reg.best_time(make, Xc_train.to_numpy(), yc_train, repeats)
         diff = np.abs(np.r_[sk.intercept_ - ours.intercept_, sk.coef_.ravel() - ours.coef_]).max()
-        label = "scikit-learn" + (", tol=1e-8 (one run)" if repeats else "")
+        label = "scikit-learn" + (", tol=1e-8 (one run)" if tol < 1e-4 else "")
         rows.append((name, label, alpha, C, seconds, diff))
 columns = ["penalty", "library", "alpha", "C", "fit time (s)", "max |coef diff|"]
 comparison = pd.DataFrame(rows, columns=columns).set_index(["penalty", "library"])
 show_warnings("scikit-learn")
-comparison.style.format(
-    {"alpha": "{:.3e}", "C": "{:.4g}", "fit time (s)": "{:.4f}", "max |coef diff|": "{:.1e}"}
-)
+formats = {"alpha": "{:.3e}", "C": "{:.4g}", "fit time (s)": "{:.4f}", "max |coef diff|": "{:.1e}"}
+comparison.style.format(formats)
 
 # %% tags=["remove-input"]
 diffs = comparison["max |coef diff|"].unstack("library")
 default_tol, tight_tol = diffs["scikit-learn"], diffs["scikit-learn, tol=1e-8 (one run)"]
 glue("sklearn_diff_tight", float(tight_tol.max()))
-display(
-    Markdown(
-        '"max |coef diff|" is the largest absolute difference over the intercept and all '
-        f"{Xc_train.shape[1]} coefficients, on the standardised scale: at most "
-        f"{default_tol.max():.1e} at scikit-learn's default `tol` and {tight_tol.max():.1e} at "
-        "`tol=1e-8`. "
-        + (
-            "Tightening scikit-learn's stopping rule shrinks the difference for both penalties, "
-            "so what remains is the stopping rules, and the mapping C = 1/(n alpha) holds."
-            if (tight_tol < default_tol).all()
-            else "Tightening scikit-learn's stopping rule does not shrink the difference for "
-            "every penalty, so not all of it is the stopping rules."
-        )
-        + " The times are single measurements on one machine (its CPU count is printed at "
-        "the end) and say nothing general about either library."
-    )
+shrinks = (
+    "shrinks the difference for both penalties, so what remains is the stopping rules, and the "
+    "mapping C = 1/(n alpha) holds"
+    if (tight_tol < default_tol).all()
+    else "does not shrink the difference for every penalty, so not all of it is the stopping rules"
 )
+display(Markdown(
+    f'"max |coef diff|" is the largest absolute difference over the intercept and all {p_credit} '
+    f"coefficients, on the standardised scale: at most {default_tol.max():.1e} at scikit-learn's "
+    f"default `tol` and {tight_tol.max():.1e} at `tol=1e-8`. Tightening scikit-learn's stopping "
+    f"rule {shrinks}. The times are single measurements on one machine (its CPU count is printed "
+    "at the end) and say nothing general about either library."
+))  # fmt: skip
 
 # %% [markdown]
 # ## Duplicated and correlated features
 #
-# What does a penalty do when two features carry the same information? The
-# extreme case is an exact copy. We refit a small credit model (balance,
-# income, student) after appending a copy of `balance`, with $\alpha = 0.01$,
-# once with ridge and once with the lasso; and, to check that the split does
-# not depend on the solver's order, once more with the copy placed first.
+# What does a penalty do when two features carry the same information? We
+# refit a small credit model (balance, income, student) with a copy of
+# `balance` appended, at $\alpha = 0.01$, with ridge and with the lasso; and
+# once more with the copy placed first.
 
 # %%
 basic = Xc_train[["balance", "income", "student"]]
@@ -883,82 +611,61 @@ dup_alpha = 0.01
 
 
 def fit_dup(X, rho, pf=None):
-    """Logistic GLM at alpha = dup_alpha on the credit training outcomes."""
+    """Coefficients, by column, of a logistic GLM at alpha = dup_alpha on the credit outcomes."""
     model = glmlib.GLM("binomial", alpha=dup_alpha, l1_ratio=rho, penalty_factor=pf, device=device)
-    return model.fit(X, yc_train)
+    return pd.Series(model.fit(X, yc_train).coef_, index=X.columns)
 
 
 duplicates = {}
 for name, rho in [("ridge", 0.0), ("lasso", 1.0)]:
     with record_warnings("duplicates"):
-        one, half = fit_dup(basic, rho), fit_dup(basic, rho, pf=[0.5, 1, 1])
-        last, first = fit_dup(copy_last, rho), fit_dup(copy_first, rho)
-    duplicates[name] = {
-        "one column: balance": one.coef_[0],
-        "one column, half penalty: balance": half.coef_[0],
-        "copy last: balance": last.coef_[0],
-        "copy last: balance_copy": last.coef_[3],
-        "copy first: balance": first.coef_[1],
-        "copy first: balance_copy": first.coef_[0],
-    }
+        one, half = fit_dup(basic, rho)["balance"], fit_dup(basic, rho, pf=[0.5, 1, 1])["balance"]
+        fits = {"last": fit_dup(copy_last, rho), "first": fit_dup(copy_first, rho)}
+    duplicates[name] = {"one column: balance": one, "one column, half penalty: balance": half}
+    for order, f in fits.items():
+        duplicates[name] |= {f"copy {order}: {c}": f[c] for c in ("balance", "balance_copy")}
 duplicates = pd.DataFrame(duplicates)
 duplicates.round(5)
 
 # %%
 r, l = duplicates["ridge"], duplicates["lasso"]
+pairs = {o: (l[f"copy {o}: balance"], l[f"copy {o}: balance_copy"]) for o in ("last", "first")}
 ridge_gap = abs(r["copy last: balance"] - r["copy last: balance_copy"])
-ridge_vs_half = abs(
-    r["copy last: balance"] + r["copy last: balance_copy"] - r["one column, half penalty: balance"]
-)
-lasso_sum_gap = max(
-    abs(l[f"copy {o}: balance"] + l[f"copy {o}: balance_copy"] - l["one column: balance"])
-    for o in ("last", "first")
-)
-# which copy the lasso gave the weight to, with the copy last and with it first
+ridge_vs_half = abs(r["copy last: balance"] + r["copy last: balance_copy"] - r.iloc[1])
+lasso_sum_gap = max(abs(a + b - l["one column: balance"]) for a, b in pairs.values())
+lasso_zero = max(min(abs(a), abs(b)) for a, b in pairs.values())  # the copy left out
+# which column of the design the lasso gave the weight to, with the copy last and first
+in_order = {"last": pairs["last"], "first": pairs["first"][::-1]}
 lasso_kept = {
-    order: "the first column" if abs(l[first]) > abs(l[second]) else "the second column"
-    for order, first, second in [
-        ("last", "copy last: balance", "copy last: balance_copy"),
-        ("first", "copy first: balance_copy", "copy first: balance"),
-    ]
+    o: ("the first" if abs(a) > abs(b) else "the second") for o, (a, b) in in_order.items()
 }
-lasso_zero = max(  # the copy left out, in either order
-    min(abs(l[f"copy {o}: balance"]), abs(l[f"copy {o}: balance_copy"])) for o in ("last", "first")
-)
-glue("ridge_gap", float(ridge_gap))
-glue("ridge_vs_half", float(ridge_vs_half))
+for name, value in [("ridge_gap", ridge_gap), ("ridge_vs_half", ridge_vs_half)]:
+    glue(name, float(value))
 glue("lasso_sum_gap", float(lasso_sum_gap))
 show_warnings("duplicates")
 
 # %% [markdown]
-# **Ridge splits the weight evenly.** Write the two copies' coefficients as
-# $b_1, b_2$. The data only see their sum $s = b_1 + b_2$, and for a fixed
-# sum the ridge penalty $\frac{\alpha}{2}(b_1^2 + b_2^2)$ is smallest at
-# $b_1 = b_2 = s/2$, where it equals $\frac{\alpha}{4}s^2$. So the duplicated
-# fit is the one-column fit with *half* the penalty on that column
-# (`penalty_factor=[0.5, 1, 1]`), its coefficient split evenly between the
-# copies: in the table the copies differ by {glue:text}`ridge_gap:.1e` and
-# their sum differs from the half-penalty fit by
-# {glue:text}`ridge_vs_half:.1e`. Because the ridge objective is *strictly*
-# convex, this solution is unique, whatever the column order.
+# **Ridge splits the weight evenly.** The data only see the copies' sum
+# $s = b_1 + b_2$, and for a fixed sum $\frac{\alpha}{2}(b_1^2 + b_2^2)$ is
+# smallest at $b_1 = b_2 = s/2$, where it equals $\frac{\alpha}{4}s^2$: the
+# duplicated fit is the one-column fit with *half* the penalty on that column
+# (`penalty_factor=[0.5, 1, 1]`), split evenly. The copies differ by
+# {glue:text}`ridge_gap:.1e` and their sum differs from the half-penalty fit
+# by {glue:text}`ridge_vs_half:.1e`; a *strictly* convex objective has this
+# one solution, whatever the column order.
 #
-# **The lasso keeps one.** With the same signs,
-# $\alpha(|b_1| + |b_2|) = \alpha|s|$: every split of $s$ between the copies
-# has the same objective, so the minimisers form a whole segment and the
-# lasso objective is convex but not strictly. The sum equals the one-column
-# lasso coefficient (to {glue:text}`lasso_sum_gap:.1e`), but which copy
-# receives it is decided by the algorithm, as the next lines say for
-# glmlib's coordinate descent. The elastic net's small L2 part restores
-# strict convexity and the even split, which is one reason to prefer it when
-# features come in correlated groups.
+# **The lasso keeps one.** With equal signs
+# $\alpha(|b_1| + |b_2|) = \alpha|s|$: every split of $s$ has the same
+# objective, so the minimisers form a segment. The sum equals the one-column lasso coefficient (to
+# {glue:text}`lasso_sum_gap:.1e`), but which copy receives it is up to the
+# algorithm. The elastic net's small L2 part restores strict convexity and
+# the even split, one reason to prefer it for correlated groups.
 
 # %% tags=["remove-input"]
-display(
-    Markdown(
-        f"Here the lasso gave the weight to {lasso_kept['last']} with the copy last and to "
-        f"{lasso_kept['first']} with the copy first, leaving the other at {lasso_zero:.1e}."
-    )
-)
+display(Markdown(
+    f"Here the lasso gave the weight to {lasso_kept['last']} column with the copy last and to "
+    f"{lasso_kept['first']} column with the copy first, leaving the other at {lasso_zero:.1e}."
+))  # fmt: skip
 
 # %% [markdown]
 # ### Correlated features: bootstrap spread
@@ -972,91 +679,44 @@ display(
 
 # %%
 cancer = load("breast_cancer")
-features = [
-    "mean_radius",
-    "mean_perimeter",
-    "mean_area",
-    "mean_texture",
-    "mean_smoothness",
-    "mean_concave_points",
-]
+features = ["mean_radius", "mean_perimeter", "mean_area"]  # the size measures, nearly collinear
+features += ["mean_texture", "mean_smoothness", "mean_concave_points"]
 Xb = (cancer[features] - cancer[features].mean()) / cancer[features].std()
 yb = cancer["malignant"].to_numpy(dtype=float)
 vif = pd.Series(np.diag(np.linalg.inv(Xb.corr().to_numpy())), index=features)
-print(
-    "correlations:",
-    Xb.corr().loc["mean_radius", ["mean_perimeter", "mean_area"]].round(4).to_dict(),
-)
+print("correlations:", Xb.corr().loc["mean_radius", features[1:3]].round(4).to_dict())
 print("variance inflation factors:", vif.round(1).to_dict())
 glue("cancer_tumours", len(yb))
 glue("vif_max", float(vif.max()))
 ridge_b = fit_cv("breast cancer", Xb, yb, 0.0)
-print(
-    f"ridge alpha_ = {ridge_b.alpha_:.2e} (grid {ridge_b.alphas_[0]:.1e} .. {ridge_b.alphas_[-1]:.1e})"
-)
+print(f"ridge alpha_ = {ridge_b.alpha_:.2e} (grid {ridge_b.alphas_[0]:.1e} .. {ridge_b.alphas_[-1]:.1e})")  # fmt: skip
 show_warnings("breast cancer")
 
 # %%
 tic = time.perf_counter()
-boot = {"unpenalised": [], "ridge": []}
-for _ in range(n_boot):
-    idx = rng.integers(0, len(yb), len(yb))
-    for name, alpha in [("unpenalised", 0.0), ("ridge", ridge_b.alpha_)]:
-        with record_warnings(f"bootstrap {name}"):
-            model = glmlib.GLM("binomial", alpha=alpha, device=device).fit(Xb.iloc[idx], yb[idx])
-        boot[name].append(model.coef_)
-boot = {name: pd.DataFrame(np.array(c), columns=features) for name, c in boot.items()}
+boot = reg.bootstrap_coefficients(
+    Xb, yb, {"unpenalised": 0.0, "ridge": ridge_b.alpha_}, n_boot, rng, record_warnings, device
+)
 with record_warnings("breast cancer unpenalised"):  # not counted with the resamples
     full = {"unpenalised": glmlib.GLM("binomial").fit(Xb, yb).coef_, "ridge": ridge_b.coef_}
 stability = pd.DataFrame(
-    {
-        "coef unpenalised": full["unpenalised"],
-        "coef ridge": full["ridge"],
-        "SD unpenalised": boot["unpenalised"].std(),
-        "SD ridge": boot["ridge"].std(),
-        "sign flips unpenalised": (
-            np.sign(boot["unpenalised"]) != np.sign(full["unpenalised"])
-        ).mean(),
-        "sign flips ridge": (np.sign(boot["ridge"]) != np.sign(full["ridge"])).mean(),
-    }
+    {f"coef {m}": full[m] for m in boot} | {f"SD {m}": boot[m].std() for m in boot}
 )
+for m in boot:
+    stability[f"sign flips {m}"] = (np.sign(boot[m]) != np.sign(full[m])).mean()
 stability["SD ratio"] = stability["SD unpenalised"] / stability["SD ridge"]
 size_ratios = stability.loc[["mean_radius", "mean_perimeter", "mean_area"], "SD ratio"]
 glue("sd_ratio_min", float(size_ratios.min()))
 glue("sd_ratio_max", float(size_ratios.max()))
 print(f"{2 * n_boot} bootstrap fits: {time.perf_counter() - tic:.1f} s")
-show_warnings("bootstrap unpenalised")
-show_warnings("bootstrap ridge")
-glue(
-    "boot_separated",
-    float(warning_log.count("bootstrap unpenalised", "numerically 0 or 1") / n_boot),
-)
+for name in boot:
+    show_warnings(f"bootstrap {name}")
+glue("boot_separated", warning_log.count("bootstrap unpenalised", "numerically 0 or 1") / n_boot)
 stability.round(3)
 
 # %% tags=["remove-output"]
-fig, ax = plt.subplots(figsize=(10, 4))
-pos = np.arange(len(features))
-for shift, (name, color) in zip(
-    (-0.18, 0.18), [("unpenalised", "C3"), ("ridge", "C0")], strict=True
-):
-    parts = ax.boxplot(
-        boot[name].to_numpy(),
-        positions=pos + shift,
-        widths=0.3,
-        patch_artist=True,
-        showfliers=False,
-    )
-    for box in parts["boxes"]:
-        box.set(facecolor=color, alpha=0.5)
-    ax.plot([], [], "s", color=color, alpha=0.5, label=name)
-ax.axhline(0, color="k", lw=0.8)
-ax.set_xticks(pos, [f.removeprefix("mean_") for f in features])
-ax.set(
-    ylabel="coefficient (per SD of the feature)",
-    xlabel="feature",
-    title=f"Breast cancer: coefficients over {n_boot} bootstrap resamples",
-)
-ax.legend()
+fig = reg.plot_bootstrap(boot)
+fig.axes[0].set_title(f"Breast cancer: coefficients over {n_boot} bootstrap resamples")
 glue_figure("fig-bootstrap", fig)
 
 # %% [markdown]
@@ -1072,146 +732,83 @@ glue_figure("fig-bootstrap", fig)
 # {numref}`fig-bootstrap` shows the spread. Without a penalty, the radius,
 # perimeter and area coefficients trade off against each other: the
 # likelihood is nearly flat along directions in which one rises and another
-# falls, which is what the variance inflation factors measure (the largest
-# here, {glue:text}`vif_max:.0f`, means that coefficient's variance is that many times what it would be with
-# uncorrelated features). A share of {glue:text}`boot_separated:.0%` of the
-# unpenalised resamples also warned that fitted probabilities reach 0 or 1:
-# some tumours are separated by these features. Ridge adds curvature
-# $\alpha$ in every direction, so the flat directions become determined;
-# "SD ratio" is the factor by which it shrinks the bootstrap spread of each
-# coefficient. The "sign flips" columns count the resamples in which a
-# coefficient's sign differs from its full-data estimate; a coefficient
-# whose estimate is near zero flips easily under any method, because the
-# three size measures share one effect and which of them carries it is
-# exactly what the data cannot tell. The price of the stability is bias
-# towards zero (compare the "coef" columns); the CV choice of $\alpha$
-# balances the two.
+# falls, as the variance inflation factors say (the largest,
+# {glue:text}`vif_max:.0f`, is the factor by which that coefficient's
+# variance exceeds what it would be with uncorrelated features). A share of
+# {glue:text}`boot_separated:.0%` of the unpenalised resamples also warned
+# that fitted probabilities reach 0 or 1. Ridge adds curvature $\alpha$ in
+# every direction, so the flat directions become determined; "SD ratio" is
+# the factor by which it shrinks each coefficient's bootstrap spread. "Sign
+# flips" count resamples whose sign differs from the full-data estimate: a
+# coefficient near zero flips under any method, because which size measure
+# carries the shared effect is exactly what the data cannot tell. The price
+# of stability is bias towards zero (the "coef" columns); the CV choice of
+# $\alpha$ balances the two.
 
 # %% [markdown]
 # ## Sparse inputs
 #
 # Text, click logs and many-level categorical variables give designs that
-# are mostly zeros: a document uses few of the words in a vocabulary, a row
-# of one-hot codes has one 1 per variable. glmlib accepts a
-# `scipy.sparse` CSR or CSC matrix and never densifies it: every pass over
-# the data is a sparse product ($X\beta$ or $X^\top r$), whose cost is
-# proportional to the number of stored non-zeros (nnz), not to $n \times p$.
-#
-# We simulate hashed, text-like features: binary indicators at random
-# positions in a CSR matrix with `sparse_p` columns, and a logistic outcome
-# driven by 1 % of them. Above 4,000 columns glmlib's `solver="auto"` uses
-# L-BFGS (a Gram matrix would have $p^2$ entries); we name that solver
-# explicitly and fit a light ridge penalty. Two series of problems:
+# are mostly zeros. glmlib accepts a `scipy.sparse` CSR or CSC matrix and
+# never densifies it: every pass over the data is a sparse product
+# ($X\beta$ or $X^\top r$), whose cost is proportional to the stored
+# non-zeros (nnz), not to $n \times p$. We simulate hashed, text-like binary
+# features with `sparse_p` columns and a logistic outcome driven by 1 % of
+# them (`reg.hashed_design`). Above 4,000 columns glmlib's `solver="auto"`
+# uses L-BFGS (a Gram matrix would have $p^2$ entries); we name that solver
+# and fit a light ridge penalty. Two series of problems:
 #
 # 1. fixed $n$ = `sparse_n` and $p$ = `sparse_p` (so fixed $n \times p$),
 #    density from $10^{-4}$ to $2 \times 10^{-2}$;
 # 2. fixed density $2 \times 10^{-3}$, $n$ from $\frac14$ to $4 \times$
 #    `sparse_n`.
 #
-# The fit time divided by `n_iter_` gives the time per iteration. Per
-# iteration, L-BFGS does the two sparse products, some work on $n$-vectors
-# (the inverse link, the deviance) and its own bookkeeping on the $2p$
-# variables it optimises. A least-squares fit of the measured time per
-# iteration on nnz and $n$ (with an intercept for the fixed cost) says how
-# much each contributes. With $p$ fixed, $n$ and $n \times p$ are
-# proportional, so the $n$ series alone cannot tell them apart; the density
-# series can, because it holds $n \times p$ fixed.
-
-
-# %%
-def hashed_design(n, p, density, rng):
-    """A binary CSR design with about density * n * p non-zeros, and a logistic outcome."""
-    X = sp.random(n, p, density=density, format="csr", random_state=rng, data_rvs=np.ones)
-    beta = np.zeros(p)
-    informative = rng.choice(p, p // 100, replace=False)
-    beta[informative] = rng.normal(0, 1, informative.size)
-    y = rng.binomial(1, 1 / (1 + np.exp(-(X @ beta - 1.0)))).astype(float)
-    return X, y
-
-
-def time_per_iteration(X, y):
-    """Best time per L-BFGS iteration over n_repeats fits, and the iterations."""
-    best = np.inf
-    for _ in range(n_repeats):
-        model = glmlib.GLM("binomial", alpha=1e-3, solver="lbfgs", device=device)
-        with warnings.catch_warnings():  # all-zero hashed columns are expected at low density
-            warnings.filterwarnings("ignore", message="columns .* are constant")
-            tic = time.perf_counter()
-            model.fit(X, y)
-            elapsed = time.perf_counter() - tic
-        best = min(best, elapsed / model.n_iter_)
-    return best, model.n_iter_
-
+# Per iteration (fit time over `n_iter_`), L-BFGS does the two sparse
+# products, work on $n$-vectors (inverse link, deviance) and bookkeeping on
+# its $2p$ variables. A least-squares fit of the time per iteration on nnz
+# and $n$ (with an intercept for the fixed cost) says how much each
+# contributes. With $p$ fixed, $n$ and $n \times p$ are proportional, so
+# only the density series, at fixed $n \times p$, tells them apart.
 
 # %%
 densities = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 2e-2]
 sizes = [sparse_n // 4, sparse_n // 2, sparse_n, 2 * sparse_n, 4 * sparse_n]
 if quick:
     densities, sizes = densities[::2] + [2e-2], sizes[::2]
-runs = [("density varies", sparse_n, d) for d in densities]
-runs += [("n varies", n, 2e-3) for n in sizes]
+runs = [("density varies", sparse_n, d) for d in densities] + [("n varies", n, 2e-3) for n in sizes]
 tic = time.perf_counter()
 timing = []
 for series, n, density in runs:
-    X, y = hashed_design(n, sparse_p, density, rng)
-    per_iter, iters = time_per_iteration(X, y)
+    X, y = reg.hashed_design(n, sparse_p, density, rng)
+    per_iter, iters = reg.time_per_iteration(X, y, n_repeats, device)
     timing.append(
-        {
-            "series": series,
-            "n": n,
-            "p": sparse_p,
-            "density": density,
-            "nnz": X.nnz,
-            "n*p": n * sparse_p,
-            "iterations": iters,
-            "ms per iteration": 1e3 * per_iter,
-        }
+        {"series": series, "n": n, "p": sparse_p, "density": density, "nnz": X.nnz}
+        | {"n*p": n * sparse_p, "iterations": iters, "ms per iteration": 1e3 * per_iter}
     )
 timing = pd.DataFrame(timing)
 dense_gb = timing["n*p"].max() * 8 / 1e9
-print(
-    f"{len(runs)} problems timed in {time.perf_counter() - tic:.1f} s; the largest would "
-    f"need {dense_gb:.1f} GB as a dense float64 array"
-)
+print(f"{len(runs)} problems timed in {time.perf_counter() - tic:.1f} s; the largest: {dense_gb:.1f} GB dense")  # fmt: skip
 timing
 
 # %%
 cost = timing["ms per iteration"].to_numpy()
 design_cost = np.column_stack([np.ones(len(timing)), timing["nnz"] / 1e6, timing["n"] / 1e4])
 coef, *_ = np.linalg.lstsq(design_cost, cost, rcond=None)
-fitted = design_cost @ coef
-r2 = 1 - np.sum((cost - fitted) ** 2) / np.sum((cost - cost.mean()) ** 2)
-print(
-    f"ms per iteration ≈ {coef[0]:.2f} + {coef[1]:.2f} per million non-zeros "
-    f"+ {coef[2]:.2f} per 10,000 rows (R² = {r2:.3f})"
-)
+r2 = 1 - np.sum((cost - design_cost @ coef) ** 2) / np.sum((cost - cost.mean()) ** 2)
+print(f"ms per iteration ≈ {coef[0]:.2f} + {coef[1]:.2f} per million non-zeros "
+      f"+ {coef[2]:.2f} per 10,000 rows (R² = {r2:.3f})")  # fmt: skip
 fixed_np = timing[timing["series"] == "density varies"]
-print(
-    f"at fixed n*p = {fixed_np['n*p'].iloc[0]:.2e}: nnz grows {fixed_np['nnz'].max() / fixed_np['nnz'].min():.0f}x "
-    f"and the time per iteration {fixed_np['ms per iteration'].max() / fixed_np['ms per iteration'].min():.1f}x"
-)
+spread = fixed_np["ms per iteration"].max() / fixed_np["ms per iteration"].min()
+nnz_spread = fixed_np["nnz"].max() / fixed_np["nnz"].min()
+print(f"at fixed n*p: nnz grows {nnz_spread:.0f}x and the time per iteration {spread:.1f}x")
 
 # %% tags=["remove-output"]
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-for series, marker in [("density varies", "o"), ("n varies", "s")]:
-    part = timing[timing["series"] == series]
-    label = (
-        f"{series} (n = {sparse_n:,})" if series == "density varies" else f"{series} (density 2e-3)"
-    )
-    axes[0].plot(part["nnz"], part["ms per iteration"], marker + "-", label=label)
-    axes[1].plot(part["n*p"], part["ms per iteration"], marker, label=label)
-axes[0].set(
-    xscale="log",
-    xlabel="stored non-zeros (nnz, log scale)",
-    ylabel="time per iteration (ms)",
-    title="against the number of non-zeros",
-)
-axes[1].set(xscale="log", xlabel="n × p (log scale)", title="against the dense size n × p")
-for ax in axes:
-    ax.legend(fontsize=8)
-fig.suptitle(
-    f"Sparse logistic ridge with L-BFGS, p = {sparse_p:,} columns: measured time per iteration"
-)
+labels = {
+    "density varies": f"density varies (n = {sparse_n:,})",
+    "n varies": "n varies (density 2e-3)",
+}
+fig = reg.plot_sparse_timing(timing, labels)
+fig.suptitle(f"Sparse logistic ridge with L-BFGS, p = {sparse_p:,} columns: time per iteration")
 fig.tight_layout()
 glue_figure("fig-sparse-timing", fig)
 
@@ -1224,89 +821,56 @@ glue_figure("fig-sparse-timing", fig)
 # dense size $n \times p$ (right); on the right the density series is a
 # vertical stack at a single $n \times p$.
 # ```
-
-
-# %% [markdown]
+#
 # What {numref}`fig-sparse-timing` and the regression say in this run:
 
-
 # %% tags=["remove-input"]
-def rank_correlation(a, b):
-    """Spearman's rank correlation of two sequences (no ties expected)."""
-    return float(np.corrcoef(pd.Series(a).rank(), pd.Series(b).rank())[0, 1])
-
-
 trend = {
-    series: rank_correlation(part["nnz"], part["ms per iteration"])
-    for series, part in timing.groupby("series")
+    s: reg.rank_correlation(t["nnz"], t["ms per iteration"]) for s, t in timing.groupby("series")
 }
-spread = fixed_np["ms per iteration"].max() / fixed_np["ms per iteration"].min()
 glue("sparse_spread", float(spread))
-glue("sparse_nnz_spread", float(fixed_np["nnz"].max() / fixed_np["nnz"].min()))
-display(
-    Markdown(
-        f"The rank correlation between nnz and the time per "
-        f"iteration is {trend['density varies']:.2f} in the density series and "
-        f"{trend['n varies']:.2f} in the n series. At the single n × p of the density "
-        f"series the time per iteration varies by a factor of {spread:.1f} while nnz varies by "
-        f"{fixed_np['nnz'].max() / fixed_np['nnz'].min():.0f}, so "
-        + (
-            "the dense size does not determine the cost. "
-            if spread > 1.5
-            else "in this run the cost barely moved with nnz at fixed dense size. "
-        )
-        + f"The regression above explains a share R² = {r2:.2f} of the variation"
-        + (
-            ", so its three parts (fixed, per non-zero, per row) describe these timings well. "
-            if r2 >= 0.8
-            else "; the timings here are too few or too noisy for its three parts to be trusted. "
-        )
-        + "These are measurements on one machine, and repeated timings of small problems are "
-        "noisy."
-    )
-)
-
-# %% [markdown]
-# glmlib's Newton solvers, used below 4,000 columns, instead form
-# $X^\top W X$, whose cost for a sparse $X$ grows with $\sum_i
-# \mathrm{nnz}_i^2$ (the squared non-zeros of each row) plus $p^3$ for the
-# factorisation; that regime is not timed here.
+glue("sparse_nnz_spread", float(nnz_spread))
+display(Markdown(
+    f"The rank correlation between nnz and the time per iteration is "
+    f"{trend['density varies']:.2f} in the density series and {trend['n varies']:.2f} in the n "
+    f"series. At the single n × p of the density series the time per iteration varies by a factor "
+    f"of {spread:.1f} while nnz varies by {nnz_spread:.0f}, so "
+    + ("the dense size does not determine the cost. " if spread > 1.5
+       else "in this run the cost barely moved with nnz at fixed dense size. ")
+    + f"The regression above explains a share R² = {r2:.2f} of the variation"
+    + (", so its three parts (fixed, per non-zero, per row) describe these timings well. " if r2 >= 0.8
+       else "; the timings here are too few or too noisy for its three parts to be trusted. ")
+    + "These are measurements on one machine, and repeated timings of small problems are noisy."
+))  # fmt: skip
 
 # %% [markdown]
 # ## Choosing $\alpha$ and $\rho$: grid, random and Bayesian search
 #
-# `GLMCV` chooses $\alpha$ along a path for a fixed $\rho$. To choose both,
-# we treat the cross-validated deviance as a black-box function of
-# $(\alpha, \rho)$ and compare three search strategies with the same budget
-# of `n_trials` evaluations:
+# `GLMCV` chooses $\alpha$ for a fixed $\rho$. To choose both, we treat the
+# CV deviance as a black-box function of $(\alpha, \rho)$ and compare three
+# strategies with the same budget of `n_trials` evaluations:
 #
-# - **grid search**: a grid of $\log_{10}\alpha$ × $\rho$ values, evaluated
-#   in a random order (so that the curve below does not depend on how the
-#   grid was written down);
+# - **grid search**: a grid of $\log_{10}\alpha$ × $\rho$ values, in a random
+#   order (so the curve below does not depend on how the grid was written);
 # - **random search**: independent draws, $\log_{10}\alpha$ uniform on
 #   $[-4, 0]$ and $\rho$ uniform on $[0, 1]$;
-# - **Bayesian optimisation** with optuna's tree-structured Parzen estimator
-#   (TPE), which after 10 random start-up trials proposes points where good
-#   results have been more likely than bad ones.
+# - **Bayesian optimisation** with optuna's TPE (tree-structured Parzen
+#   estimator): after 10 random trials it proposes points where good results
+#   have been more likely than bad ones.
 #
-# The data are all {glue:text}`cancer_features:d` breast cancer features, whose strong correlations make
-# the choice of $\rho$ matter. One evaluation is a stratified `n_folds`-fold
-# cross-validation with scikit-learn's `cross_val_score` around
-# `glmlib.GLM`, scored by the mean held-out binomial deviance per tumour.
-# Random search and TPE are repeated with `n_search_seeds` seeds.
+# The data are all {glue:text}`cancer_features:d` breast cancer features,
+# whose strong correlations make the choice of $\rho$ matter. One evaluation
+# is a stratified `n_folds`-fold `cross_val_score` around `glmlib.GLM`,
+# scored by the mean held-out binomial deviance per tumour. Random search
+# and TPE are repeated with `n_search_seeds` seeds (`reg.grid_search`,
+# `reg.random_search`, `reg.tpe_search`).
 
 # %%
 all_features = [c for c in cancer.columns if c not in ("diagnosis", "malignant")]
 Xs = (cancer[all_features] - cancer[all_features].mean()) / cancer[all_features].std()
 glue("cancer_features", len(all_features))
-binomial = glmlib.families.Binomial()
 search_folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-
-
-def neg_deviance(estimator, X, y):
-    """Minus the mean binomial deviance per observation (scikit-learn maximises scores)."""
-    mu = np.asarray(estimator.predict(X), dtype=float)
-    return -float(binomial.deviance(np.asarray(y, dtype=float), mu, np.ones(len(y)))) / len(y)
+neg_deviance = reg.neg_binomial_deviance  # a scorer: minus the mean deviance per tumour
 
 
 def cv_deviance(log_alpha, rho):
@@ -1318,84 +882,29 @@ def cv_deviance(log_alpha, rho):
 
 
 # %%
-def grid_search(seed):
-    n_rho = 5 if n_trials >= 25 else 3
-    grid = [(a, r) for a in np.linspace(-4, 0, n_trials // n_rho) for r in np.linspace(0, 1, n_rho)]
-    order = np.random.default_rng(seed).permutation(len(grid))
-    return [(*grid[i], cv_deviance(*grid[i])) for i in order]
-
-
-def random_search(seed):
-    draws = np.random.default_rng(seed).uniform([-4, 0], [0, 1], size=(n_trials, 2))
-    return [(a, r, cv_deviance(a, r)) for a, r in draws]
-
-
-def tpe_search(seed):
-    def objective(trial):
-        a = trial.suggest_float("log10_alpha", -4, 0)
-        return cv_deviance(a, trial.suggest_float("l1_ratio", 0, 1))
-
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=n_trials)
-    return [(t.params["log10_alpha"], t.params["l1_ratio"], t.value) for t in study.trials]
-
-
-# %%
 tic = time.perf_counter()
-searches = {"grid": [grid_search(seed)]}
-searches["random"] = [random_search(seed + s) for s in range(n_search_seeds)]
-searches["TPE (optuna)"] = [tpe_search(seed + s) for s in range(n_search_seeds)]
+searches = {"grid": [reg.grid_search(cv_deviance, n_trials, seed)]}
+for method, search in [("random", reg.random_search), ("TPE (optuna)", reg.tpe_search)]:
+    searches[method] = [search(cv_deviance, n_trials, seed + s) for s in range(n_search_seeds)]
 n_evals = sum(len(run) for runs_ in searches.values() for run in runs_)
 print(f"{n_evals} CV evaluations ({n_folds} fits each): {time.perf_counter() - tic:.1f} s")
 show_warnings("search")
-best_rows = []
-for method, runs_ in searches.items():
-    for k, run in enumerate(runs_):
-        a, r, value = min(run, key=lambda t: t[2])
-        best_rows.append(
-            {"method": method, "run": k, "best CV deviance": value, "alpha": 10**a, "l1_ratio": r}
-        )
-best_found = pd.DataFrame(best_rows).set_index(["method", "run"])
+best_rows = [
+    (method, k, *min(run, key=lambda t: t[2])) for method, runs_ in searches.items() for k, run in enumerate(runs_)
+]  # fmt: skip
+best_found = pd.DataFrame(
+    best_rows, columns=["method", "run", "log10 alpha", "l1_ratio", "best CV deviance"]
+)
+best_found = best_found.set_index(["method", "run"]).assign(alpha=lambda t: 10 ** t["log10 alpha"])
+best_found = best_found[["best CV deviance", "alpha", "l1_ratio"]]
 best_found.style.format({"best CV deviance": "{:.4f}", "alpha": "{:.2e}", "l1_ratio": "{:.2f}"})
+
+# %% tags=["remove-output"]
+glue_figure("fig-search", reg.plot_search(searches))
 
 # %% [markdown]
 # {numref}`fig-search` follows the three searches.
-
-# %% tags=["remove-output"]
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-overall = best_found["best CV deviance"].min()
-for k, (method, runs_) in enumerate(searches.items()):
-    curves = np.array([np.minimum.accumulate([t[2] for t in run]) for run in runs_])
-    steps = np.arange(1, curves.shape[1] + 1)
-    axes[0].plot(steps, np.median(curves, axis=0), color=f"C{k}", label=method)
-    axes[0].fill_between(steps, curves.min(axis=0), curves.max(axis=0), color=f"C{k}", alpha=0.2)
-    pts = np.array(runs_[0])
-    sc = axes[1].scatter(
-        pts[:, 0],
-        pts[:, 1],
-        c=pts[:, 2],
-        marker="os^"[k],
-        cmap="viridis_r",
-        vmin=overall,
-        vmax=np.quantile(pts[:, 2], 0.9),
-        label=method,
-        alpha=0.8,
-    )
-axes[0].set(
-    xlabel="number of CV evaluations",
-    ylabel="best CV deviance so far (per tumour)",
-    title="Best CV deviance reached",
-)
-axes[1].set(
-    xlabel=r"$\log_{10}\alpha$", ylabel=r"l1_ratio $\rho$", title="Points evaluated (first seed)"
-)
-fig.colorbar(sc, ax=axes[1], label="CV deviance (per tumour)")
-for ax in axes:
-    ax.legend(fontsize=8)
-fig.tight_layout()
-glue_figure("fig-search", fig)
-
-# %% [markdown]
+#
 # ```{glue:figure} fig-search
 # :name: fig-search
 #
@@ -1407,93 +916,71 @@ glue_figure("fig-search", fig)
 # ```
 
 # %%
-tolerance = 0.01
+tolerance, overall = 0.01, best_found["best CV deviance"].min()
 for method, runs_ in searches.items():
-    reached = [
+    within = [
         next((i + 1 for i, t in enumerate(run) if t[2] <= overall * (1 + tolerance)), None)
         for run in runs_
     ]
-    final = [min(t[2] for t in run) for run in runs_]
-    print(
-        f"{method:13s} final best {np.median(final):.4f} (median of {len(runs_)}); evaluations to "
-        f"come within {tolerance:.0%} of the overall best {overall:.4f}: {reached}"
-    )
-a_best = best_found["alpha"].iloc[best_found["best CV deviance"].argmin()]
-r_best = best_found["l1_ratio"].iloc[best_found["best CV deviance"].argmin()]
+    final = np.median([min(t[2] for t in run) for run in runs_])
+    print(f"{method:13s} final best {final:.4f} (median of {len(runs_)}); evaluations to come "
+          f"within {tolerance:.0%} of the overall best {overall:.4f}: {within}")  # fmt: skip
+a_best, r_best = best_found.iloc[best_found["best CV deviance"].argmin()][["alpha", "l1_ratio"]]
 best_model = glmlib.GLM("binomial", alpha=a_best, l1_ratio=r_best, device=device)
 with record_warnings("search"):
     fold_dev = -cross_val_score(best_model, Xs, yb, cv=search_folds, scoring=neg_deviance)
 se_best = fold_dev.std(ddof=1) / np.sqrt(len(fold_dev))
-finals = best_found["best CV deviance"]
-print(
-    f"standard error of the CV deviance at the overall best point: {se_best:.4f}; "
-    f"the best results of all {len(finals)} runs span {finals.max() - finals.min():.4f}"
-)
-search_span = finals.max() - finals.min()
-glue("search_span", float(search_span))
-glue("search_se", float(se_best))
-glue("search_span_in_se", float(search_span / se_best))
+search_span = best_found["best CV deviance"].max() - best_found["best CV deviance"].min()
+print(f"standard error of the CV deviance at the best point: {se_best:.4f}; the best results of "
+      f"all {len(best_found)} runs span {search_span:.4f}")  # fmt: skip
+for name, value in [("span", search_span), ("se", se_best), ("span_in_se", search_span / se_best)]:
+    glue(f"search_{name}", float(value))
 
 # %% [markdown]
-# Read these numbers for what they are: one data set, one objective with two
-# parameters, and few seeds. The CV deviance is itself an estimate, with a
-# standard error of {glue:text}`search_se:.4f` at the best point; the best
-# results of all runs span {glue:text}`search_span:.4f`, that is
-# {glue:text}`search_span_in_se:.2f` standard errors. Differences smaller than
-# one standard error are not evidence that one method found a better model,
-# only a lower number on these particular folds. TPE's first
-# 10 trials are random, so any advantage can only appear after them. This
-# experiment says nothing about problems with many hyperparameters or
-# expensive evaluations, which are what model-based search is designed for.
+# One data set, two parameters, few seeds. The CV deviance is itself an
+# estimate, with a standard error of {glue:text}`search_se:.4f` at the best
+# point; the best results of all runs span {glue:text}`search_span:.4f`, or
+# {glue:text}`search_span_in_se:.2f` standard errors. Differences below one
+# standard error are not evidence that a method found a better model. TPE's
+# first 10 trials are random, so any advantage appears only after them; and
+# many hyperparameters or expensive evaluations, which model-based search is
+# designed for, are not tested here.
 
 # %% [markdown]
 # ## Summary
 #
-# - The lasso, ridge and the elastic net are one objective in glmlib,
-#   selected by `l1_ratio`; `GLMCV` fits a warm-started path, and its
-#   `coef_path_`, `cv_deviance_`, `alpha_` and `alpha_1se_` give the
-#   coefficient paths, the CV curves with their standard errors and the two
-#   usual choices of penalty.
-# - On held-out data the tables compare the unpenalised model with the
-#   three penalties on credit default, Khan's tumours and insurance claims,
-#   and the fold scores show how much of each difference is within the
-#   variation between folds. The unpenalised Khan fit classified
+# - Lasso, ridge and elastic net are one objective in glmlib, selected by
+#   `l1_ratio`; `GLMCV`'s `coef_path_`, `cv_deviance_`, `alpha_` and
+#   `alpha_1se_` give the paths, the CV curves and the two usual choices.
+# - The unpenalised Khan fit classified
 #   {glue:text}`khan_mle_train_accuracy:.0%` of its training tumours
-#   correctly; where that is all of them, its maximum-likelihood estimate
-#   does not exist, while every penalty $\alpha > 0$ has a finite minimiser.
-#   With {glue:text}`insurance_per_coefficient:.1f` insurance cells per
+#   correctly; where that is all of them its maximum-likelihood estimate does
+#   not exist, while any $\alpha > 0$ has a finite minimiser. With
+#   {glue:text}`insurance_per_coefficient:.1f` insurance cells per
 #   coefficient, the unpenalised Poisson model's mean fold deviance was
 #   {glue:text}`insurance_unpenalised_ratio:.3g` times the best penalty's.
-# - glmlib's `alpha` maps to scikit-learn's `C` as $C = 1/(n\alpha)$; at
-#   that $C$ the two libraries' coefficients differed by at most
-#   {glue:text}`sklearn_diff_tight:.1e` with scikit-learn at `tol=1e-8`.
-# - With a duplicated feature ridge splits the weight evenly (a strictly
-#   convex objective has one minimiser, and it is symmetric), while the
-#   lasso's minimisers form a segment and glmlib's solver put the weight on
-#   one copy. Correlated features make unpenalised coefficients unstable:
-#   ridge divided the bootstrap standard deviation of the radius, perimeter
-#   and area coefficients by factors from {glue:text}`sd_ratio_min:.1f` to
+# - glmlib's `alpha` is scikit-learn's $C = 1/(n\alpha)$; the coefficients
+#   differed by at most {glue:text}`sklearn_diff_tight:.1e` at `tol=1e-8`.
+# - Ridge splits a duplicated feature's weight evenly; the lasso puts it on
+#   one copy. On correlated features ridge divided the bootstrap SD of the
+#   size coefficients by {glue:text}`sd_ratio_min:.1f` to
 #   {glue:text}`sd_ratio_max:.1f`.
-# - On sparse input, at one dense size $n \times p$ the time per iteration
-#   varied by a factor of {glue:text}`sparse_spread:.1f` as the non-zeros
-#   varied by {glue:text}`sparse_nnz_spread:.0f`.
-# - For $(\alpha, \rho)$ on the breast cancer data, grid, random and TPE
-#   search were compared at equal budgets; the printed comparison sets the
-#   differences between their final results against the standard error of
-#   the CV deviance itself.
+# - On sparse input, at one $n \times p$ the time per iteration varied by a
+#   factor of {glue:text}`sparse_spread:.1f` as the non-zeros varied by
+#   {glue:text}`sparse_nnz_spread:.0f`.
+# - Grid, random and TPE search at equal budgets: their best results span
+#   {glue:text}`search_span_in_se:.2f` standard errors of the CV deviance.
 
 # %% [markdown]
-# **Notes on glmlib.** Below 4,000 columns glmlib's Newton solvers work with
-# the $(p+1) \times (p+1)$ Fisher information at every iteration, and after
-# every penalised fit it factorises that matrix once more (for the effective
-# degrees of freedom). Both cost $O(p^3)$, which is why this
-# chapter keeps `n_genes` of Khan's {glue:text}`khan_genes:,d` genes to stay
-# within its time budget.
+# **Notes on glmlib.** Below 4,000 columns the Newton solvers factorise the
+# $(p+1) \times (p+1)$ Fisher information at every iteration and once more
+# after a penalised fit (for the effective degrees of freedom), at $O(p^3)$
+# each: why this chapter keeps `n_genes` of Khan's
+# {glue:text}`khan_genes:,d` genes.
 #
 # **Further reading.** Friedman, Hastie and Tibshirani {cite}`friedman2010`
-# describe the coordinate-descent path algorithm that `GLMCV` follows,
-# including warm starts, the one-standard-error rule and the elastic net for
-# GLMs. The lasso is due to Tibshirani (1996), ridge regression to Hoerl and
+# describe the path algorithm `GLMCV` follows: warm starts, the
+# one-standard-error rule and the elastic net for GLMs. The lasso is due to Tibshirani (1996), ridge regression to Hoerl and
 # Kennard (1970), the elastic net to Zou and Hastie (2005), the strong rules
 # to Tibshirani et al. (2012), and TPE to Bergstra et al. (2011).
 

@@ -30,13 +30,6 @@ if "google.colab" in sys.modules:
         ],
         check=True,
     )
-    # The chapter's worker processes import this module from the working directory.
-    import urllib.request
-
-    urllib.request.urlretrieve(
-        "https://raw.githubusercontent.com/glmlib/glmlib-book/main/notebooks/scaling_workers.py",
-        "scaling_workers.py",
-    )
 
 # %% [markdown]
 # # Scaling with cuBLAS and NCCL
@@ -124,6 +117,7 @@ import tempfile
 import textwrap
 import time
 import warnings
+from importlib import resources
 from pathlib import Path
 
 import dask.dataframe as dd
@@ -143,10 +137,8 @@ warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWa
 import glmlib
 from glmlib import recorded
 from glmlib.book import glue, glue_figure
+from glmlib.book import scaling as workers  # what the chapter's other processes run
 from glmlib.distributed import launch
-
-sys.path.insert(0, str(Path.cwd()))  # worker processes import scaling_workers from here
-import scaling_workers as workers
 
 start_time = time.perf_counter()
 if quick:
@@ -470,7 +462,8 @@ engine_table.round(2)
 # previous section explains the part of that gap the Gram causes).
 #
 # The recorded CPU-versus-GPU sweep over $n$ (`bench_gpu_scaling.py`) is
-# kept only in the run's log; we read its rows from there. The GPU times
+# kept only in the run's log, which ships with glmlib's recorded results;
+# we read its rows from there. The GPU times
 # include moving $X$ from host memory to the device. Each row is a single
 # run, and the step hit its time limit before writing its JSON file. The
 # log's column for $X$ already on the device is left out: those runs met a
@@ -478,7 +471,7 @@ engine_table.round(2)
 # (`benchmarks/README.md`).
 
 # %%
-sweep_log = Path("../benchmarks/results/gpu/h200_2026-12-04_43f0080.log")
+sweep_log = resources.files(recorded).joinpath("gpu", "h200_2026-12-04_43f0080.log")
 recorded_sweep = None
 if sweep_log.is_file():
     text = sweep_log.read_text()
@@ -510,7 +503,7 @@ if sweep_log.is_file():
     shown["max |coef difference|"] = recorded_sweep["max |coef difference|"].map("{:.1e}".format)
     display(shown)
 else:
-    print(f"{sweep_log} is not here (it is in the book's repository, not in the glmlib package).")
+    print(f"{sweep_log} is not here: this glmlib was installed without its recorded results.")
 
 # %% [markdown]
 # ### Live: this machine
@@ -684,8 +677,8 @@ print(
 # penalty is weight decay on the coefficients (not the intercept);
 # `DistributedSampler` gives each process its rows; the process group is
 # opened with `init_process_group` and closed with `destroy_process_group`.
-# The function lives in `scaling_workers.py` next to this chapter, which also
-# makes it a script for `torchrun`:
+# The function lives in glmlib's module `glmlib.book.scaling`, which also
+# makes it a script for `torchrun` (`torchrun ... -m glmlib.book.scaling ddp`):
 
 # %%
 display(Markdown(f"```python\n{inspect.getsource(workers.train_ddp)}```"))
@@ -702,21 +695,20 @@ display(Markdown(f"```python\n{inspect.getsource(workers.main)}```"))
 
 # %%
 def run_torchrun(nproc: int, out: Path) -> dict:
-    """`torchrun --standalone --nproc-per-node nproc scaling_workers.py ddp ...`; rank 0's result."""
+    """`torchrun --standalone --nproc-per-node nproc -m glmlib.book.scaling ddp ...`; rank 0's result."""
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-        "scaling_workers.py", "ddp", f"--rows={n_rows}", f"--features={n_features}", f"--seed={seed}",
+        "-m", workers.__name__, "ddp", f"--rows={n_rows}", f"--features={n_features}", f"--seed={seed}",
         f"--steps={gd_steps}", f"--out={out}",
     ]  # fmt: skip
     env = os.environ | {"OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workers_dir)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=scratch)
     if done.returncode != 0:
         raise RuntimeError(f"torchrun failed ({done.returncode}):\n{done.stderr[-3000:]}")
     result = json.loads(out.read_text())
     return {k: np.array(v) if isinstance(v, list) else v for k, v in result.items()}
 
 
-workers_dir = Path(workers.__file__).parent
 scratch = Path(tempfile.mkdtemp(prefix="glmlib-ch6-"))
 t0 = time.perf_counter()
 ddp = {w: run_torchrun(w, scratch / f"ddp{w}.json") for w in (1, 2)}
@@ -1345,8 +1337,8 @@ say(
 # %%
 def peak_memory(variant: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "scaling_workers.py", "peak-memory", variant, str(parquet_dir)],
-        capture_output=True, text=True, cwd=workers_dir, env=os.environ | {"OMP_NUM_THREADS": "1"},
+        [sys.executable, "-m", workers.__name__, "peak-memory", variant, str(parquet_dir)],
+        capture_output=True, text=True, cwd=scratch, env=os.environ | {"OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"peak-memory {variant} failed:\n{done.stderr[-3000:]}")

@@ -485,17 +485,14 @@ def test_lasso_alpha_max_gives_zero_coefficients(family):
 
 # Every family runs scikit-learn's checks. Families whose y must be >= 0 (or > 0)
 # declare it (target_tags.positive_only, as PoissonRegressor does), so the
-# checks give them y >= 1. Two kinds of check fail, each asserted to fail for
-# its stated reason only:
+# checks give them y >= 1. One kind of check fails, asserted to fail for its
+# stated reason only:
 # - binomial: the checks' y (continuous, or >= 1 under the tag) is outside the
 #   family's [0, 1]; the checks that pass on its own data still pass, and the
 #   binomial model as a classifier passes every check (tests/test_classifier.py).
-# - inverse Gaussian under its canonical link 1/mu^2, in the sample-weight
-#   equivalence checks: their 15 rows hold 30 features, so the unpenalised fit
-#   interpolates; with zero weights those rows must still have an admissible
-#   mean (eta > 0) in the weighted fit but are absent from the fit without them,
-#   so the two fits stop at different interpolating solutions. Under the log
-#   link (no constraint on eta) both checks pass.
+# (The inverse Gaussian's canonical link 1/mu^2 passes the sample-weight
+# equivalence checks since zero-weight rows no longer constrain eta > 0; see
+# test_zero_weight_rows_do_not_constrain_the_fit.)
 CHECKED_FAMILIES = [
     GLM(family=family)
     for family in (
@@ -509,7 +506,6 @@ CHECKED_FAMILIES = [
     )
 ] + [GLM(family="inverse_gaussian", link="log"), GLM(family=Tweedie(power=0, link="identity"))]
 BINOMIAL_Y = "binomial y must be proportions in [0, 1]"
-NOT_WEIGHT_EQUIVALENT = "fitting with `sample_weight` is not equivalent"
 
 
 def _check_name(check) -> str:
@@ -543,12 +539,39 @@ def test_sklearn_estimator_checks(estimator, check):
         except Exception as exc:  # the message is what is tested
             assert BINOMIAL_Y in _messages(exc), f"{name} failed for another reason"
         return
-    if estimator.family == "inverse_gaussian" and estimator.link is None:
-        if name.startswith("check_sample_weight_equivalence"):
-            with pytest.raises(AssertionError, match=NOT_WEIGHT_EQUIVALENT):
-                check(estimator)
-            return
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    ("family", "link"), [("inverse_gaussian", None), ("gamma", "inverse"), ("poisson", "identity")]
+)
+def test_zero_weight_rows_do_not_constrain_the_fit(family, link):
+    """Rows with sample_weight 0 are as if absent, even where the fit's mean is inadmissible.
+
+    The extra rows lie where the fit on the other rows has eta <= 0 (1/mu^2 and
+    1/mu need eta > 0 here, the identity link mu > 0), so had they constrained
+    the valid region the fits would differ; they must agree to 1e-10.
+    """
+    rng = np.random.default_rng(0)
+    n, p = 60, 3
+    X = rng.uniform(0.0, 1.0, (n, p))
+    mu = {
+        "inverse_gaussian": 1 / np.sqrt(0.5 + X @ [0.3, 0.2, 0.1]),
+        "gamma": 1 / (0.5 + X @ [0.3, 0.2, 0.1]),
+    }
+    mean = mu.get(family, 2.0 + X @ [1.0, 0.5, 0.2])
+    y = rng.gamma(5.0, mean / 5.0) if family != "poisson" else rng.poisson(mean).astype(float)
+    subset = GLM(family=family, link=link, tol=1e-12).fit(X, y)
+    X_far = -10.0 * np.sign(subset.coef_) * np.ones((4, p))  # eta far below zero there
+    eta_far = subset.intercept_ + X_far @ subset.coef_
+    assert np.all(eta_far < 0), "the extra rows must lie outside the valid region"
+    X_all, y_all = np.vstack([X, X_far]), np.r_[y, np.full(4, y.mean())]
+    w = np.r_[np.ones(n), np.zeros(4)]
+    weighted = GLM(family=family, link=link, tol=1e-12).fit(X_all, y_all, sample_weight=w)
+    np.testing.assert_allclose(weighted.coef_, subset.coef_, rtol=1e-10, atol=1e-12)
+    assert weighted.intercept_ == pytest.approx(subset.intercept_, rel=1e-10)
+    assert weighted.deviance_ == pytest.approx(subset.deviance_, rel=1e-10)
+    assert weighted.n_iter_ == subset.n_iter_
 
 
 @pytest.mark.parametrize(

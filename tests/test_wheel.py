@@ -58,6 +58,9 @@ def test_wheel_holds_every_data_file_and_recorded_results(wheel: Path) -> None:
         assert f"glmlib/datasets/data/{spec.filename}" in names, spec.filename
     assert RECORDED in names
     assert "glmlib/py.typed" in names
+    # chapter 6 imports its worker processes from the package and reads the recorded GPU sweep log
+    assert "glmlib/book/scaling.py" in names
+    assert "glmlib/recorded/gpu/h200_2026-12-04_43f0080.log" in names
     assert not any(n.startswith("data/") for n in names), "data/ is not a top-level package"
 
 

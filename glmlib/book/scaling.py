@@ -1,15 +1,16 @@
 """Chapter 6's code that runs in other processes: a DDP training script and two workers.
 
 Functions that ``torchrun`` or :func:`glmlib.distributed.launch` (``spawn``)
-start must be importable, so they live in this module next to the chapter
-``06_scaling_cublas_nccl.py`` rather than in the notebook.
+start must be importable by the new processes, so they live in the package
+rather than in the notebook: a chapter run from a wheel install, on Colab or
+anywhere outside the book's repository, needs nothing but glmlib.
 
 * :func:`make_data`: the chapter's logistic-regression data, the same in every process.
 * :func:`train_ddp`: logistic regression trained by gradient descent with
   ``DistributedDataParallel`` and ``DistributedSampler`` (Listing 5.2 of the
   research, in its modern form); :func:`main` is the script around it::
 
-      torchrun --standalone --nproc-per-node 2 scaling_workers.py ddp --out ddp.json
+      torchrun --standalone --nproc-per-node 2 -m glmlib.book.scaling ddp --out ddp.json
 
 * :func:`newton_worker`: glmlib's distributed Newton fit (``GLM(distributed=True)``)
   on this process's rows, counting its collectives; optionally one rank is
@@ -17,7 +18,9 @@ start must be importable, so they live in this module next to the chapter
 * :func:`peak_memory`: a Dask or in-memory fit of Parquet files in a fresh
   process, reporting its peak resident memory::
 
-      python scaling_workers.py peak-memory dask FOLDER
+      python -m glmlib.book.scaling peak-memory dask FOLDER
+
+Tests: ``tests/test_book_scaling.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+__all__ = [
+    "ALPHA",
+    "main",
+    "make_data",
+    "newton_worker",
+    "objective",
+    "peak_memory",
+    "step_size",
+    "train_ddp",
+]
 
 ALPHA = 1e-3  # ridge penalty of the chapter's logistic regression
 
@@ -90,7 +104,9 @@ def train_ddp(
 
     torch.manual_seed(seed)
     data = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
-    sampler = DistributedSampler(data, shuffle=batch_size is not None, seed=seed)
+    sampler: DistributedSampler[Any] = DistributedSampler(
+        data, shuffle=batch_size is not None, seed=seed
+    )
     per_step = len(sampler) if batch_size is None else batch_size
     # batch_size=None + a BatchSampler: the dataset is indexed with a whole batch at once.
     loader = DataLoader(
@@ -152,8 +168,21 @@ def train_ddp(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``torchrun ... scaling_workers.py ddp`` or ``python scaling_workers.py peak-memory ...``."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """``torchrun ... -m glmlib.book.scaling ddp`` or ``python -m glmlib.book.scaling peak-memory ...``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command line without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
+    ap = argparse.ArgumentParser(
+        prog="python -m glmlib.book.scaling", description=(__doc__ or "").split("\n\n")[0]
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     ddp = sub.add_parser("ddp", help="DDP gradient descent; run it with torchrun")
     ddp.add_argument("--rows", type=int, default=20_000)

@@ -4,6 +4,9 @@ and the machinery a chapter should not show: BLAS thread limits
 (:func:`limit_blas_threads`) and warnings recorded rather than printed
 (:class:`WarningLog`).
 
+:mod:`glmlib.book.scaling` holds chapter 6's code that runs in other processes
+(``torchrun`` scripts and :func:`glmlib.distributed.launch` workers).
+
 Every chapter has a papermill ``parameters`` cell (``seed``, ``quick``,
 ``device`` and the chapter's own sizes) and, right after it, one call of
 :func:`check_parameters` that states what each parameter may be. Run with
