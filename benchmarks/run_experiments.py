@@ -1,0 +1,78 @@
+"""Run the full experiment grid of chapter 9 and record it (``make experiments``).
+
+Writes ``glmlib/recorded/experiments/full.json``: one row per data set, model
+and repeat, with the machine, date, commit, package versions and the run's
+wall time in its ``meta`` block. One thread per process (OMP_NUM_THREADS=1 and
+friends are set before numpy is imported) so that training times compare
+models, not thread counts; the project's machine is shared, so run it with
+``nice`` and read times as indicative.
+
+Usage::
+
+    python benchmarks/run_experiments.py --repeats 3 [--out PATH] [--datasets a b] [--models m n]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from glmlib.experiments import DOMAINS, MODELS, record, run_grid  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--max-rows", type=int, default=None)
+    parser.add_argument("--datasets", nargs="*", default=list(DOMAINS))
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "glmlib" / "recorded" / "experiments" / "full.json"
+    )
+    args = parser.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    t0 = time.perf_counter()
+    results = run_grid(
+        args.datasets,
+        args.models,
+        args.repeats,
+        quick=args.quick,
+        seed=args.seed,
+        max_rows=args.max_rows,
+        progress=lambda line: print(f"[{time.perf_counter() - t0:7.1f}s] {line}", flush=True),
+    )
+    wall = time.perf_counter() - t0
+    config = {
+        "datasets": args.datasets,
+        "models": args.models,
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "quick": args.quick,
+        "max_rows": args.max_rows,
+        "note": "shared 2-core machine (other jobs running), one thread, run under nice",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    record(results, args.out, config, wall)
+    failed = int((results["error"] != "").sum())
+    print(f"wrote {args.out}: {len(results)} fits, {failed} failed, wall {wall:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
