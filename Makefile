@@ -23,7 +23,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 # Silence the kernel's "frozen modules" debugger warning on every notebook start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test lint book check-book gpu-check clean distclean
+.PHONY: venv test lint book check-book gpu-check experiments clean distclean
 
 venv: $(STAMP)
 
@@ -75,6 +75,12 @@ GPU_BUDGET ?= 480
 gpu-check:
 	$(GPU_PYTHON) benchmarks/gpu_check.py --out $(GPU_OUT) --budget $(GPU_BUDGET) \
 	  --commit $${GLMLIB_COMMIT:-$$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+
+# The full experiment grid of chapter 9 (one thread, under nice; about 40 minutes on the
+# project's shared 2-core machine with REPEATS=3): writes glmlib/recorded/experiments/full.json.
+REPEATS ?= 3
+experiments: $(STAMP)
+	nice $(BIN)/python benchmarks/run_experiments.py --repeats $(REPEATS)
 
 clean:
 	rm -rf _build
