@@ -199,6 +199,9 @@ def select_best(results: pd.DataFrame, models: Any = None) -> pd.DataFrame:
 
 
 def _commit() -> str:
+    """The glmlib commit: ``$GLMLIB_COMMIT`` (a run from an exported copy), else git's HEAD."""
+    if os.environ.get("GLMLIB_COMMIT"):
+        return os.environ["GLMLIB_COMMIT"]
     try:
         root = Path(__file__).resolve().parents[2]
         out = subprocess.run(
