@@ -9,9 +9,9 @@ transformers fitted on the training rows only (:func:`design`):
   for text, TF-IDF of the words (at most ``TEXT_FEATURES`` terms seen in at
   least five training tweets), a scipy.sparse matrix.
 - ``"engineered"``: the research's feature engineering, natural cubic-like
-  B-splines (5 knots) of every numeric column plus all pairwise products of the
-  standardised numeric columns, plus the categoricals; for text, words and
-  word pairs (bigrams).
+  B-splines (5 knots) of every numeric column plus the pairwise products of the
+  standardised numeric columns (of the first ``MAX_INTERACTING`` of them), plus
+  the categoricals; for text, words and word pairs (bigrams).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from ..datasets import load
 
 __all__ = ["DOMAINS", "Domain", "Split", "design", "split"]
 
+#: Pairwise interactions are formed among at most this many numeric columns (the
+#: first ones: breast cancer's ten "mean" features), to keep the design fittable.
+MAX_INTERACTING = 10
 #: Vocabulary sizes of the text designs (words; words and bigrams).
 TEXT_FEATURES = 1000
 TEXT_FEATURES_ENGINEERED = 3000
@@ -319,7 +322,7 @@ def design(s: Split, kind: str = "linear") -> Design:
         parts_tr.append(spl.fit_transform(z_tr[:, rich]))
         parts_te.append(spl.transform(z_te[:, rich]))
         names += [f"spline_{n}" for n in spl.get_feature_names_out([dom.numeric[j] for j in rich])]
-    pairs = list(combinations(range(z_tr.shape[1]), 2))
+    pairs = list(combinations(range(min(z_tr.shape[1], MAX_INTERACTING)), 2))
     if pairs:
         parts_tr.append(np.column_stack([z_tr[:, i] * z_tr[:, j] for i, j in pairs]))
         parts_te.append(np.column_stack([z_te[:, i] * z_te[:, j] for i, j in pairs]))

@@ -129,7 +129,7 @@ def run_grid(
                     "error": "",
                 }
                 try:
-                    val = fit_model(m, inner, inner_designs, seed + r, quick)
+                    val = fit_model(m, inner, inner_designs, seed + r, quick, validation=True)
                     row["val_score"] = _scores(dom.task, inner.y_test, val.prediction)[
                         dom.primary_metric
                     ]
