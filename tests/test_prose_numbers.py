@@ -64,6 +64,12 @@ ALLOWED: dict[str, dict[str, str]] = {
         "20%": "the test share of the split: a choice of the analysis",
         "10%": "the networks' validation share (their validation_fraction default)",
     },
+    "09_experiments": {
+        "6.1": "a section number of the research (its section 6.1.4)",
+        "6.2": "a section number of the research",
+        "80": "the training share of the research's 80/20 split, a choice of the analysis",
+        "20": "the test share of the research's 80/20 split, a choice of the analysis",
+    },
 }
 # Everywhere: confidence levels and the like, whose value is a choice, not a result.
 ALLOWED_EVERYWHERE = {
