@@ -27,7 +27,12 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pandas as pd  # noqa: E402
+
 from glmlib.experiments import DOMAINS, MODELS, record, run_grid  # noqa: E402
+
+#: Order of the full run: the data sets the claims need most come first.
+ORDER = ["smarket", "breast_cancer", "tweets", "pima", "nmes1988", "default"]
 
 
 def main() -> None:
@@ -36,7 +41,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--max-rows", type=int, default=None)
-    parser.add_argument("--datasets", nargs="*", default=list(DOMAINS))
+    parser.add_argument("--datasets", nargs="*", default=[*ORDER, *(set(DOMAINS) - set(ORDER))])
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument(
         "--out", type=Path, default=ROOT / "glmlib" / "recorded" / "experiments" / "full.json"
@@ -49,29 +54,40 @@ def main() -> None:
     except ImportError:
         pass
     t0 = time.perf_counter()
-    results = run_grid(
-        args.datasets,
-        args.models,
-        args.repeats,
-        quick=args.quick,
-        seed=args.seed,
-        max_rows=args.max_rows,
-        progress=lambda line: print(f"[{time.perf_counter() - t0:7.1f}s] {line}", flush=True),
-    )
-    wall = time.perf_counter() - t0
-    config = {
-        "datasets": args.datasets,
-        "models": args.models,
-        "repeats": args.repeats,
-        "seed": args.seed,
-        "quick": args.quick,
-        "max_rows": args.max_rows,
-        "note": "shared 2-core machine (other jobs running), one thread, run under nice",
-    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    record(results, args.out, config, wall)
-    failed = int((results["error"] != "").sum())
-    print(f"wrote {args.out}: {len(results)} fits, {failed} failed, wall {wall:.0f}s")
+    parts = []
+    # One data set at a time, the record rewritten after each, so that an
+    # interrupted run leaves an honest partial record (config["completed"]).
+    for name in args.datasets:
+        parts.append(
+            run_grid(
+                [name],
+                args.models,
+                args.repeats,
+                quick=args.quick,
+                seed=args.seed,
+                max_rows=args.max_rows,
+                progress=lambda line: print(
+                    f"[{time.perf_counter() - t0:7.1f}s] {line}", flush=True
+                ),
+            )
+        )
+        results = pd.concat(parts, ignore_index=True)
+        wall = time.perf_counter() - t0
+        done = list(dict.fromkeys(results["dataset"]))
+        config = {
+            "datasets": args.datasets,
+            "completed": done,
+            "models": args.models,
+            "repeats": args.repeats,
+            "seed": args.seed,
+            "quick": args.quick,
+            "max_rows": args.max_rows,
+            "note": "shared 2-core machine (other jobs running), one thread, run under nice",
+        }
+        record(results, args.out, config, wall)
+        failed = int((results["error"] != "").sum())
+        print(f"wrote {args.out} ({done}): {len(results)} fits, {failed} failed, wall {wall:.0f}s")
 
 
 if __name__ == "__main__":
