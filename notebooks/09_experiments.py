@@ -426,5 +426,5 @@ claims[["section", "statement", "measurement", "numbers", "verdict"]]
 # record's `meta` block, printed above).
 
 # %%
-glmlib.show_versions(["sklearn", "lightgbm", "pymc", "torch"], device="cpu", seed=seed, quick=quick)
+glmlib.show_versions(["lightgbm", "pymc", "torch"], device="cpu", seed=seed, quick=quick)
 print(f"cells after the imports ran in {time.perf_counter() - start_time:.1f} s")

@@ -38,8 +38,13 @@ def test_runner_rows_and_metrics(small: pd.DataFrame) -> None:
     sizes = small.groupby("dataset")[["n_train", "n_test"]].first()
     assert tuple(sizes.loc["tweets"]) == (480, 120)  # 80/20 of the 600-row quick subsample
     assert tuple(sizes.loc["pima"]) == (425, 107)  # pima has 532 rows, fewer than 600
-    assert small["log_loss"].between(0, 5).all()
-    assert small["auc"].between(0.5, 1).all()  # every model beats chance on both sets
+    tuned = small[small["model"] != "glm"]
+    assert tuned["log_loss"].between(0, 0.69).all()  # ridge and LightGBM beat log(2), chance
+    assert small["auc"].between(0.5, 1).all()  # every model ranks better than chance
+    # 1000 TF-IDF columns and 480 rows separate the classes: the unpenalised GLM diverges.
+    tw = small[small["dataset"] == "tweets"].set_index(["repeat", "model"])["log_loss"]
+    for r in (0, 1):
+        assert tw[(r, "glm")] > 2 * tw[(r, "ridge")]
     assert set(small["seed"]) == {0, 1}
 
 
