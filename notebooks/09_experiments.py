@@ -240,8 +240,8 @@ print(
 #
 # The figure shows each model's test log-loss (binary outcomes) or mean
 # Poisson deviance (the count) with its 95% t-interval over the repeats;
-# smaller is better. The unpenalised fits that diverged are off the scale at
-# the right (their values are in the table further down).
+# smaller is better. The unpenalised fits that diverged are off the scale: red
+# arrows at the right edge, with their values.
 
 # %%
 primary = {n: d.primary_metric for n, d in DOMAINS.items()}
@@ -257,7 +257,12 @@ for ax, name in zip(axes.flat, present, strict=False):
     ax.errorbar(sub["primary"], y, xerr=np.nan_to_num(err), fmt="o", capsize=3)
     glm_value = sub.loc["glm", "primary"] if "glm" in sub.index else np.nan
     best = sub["primary"].min()
-    ax.set_xlim(best - 0.15 * abs(best), best + 0.6 * abs(best))
+    right = best + 0.6 * abs(best)
+    ax.set_xlim(best - 0.15 * abs(best), right)
+    for yi, value in zip(y, sub["primary"], strict=True):
+        if value > right:  # a divergent fit: mark it at the edge with its value
+            ax.plot(right, yi, ">", color="C3", clip_on=False)
+            ax.annotate(f"{value:.2f}", (right, yi), xytext=(-34, 4), textcoords="offset points")
     ax.axvline(glm_value, color="grey", lw=0.8, ls="--")
     ax.set_yticks(y, sub.index)
     ax.invert_yaxis()
@@ -274,7 +279,8 @@ glue_figure("fig-accuracy", fig)
 #
 # Test log-loss (deviance for NMES 1988) of every model family per data set,
 # mean and 95% interval over the full run's repeats; the dashed line is the
-# plain GLM. Points beyond the right edge are divergent unpenalised fits.
+# plain GLM. Red arrows at the right edge, with their values, are fits off
+# the scale (unpenalised fits that diverged).
 # ```
 #
 # The classification metrics of the research, for every model (means over the
@@ -335,9 +341,11 @@ chosen.round(4)
 # Training time is the wall time of the fit on all training rows, one thread,
 # on a machine shared with other jobs: read ratios, not absolute values.
 # Iterations are Newton iterations for the GLMs (for `GLMCV` those of the
-# refit at the chosen penalty), epochs for the networks and boosting rounds for
-# LightGBM; for NUTS the largest R-hat and the smallest bulk effective sample
-# size over the coefficients. Stability is the standard deviation of the test
+# refit at the chosen penalty, warm-started from the path, hence few), epochs
+# for the networks and boosting rounds for LightGBM; for NUTS the largest
+# R-hat and the smallest bulk effective sample size over the coefficients.
+# "Not converged" counts GLM fits that hit their iteration limit, and networks
+# that used all their epochs without early stopping. Stability is the standard deviation of the test
 # metric over the repeats.
 
 # %%
@@ -368,7 +376,7 @@ ax.set_xscale("log")
 ax.set_yticks(np.arange(len(order)), order)
 ax.invert_yaxis()
 ax.set_xlabel("training time on the training rows (s, log scale, one CPU thread)")
-ax.legend(fontsize=8, loc="lower right")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.set_title(f"Mean training time over repeats\n{full_caption}", fontsize=9)
 glue_figure("fig-times", fig)
 
