@@ -454,8 +454,12 @@ _TWEETS = DatasetSpec(
     n_rows=8614,
     sha256="f64ed5732eb73bfdfa6ce5cf7c8782727631f1e19d3cc6b8805957abe9d6cf5e",
     columns=(
-        Column("device", CAT, "posting client: Twitter for Android or Twitter for iPhone",
-               ("Android", "iPhone")),
+        Column(
+            "device",
+            CAT,
+            "posting client: Twitter for Android or Twitter for iPhone",
+            ("Android", "iPhone"),
+        ),
         Column("created_at", STR, "time of posting (ISO 8601, UTC)"),
         Column("text", STR, "text of the tweet, verbatim (UTF-8)"),
     ),

@@ -107,7 +107,7 @@ def _gam(s: Split, d: Design, seed: int, quick: bool) -> Fitted:
     from ..gam import GAM, l
     from ..gam import s as smooth
 
-    terms = None
+    terms: Any = None
     # Fewer basis functions when there are many smooths (30 in breast cancer).
     k = 6 if quick or len(d.numeric) > 10 else 10
     for j in range(d.X_train.shape[1]):
@@ -218,7 +218,7 @@ def _lightgbm(s: Split, d: Design, seed: int, quick: bool) -> Fitted:
         callbacks=[lgb.early_stopping(30, verbose=False)],
     )
     sec = time.perf_counter() - t0
-    pred = model.predict_proba(d.X_test)[:, 1] if binary else model.predict(d.X_test)
+    pred = np.asarray(model.predict_proba(d.X_test))[:, 1] if binary else model.predict(d.X_test)
     return Fitted(np.asarray(pred, dtype=np.float64), sec, float(model.best_iteration_ or 0))
 
 
