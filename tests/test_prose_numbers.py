@@ -65,6 +65,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "10%": "the networks' validation share (their validation_fraction default)",
     },
     "09_experiments": {
+        "6": "a chapter number of the research (its chapter 6)",
+        "500": "the name of the S&P 500 index",
         "6.1": "a section number of the research (its section 6.1.4)",
         "6.2": "a section number of the research",
         "80": "the training share of the research's 80/20 split, a choice of the analysis",
