@@ -10,6 +10,13 @@ models, not thread counts; the project's machine is shared, so run it with
 Usage::
 
     python benchmarks/run_experiments.py --repeats 3 [--out PATH] [--datasets a b] [--models m n]
+    python benchmarks/run_experiments.py --combine A.json B.json --out PATH
+
+``--combine`` joins records of the same grid run as parallel processes (for
+example one per group of data sets, at the same commit) into one record: the
+results are concatenated, the meta block is the first record's with the
+longest wall time of the parts, and ``config["parts"]`` lists what each part
+ran.
 """
 
 from __future__ import annotations
@@ -35,6 +42,34 @@ from glmlib.experiments import DOMAINS, MODELS, record, run_grid  # noqa: E402
 ORDER = ["smarket", "breast_cancer", "tweets", "pima", "nmes1988", "default"]
 
 
+def combine(paths: list[Path], out: Path) -> None:
+    """Join recorded parts of one grid (same commit and settings) into one record."""
+    import json
+
+    parts = [json.loads(p.read_text()) for p in paths]
+    commits = {p["meta"]["commit"] for p in parts}
+    if len(commits) != 1:
+        raise SystemExit(f"parts ran at different commits: {sorted(commits)}")
+    keys = ("models", "repeats", "seed", "quick", "max_rows")
+    if len({json.dumps([p["config"].get(k) for k in keys]) for p in parts}) != 1:
+        raise SystemExit("parts ran with different settings")
+    config = dict(parts[0]["config"])
+    config["completed"] = [d for p in parts for d in p["config"]["completed"]]
+    config["datasets"] = [d for p in parts for d in p["config"]["datasets"]]
+    config["parts"] = [
+        {"datasets": p["config"]["completed"], "wall_seconds": p["meta"]["wall_seconds"]}
+        for p in parts
+    ]
+    config["note"] += f"; {len(parts)} parts run in parallel processes"
+    content = {
+        "meta": {**parts[0]["meta"], "wall_seconds": max(p["meta"]["wall_seconds"] for p in parts)},
+        "config": config,
+        "results": [row for p in parts for row in p["results"]],
+    }
+    out.write_text(json.dumps(content, indent=1) + "\n")
+    print(f"wrote {out}: {len(content['results'])} fits from {len(parts)} parts")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -46,7 +81,11 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "glmlib" / "recorded" / "experiments" / "full.json"
     )
+    parser.add_argument("--combine", nargs="+", type=Path, default=None)
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.out)
+        return
     try:
         import torch
 
