@@ -15,8 +15,9 @@ Usage::
 ``--combine`` joins records of the same grid run as parallel processes (for
 example one per group of data sets, at the same commit) into one record: the
 results are concatenated, the meta block is the first record's with the
-longest wall time of the parts, and ``config["parts"]`` lists what each part
-ran.
+longest wall time of the parts (``total_process_seconds`` is their sum), and
+``config["parts"]`` lists what each part ran, with its row cap (parts may
+subsample differently; ``config["max_rows"]`` is the largest cap).
 """
 
 from __future__ import annotations
@@ -50,19 +51,29 @@ def combine(paths: list[Path], out: Path) -> None:
     commits = {p["meta"]["commit"] for p in parts}
     if len(commits) != 1:
         raise SystemExit(f"parts ran at different commits: {sorted(commits)}")
-    keys = ("models", "repeats", "seed", "quick", "max_rows")
+    keys = ("models", "repeats", "seed", "quick")
     if len({json.dumps([p["config"].get(k) for k in keys]) for p in parts}) != 1:
         raise SystemExit("parts ran with different settings")
     config = dict(parts[0]["config"])
     config["completed"] = [d for p in parts for d in p["config"]["completed"]]
     config["datasets"] = [d for p in parts for d in p["config"]["datasets"]]
     config["parts"] = [
-        {"datasets": p["config"]["completed"], "wall_seconds": p["meta"]["wall_seconds"]}
+        {
+            "datasets": p["config"]["completed"],
+            "max_rows": p["config"]["max_rows"],
+            "wall_seconds": p["meta"]["wall_seconds"],
+        }
         for p in parts
     ]
+    sizes = [p["config"]["max_rows"] for p in parts]
+    config["max_rows"] = None if None in sizes else max(sizes)
     config["note"] += f"; {len(parts)} parts run in parallel processes"
     content = {
-        "meta": {**parts[0]["meta"], "wall_seconds": max(p["meta"]["wall_seconds"] for p in parts)},
+        "meta": {
+            **parts[0]["meta"],
+            "wall_seconds": max(p["meta"]["wall_seconds"] for p in parts),
+            "total_process_seconds": sum(p["meta"]["wall_seconds"] for p in parts),
+        },
         "config": config,
         "results": [row for p in parts for row in p["results"]],
     }

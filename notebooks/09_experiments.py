@@ -222,6 +222,7 @@ glue("full_fits", len(full))
 glue("full_failed", n_fail)
 glue("full_repeats", int(config["repeats"]))
 glue("full_minutes", meta["wall_seconds"] / 60)
+glue("full_process_minutes", meta.get("total_process_seconds", meta["wall_seconds"]) / 60)
 glue("full_rows", config.get("max_rows") or 0)
 print(full_caption)
 print(
@@ -229,12 +230,16 @@ print(
     f"{config.get('max_rows')} rows per data set; wall time {meta['wall_seconds'] / 60:.1f} min; "
     f"{config.get('note', '')}"
 )
+for part in config.get("parts", []):
+    print(f"  part: {part}")
 
 # %% [markdown]
 # The full run made {glue:}`full_fits` fits ({glue:}`full_failed` failed) with
 # {glue:}`full_repeats` repeats, every data set subsampled to at most
-# {glue:}`full_rows` rows, in {glue:text}`full_minutes:.0f` minutes of wall time
-# on a shared two-core machine, one thread per fit.
+# {glue:}`full_rows` rows (the printout above gives each part's cap), in
+# {glue:text}`full_process_minutes:.0f` process-minutes (the longest process ran
+# {glue:text}`full_minutes:.0f` minutes) on a shared two-core machine, one
+# thread per fit, beside other people's jobs.
 #
 # ### Accuracy with intervals
 #
@@ -246,7 +251,8 @@ print(
 # %%
 primary = {n: d.primary_metric for n, d in DOMAINS.items()}
 full["primary"] = [row[primary[row["dataset"]]] for _, row in full.iterrows()]
-summary = summarize(full, ["primary", "auc", "accuracy", "f1", "ece", "r2", "fit_seconds"])
+wanted = ["primary", "auc", "accuracy", "f1", "ece", "r2", "fit_seconds"]
+summary = summarize(full, [m for m in wanted if m in full.columns])
 present = [d for d in DOMAINS if d in set(full["dataset"])]
 order = [m for m in MODELS if m in set(full["model"])]
 fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), constrained_layout=True)
@@ -305,11 +311,13 @@ metrics_table
 # and for the count outcome (physician visits), R², MSE and deviance:
 
 # %%
+count_rows = full[full["task"] == "count"]
 counts = (
-    full[full["task"] == "count"]
-    .groupby(["dataset", "model"], sort=False)[["r2", "mse", "deviance"]]
+    count_rows.groupby(["dataset", "model"], sort=False)[["r2", "mse", "deviance"]]
     .agg(["mean", "std"])
     .round(3)
+    if len(count_rows)
+    else "no count outcome in the full run"
 )
 counts
 
@@ -328,8 +336,9 @@ chosen = select_best(full).merge(
     on=["dataset", "metric"],
     suffixes=("", "_glm_family"),
 )
-for _, row in chosen.iterrows():
-    glue(f"best_{row['dataset']}", row["model"])
+best_model = dict(zip(chosen["dataset"], chosen["model"], strict=True))
+for name in DOMAINS:
+    glue(f"best_{name}", best_model.get(name, "not in the full run"))
 chosen.round(4)
 
 # %% [markdown]
