@@ -43,7 +43,7 @@ from glmlib.experiments import DOMAINS, MODELS, record, run_grid  # noqa: E402
 ORDER = ["smarket", "breast_cancer", "tweets", "pima", "nmes1988", "default"]
 
 
-def combine(paths: list[Path], out: Path) -> None:
+def combine(paths: list[Path], out: Path, note: str = "") -> None:
     """Join recorded parts of one grid (same commit and settings) into one record."""
     import json
 
@@ -67,7 +67,9 @@ def combine(paths: list[Path], out: Path) -> None:
     ]
     sizes = [p["config"]["max_rows"] for p in parts]
     config["max_rows"] = None if None in sizes else max(sizes)
-    config["note"] += f"; {len(parts)} parts run in parallel processes"
+    config["note"] += f"; {len(parts)} parts run in parallel processes" + (
+        f"; {note}" if note else ""
+    )
     content = {
         "meta": {
             **parts[0]["meta"],
@@ -93,9 +95,10 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "glmlib" / "recorded" / "experiments" / "full.json"
     )
     parser.add_argument("--combine", nargs="+", type=Path, default=None)
+    parser.add_argument("--note", default="", help="appended to the record's config note")
     args = parser.parse_args()
     if args.combine:
-        combine(args.combine, args.out)
+        combine(args.combine, args.out, args.note)
         return
     try:
         import torch
