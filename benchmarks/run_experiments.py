@@ -56,7 +56,7 @@ def combine(paths: list[Path], out: Path, note: str = "") -> None:
         raise SystemExit("parts ran with different settings")
     config = dict(parts[0]["config"])
     config["completed"] = [d for p in parts for d in p["config"]["completed"]]
-    config["datasets"] = [d for p in parts for d in p["config"]["datasets"]]
+    config["datasets"] = list(config["completed"])
     config["parts"] = [
         {
             "datasets": p["config"]["completed"],
