@@ -32,7 +32,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 # Silence the kernel's "frozen modules" debugger warning on every notebook start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv test lint book wheel-site check-book gpu-check clean distclean
+.PHONY: venv test lint book wheel-site check-book gpu-check experiments clean distclean
 
 venv: $(STAMP)
 
@@ -112,6 +112,13 @@ GPU_BUDGET ?= 480
 gpu-check:
 	$(GPU_PYTHON) benchmarks/gpu_check.py --out $(GPU_OUT) --budget $(GPU_BUDGET) \
 	  --commit $${GLMLIB_COMMIT:-$$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+
+# The full experiment grid of chapter 9 (one thread, under nice; data sets subsampled to
+# MAX_ROWS rows; about 30 minutes on the project's shared 2-core machine with REPEATS=3): writes glmlib/recorded/experiments/full.json.
+REPEATS ?= 3
+MAX_ROWS ?= 3000
+experiments: $(STAMP)
+	nice $(BIN)/python benchmarks/run_experiments.py --repeats $(REPEATS) --max-rows $(MAX_ROWS)
 
 clean:
 	rm -rf _build

@@ -31,6 +31,7 @@ PUBLIC = {
     "glmlib.distributed.launch",
     "glmlib.distributed.ShardedDesign",
     "glmlib.recorded",
+    "glmlib.experiments",
     "glmlib.export",
 }
 

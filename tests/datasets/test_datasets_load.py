@@ -58,6 +58,7 @@ def test_shape_and_dtypes_match_registry(frames: dict[str, pd.DataFrame], name: 
         ("spam7", "spam", 1813),
         ("insurance", "Claims", 3151),
         ("insurance", "Holders", 23359),
+        ("tweets", "android", 4652),  # dslabs trump_tweets: 4652 'Twitter for Android' rows
         ("bemtpl97", "nclaims", 20215),  # computed from CASdatasets' beMTPL97.rda (rdata 1.1.0)
     ],
 )
