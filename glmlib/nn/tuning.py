@@ -214,8 +214,9 @@ def validation_objective(
     Parameters
     ----------
     estimator : NeuralGLM or LocalGLMnet
-        Unfitted template; every fit is a clone with the trial's values and
-        ``random_state`` set to a seed. Its own ``validation_fraction`` (early
+        The template; every fit is a clone (unfitted) with the trial's
+        values and ``random_state`` set to a seed, and the template itself is
+        left as it is. Its own ``validation_fraction`` (early
         stopping) splits ``X`` further; ``X_val`` is never used for training.
     X, y : training part
         Passed to ``fit`` (DataFrames with ``category`` columns are fine).
@@ -243,7 +244,7 @@ def validation_objective(
     TypeError
         ``estimator`` is not a glmlib.nn estimator, or a seed is not an int.
     ValueError
-        No seeds, duplicate seeds, a fitted estimator, or validation data
+        No seeds, duplicate seeds, or validation data
         whose length does not match.
 
     Examples
@@ -264,8 +265,6 @@ def validation_objective(
             "validation_objective tunes a glmlib.nn estimator (NeuralGLM, LocalGLMnet), "
             f"got {type(estimator).__name__}"
         )
-    if hasattr(estimator, "module_"):
-        raise ValueError("validation_objective needs an unfitted estimator (a template to clone)")
     if space is None:
         space = SearchSpace()
     elif not isinstance(space, SearchSpace):

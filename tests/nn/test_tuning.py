@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from glmlib.families import get_family
 from glmlib.nn import (
@@ -87,6 +88,17 @@ def test_width_scales_every_layer_in_proportion(parts):
     assert not hasattr(model, "module_")
 
 
+def test_a_fitted_template_is_left_as_it_is(parts):
+    (X, y, o), _ = parts
+    template = NeuralGLM("poisson", **{**SMALL, "random_state": 0}).fit(X, y, offset=o)
+    module, weights = template.module_, [p.detach().clone() for p in template.module_.parameters()]
+    objective = objective_for(parts, template, seeds=(1,))
+    objective.evaluate({"width": 4, "learning_rate": 1e-2})
+    assert template.module_ is module and template.hidden_layer_sizes == (8, 4)
+    for before, after in zip(weights, template.module_.parameters(), strict=True):
+        assert torch.equal(before, after)
+
+
 def test_optuna_trial_returns_the_mean_and_records_each_seed(parts):
     objective = objective_for(parts, seeds=(0, 1))
     study = make_study("random", seed=0)
@@ -158,8 +170,6 @@ def test_bad_input(parts):
     template = NeuralGLM("poisson", **SMALL)
     with pytest.raises(TypeError, match="glmlib.nn estimator"):
         validation_objective(object(), X, y, Xv, yv)
-    with pytest.raises(ValueError, match="unfitted"):
-        validation_objective(NeuralGLM("poisson", **SMALL).fit(X, y), X, y, Xv, yv)
     with pytest.raises(ValueError, match="seeds is empty"):
         validation_objective(template, X, y, Xv, yv, seeds=())
     with pytest.raises(ValueError, match="seeds must differ"):
