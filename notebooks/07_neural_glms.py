@@ -525,8 +525,8 @@ n_failed = int(trials["value"].isna().sum())
 vs_default, vs_glm = tuned_table.loc["NeuralGLM"], tuned_table.loc["GLM"]
 if best_tpe == best_random:
     samplers = (
-        "both found the same best value: with one seed, TPE's start-up trials are the random "
-        "search's first trials, and neither improved on its best start-up trial"
+        "both found the same best value: with the same sampler seed, TPE's start-up trials are "
+        "the random search's first trials, and neither search improved on its best start-up trial"
         if studies["tpe"].best_trial.number < n_startup_trials
         else "both found the same best value"
     )
@@ -545,8 +545,15 @@ display(
         f"{reached('random')}, and {reached('tpe')}"
         + (f" ({n_failed} trial(s) failed with a diverging loss)" if n_failed else "")
         + f". The two samplers {samplers}.\n\n"
-        f"The best values ({best_name}: hidden layers {tuned.hidden_layer_sizes}, learning rate "
-        f"{best_values['learning_rate']:.1e}), refitted on all training policies in "
+        f"The best values found ({best_name}: hidden layers {tuned.hidden_layer_sizes}, learning "
+        f"rate {best_values['learning_rate']:.1e}"
+        + (
+            "; on validation they are no better than the hand-set values, and are refitted "
+            "anyway to show what the search alone would have given"
+            if min(best_random, best_tpe) >= default_val
+            else ""
+        )
+        + f"), refitted on all training policies in "
         f"{tuned_seconds:.1f} s, change the test deviance by {vs_default['difference']:+.5f} per "
         f"policy from the hand-set NeuralGLM's (95% paired bootstrap interval "
         f"[{vs_default['95% low']:+.5f}, {vs_default['95% high']:+.5f}]): "
