@@ -9,6 +9,10 @@ Within a time budget (default 8 minutes) it runs, in order of importance:
    logistic, L2 then L1) against the HBM bound, glum and glmlib on the CPUs;
 4. ``bench_gpu_gram.py``: GEMM rates per precision and the Gram roofline;
    ``bench_mixed.py``: fits in "double", "single" and "mixed" precision;
+   ``bench_streaming.py``: X streamed from pinned host memory (H2D fraction,
+   a fit under an artificial device-memory cap, CuPy managed memory);
+   ``bench_inference.py --torch --device cuda``: predict latency and throughput
+   (NumPy and ONNX Runtime on the CPUs, PyTorch eager / compiled / CUDA graphs);
 5. ``bench_gpu_scaling.py``: CPU against GPU from n = 1e4 to 1e7, and the
    largest n the device holds;
 6. the chapters that run on the device's packages, as scripts with
@@ -48,12 +52,15 @@ GPU_TEST_FILES = [
     "tests/test_backends.py",
     "tests/test_design.py",
     "tests/gam/test_gam_backends.py",
+    "tests/test_mixed.py",
+    "tests/test_streamed.py",
 ]
 # Every chapter, in the order of their value on a GPU; one whose imports the device
 # lacks is skipped and says which (carry those packages as wheels to run it).
 CHAPTERS = [
     "06_scaling_cublas_nccl",
     "07_neural_glms",
+    "08_tensor_cores_mixed_precision",
     "01_introduction",
     "02_regularization",
     "03_feature_engineering",
@@ -287,6 +294,34 @@ def main() -> int:
             ],
             120,
             40,
+        ),
+        (
+            "streaming",
+            "streaming",
+            None,
+            [
+                str(bench / "bench_streaming.py"),
+                "--device",
+                "cuda",
+                "--n",
+                "10000000",
+                "--p",
+                "100",
+                "--cap-gib",
+                "3",
+                "--repeats",
+                "2",
+            ],
+            150,
+            60,
+        ),
+        (
+            "inference",
+            "inference",
+            None,
+            [str(bench / "bench_inference.py"), "--torch", "--device", "cuda"],
+            150,
+            60,
         ),
         (
             "scaling",

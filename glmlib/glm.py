@@ -24,6 +24,7 @@ from ._mixed import MixedPrecisionDesign
 from ._null import null_intercept
 from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs, newton
+from ._streamed import check_chunk_rows, streamed_design
 from ._validation import (
     _is_device_array,
     check_drop_first,
@@ -78,6 +79,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         check_drop_first(self.drop_first)
         if getattr(self, "precision", None) not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_chunk_rows(getattr(self, "stream_chunk_rows", None))
 
     def _resolve_drop_first(self, penalized: bool) -> bool:
         """drop_first="auto": R's treatment coding for unpenalised fits with an
@@ -151,12 +153,17 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
         check_sample_weight(w, positive_sum=min_samples > 0)  # a shard's sum: checked pooled
         off = validate_vector(offset, n, "offset", allow_none_value=0.0)
+        design: Any
         if dask_design is not None:
             design = dask_design
         else:
             X = _cast_for_precision(X, getattr(self, "precision", None))
-            design = make_design(X, backend, self._layout)
-            design = _with_precision(design, getattr(self, "precision", None))
+            chunk_rows = getattr(self, "stream_chunk_rows", None)
+            if chunk_rows is not None:
+                design = streamed_design(X, backend, chunk_rows, getattr(self, "precision", None))
+            else:
+                design = make_design(X, backend, self._layout)
+                design = _with_precision(design, getattr(self, "precision", None))
         self.feature_names_out_ = np.asarray(self._term_names()[1:], dtype=object)
         f64 = np.float64
         return _Data(
@@ -743,6 +750,14 @@ class GLM(_GLMBase):
         iterations. If X'WX is too ill-conditioned for its bfloat16 copy, a
         :class:`glmlib.MixedPrecisionWarning` is issued and the fit uses full
         precision. ``precision_`` records what was used.
+    stream_chunk_rows : int, optional
+        Keep dense X in host memory (page-locked on CUDA) and copy it to the
+        device in chunks of this many rows at every pass, double-buffered so
+        that on CUDA the next chunk's copy overlaps the current chunk's
+        products: fits X larger than device memory (see
+        :class:`glmlib._streamed.StreamedDesign`). None (default) moves X to
+        the device once. Not with sparse or categorical X or
+        ``precision="mixed"``.
 
     Attributes
     ----------
@@ -808,6 +823,7 @@ class GLM(_GLMBase):
         drop_first: bool | str = "auto",
         distributed: bool = False,
         precision: str | None = None,
+        stream_chunk_rows: int | None = None,
     ) -> None:
         self.family = family
         self.link = link
@@ -824,6 +840,7 @@ class GLM(_GLMBase):
         self.drop_first = drop_first
         self.distributed = distributed
         self.precision = precision
+        self.stream_chunk_rows = stream_chunk_rows
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> GLM:
         """Fit the model.

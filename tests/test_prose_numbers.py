@@ -64,6 +64,11 @@ ALLOWED: dict[str, dict[str, str]] = {
         "20%": "the test share of the split: a choice of the analysis",
         "10%": "the networks' validation share (their validation_fraction default)",
     },
+    "08_tensor_cores_mixed_precision": {
+        "8.1": "a listing number of the research",
+        "8.2": "a listing number of the research",
+        "4": "a name: NVIDIA's 2:4 structured sparsity",
+    },
 }
 # Everywhere: confidence levels and the like, whose value is a choice, not a result.
 ALLOWED_EVERYWHERE = {

@@ -90,9 +90,17 @@ def _check_lam(lam: Any) -> float | None:
     return float(lam)
 
 
-def _sum_to_zero(basis: Any) -> np.ndarray:
-    """Z (k x k-1) with orthonormal columns spanning {beta : 1' B beta = 0}."""
-    c = np.asarray(basis.sum(axis=0), dtype=np.float64).ravel()
+def _sum_to_zero(basis: Any, counts: np.ndarray | None = None) -> np.ndarray:
+    """Z (k x k-1) with orthonormal columns spanning {beta : 1' B beta = 0}.
+
+    With ``counts``, the rows of B are distinct covariate values and row j
+    stands for ``counts[j]`` training rows: the constraint is then
+    counts' B beta = 0, the same as over the training rows themselves.
+    """
+    if counts is None:
+        c = np.asarray(basis.sum(axis=0), dtype=np.float64).ravel()
+    else:
+        c = np.asarray(basis.T @ np.asarray(counts, dtype=np.float64), dtype=np.float64).ravel()
     q, _ = np.linalg.qr(c[:, None], mode="complete")
     return q[:, 1:]
 
@@ -148,23 +156,33 @@ class Term:
         return f"{self.kind}({', '.join(names)})"
 
     # -------------------------------------------------------------- fitting
-    def fit(self, data: list[np.ndarray], names: list[str]) -> Term:
-        """Learn knots, levels and constraints from the training column(s)."""
-        self.fit_transform(data, names)
+    def fit(
+        self, data: list[np.ndarray], names: list[str], counts: np.ndarray | None = None
+    ) -> Term:
+        """Learn knots, levels and constraints from the training column(s).
+
+        ``counts``, when given, says that row j of ``data`` stands for
+        ``counts[j]`` training rows (``data`` then holds the distinct values
+        of the training rows, as in a discretised fit); the fitted term is the
+        one the expanded rows would give.
+        """
+        self.fit_transform(data, names, counts)
         return self
 
-    def fit_transform(self, data: list[np.ndarray], names: list[str]) -> np.ndarray:
-        """:meth:`fit`, returning the training block of the model matrix."""
+    def fit_transform(
+        self, data: list[np.ndarray], names: list[str], counts: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`fit`, returning the block of the model matrix at ``data``'s rows."""
         self.names_ = list(names)
-        block = self._fit(data)
+        block = self._fit(data, counts)
         return self._basis(data) if block is None else block
 
     def transform(self, data: list[np.ndarray]) -> np.ndarray:
         """This term's block of the model matrix, shape (n, n_coefs)."""
         return self._basis(data)
 
-    def _fit(self, data: list[np.ndarray]) -> np.ndarray | None:
-        """Learn the term's state; may return the training block to save recomputing it."""
+    def _fit(self, data: list[np.ndarray], counts: np.ndarray | None = None) -> np.ndarray | None:
+        """Learn the term's state (rows weighted by ``counts``); may return the block."""
         raise NotImplementedError
 
     def _basis(self, data: list[np.ndarray]) -> np.ndarray:
@@ -214,14 +232,14 @@ class SplineTerm(Term):
             raise ValueError(f"penalty_order must be < n_splines for {self!r}, got {pen}")
         _check_lam(self.lam)
 
-    def _fit(self, data: list[np.ndarray]) -> np.ndarray:
+    def _fit(self, data: list[np.ndarray], counts: np.ndarray | None = None) -> np.ndarray:
         self._check()
         x = data[0]
         _check_unique(x, self.n_splines, self.names_[0])
         self.ranges_ = [(float(x.min()), float(x.max()))]
         self.knots_ = bspline_knots(*self.ranges_[0], self.n_splines, self.spline_order)
         raw = bspline_basis(x, self.knots_, self.spline_order)
-        self.constraint_ = _sum_to_zero(raw)
+        self.constraint_ = _sum_to_zero(raw, counts)
         z = self.constraint_
         self.penalties = [z.T @ difference_penalty(self.n_splines, self.penalty_order) @ z]
         self.lam_fixed = [_check_lam(self.lam)]
@@ -282,7 +300,7 @@ class TensorTerm(Term):
         )
         return [SplineTerm(c, ns, so, po, lam) for c, ns, so, po, lam in args]
 
-    def _fit(self, data: list[np.ndarray]) -> None:
+    def _fit(self, data: list[np.ndarray], counts: np.ndarray | None = None) -> np.ndarray:
         margins = self.margins()
         for m, name in zip(margins, self.names_, strict=True):
             m._check()
@@ -296,7 +314,7 @@ class TensorTerm(Term):
             pens.append(difference_penalty(m.n_splines, m.penalty_order))
         self._orders = [m.spline_order for m in margins]
         raw = row_kronecker(raws)
-        self.constraint_ = _sum_to_zero(raw)
+        self.constraint_ = _sum_to_zero(raw, counts)
         z = self.constraint_
         self.penalties = [z.T @ p @ z for p in kron_penalties(pens)]
         self.lam_fixed = [_check_lam(m.lam) for m in margins]
@@ -319,7 +337,7 @@ class LinearTerm(Term):
     def __init__(self, col: Column) -> None:
         self.columns = (_check_column(col),)
 
-    def _fit(self, data: list[np.ndarray]) -> None:
+    def _fit(self, data: list[np.ndarray], counts: np.ndarray | None = None) -> None:
         x = data[0]
         self.ranges_ = [(float(x.min()), float(x.max()))]
         self.penalties = []
@@ -338,7 +356,7 @@ class FactorTerm(Term):
     def __init__(self, col: Column) -> None:
         self.columns = (_check_column(col),)
 
-    def _fit(self, data: list[np.ndarray]) -> None:
+    def _fit(self, data: list[np.ndarray], counts: np.ndarray | None = None) -> None:
         x = data[0]
         if isinstance(x, pd.Series) and isinstance(x.dtype, pd.CategoricalDtype):
             present = set(pd.unique(x))

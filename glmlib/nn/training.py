@@ -9,8 +9,9 @@ a weighted mean (such as :class:`glmlib.nn.GLMLoss`). Per epoch it
 2. per optimizer step, accumulates the gradients of ``accumulation_steps``
    micro-batches, each weighted by its share of the step's total weight, so
    that the step equals one on the concatenated micro-batches,
-3. steps AdamW (under autocast in bfloat16, or float16 with a gradient scaler,
-   on CUDA only), then the optional proximal step (an elastic-net penalty),
+3. steps AdamW (under ``torch.amp.autocast`` in bfloat16, or in float16 with
+   a ``torch.amp.GradScaler``, as ``amp`` says), then the optional proximal
+   step (an elastic-net penalty),
 4. computes the validation deviance, steps the learning-rate schedule, keeps
    the best weights (early stopping with ``patience``; the starting weights
    count as epoch 0) and writes a checkpoint.
@@ -65,6 +66,7 @@ __all__ = ["DivergenceError", "TrainConfig", "TrainResult", "evaluate", "train"]
 
 SCHEDULES = ("plateau", "cosine", "constant")
 OPTIMIZERS = ("adamw", "sgd")
+AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class DivergenceError(RuntimeError):
@@ -99,9 +101,15 @@ class TrainConfig:
         Micro-batches whose gradients make one optimizer step.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    amp : bool, default=True
-        Autocast on CUDA (bfloat16 where supported, else float16 with a
-        gradient scaler). Ignored on the CPU.
+    amp : {True, False, None, "bfloat16", "float16"}, default=True
+        Mixed precision (``torch.amp.autocast``). ``"bfloat16"``: autocast in
+        bfloat16 on any device (the CPU included), no gradient scaler
+        (bfloat16 has float32's exponent range). ``"float16"``: autocast in
+        float16 with a ``torch.amp.GradScaler`` (float16 gradients underflow
+        without one). True: on CUDA bfloat16 where the GPU has it, else
+        float16; off on the CPU. False or None: full precision. Output layers
+        (GLM heads, LocalGLMnet's attention) and the loss run in float32
+        either way.
     num_workers : int or None, default=None
         DataLoader workers; None: 2 on CUDA, 0 on the CPU.
     max_grad_norm : float or None, default=None
@@ -129,7 +137,7 @@ class TrainConfig:
     patience: int | None = 10
     accumulation_steps: int = 1
     device: str = "cpu"
-    amp: bool = True
+    amp: bool | str | None = True
     num_workers: int | None = None
     max_grad_norm: float | None = None
     checkpoint_path: str | os.PathLike[str] | None = None
@@ -165,6 +173,10 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
         if self.divergence_factor is not None and not self.divergence_factor > 1:
             raise ValueError(f"divergence_factor must be > 1 or None, got {self.divergence_factor}")
+        if not (self.amp is None or isinstance(self.amp, bool) or self.amp in AMP_DTYPES):
+            raise ValueError(
+                f"amp must be True, False, None or one of {tuple(AMP_DTYPES)}, got {self.amp!r}"
+            )
         if self.resume and self.checkpoint_path is None:
             raise ValueError("resume=True needs a checkpoint_path")
 
@@ -302,8 +314,14 @@ def _groups(loader: DataLoader, k: int) -> Iterator[list[Any]]:
         yield group
 
 
-def _autocast(device: torch.device, amp: bool) -> tuple[bool, torch.dtype]:
-    """(whether to autocast, its dtype): CUDA only; bfloat16 where the GPU has it."""
+def _autocast(device: torch.device, amp: bool | str | None) -> tuple[bool, torch.dtype]:
+    """(whether to autocast, its dtype): a named dtype anywhere; True: CUDA only, bfloat16 if it can."""
+    if isinstance(amp, str):
+        if amp not in AMP_DTYPES:
+            raise ValueError(
+                f"amp must be True, False, None or one of {tuple(AMP_DTYPES)}, got {amp!r}"
+            )
+        return True, AMP_DTYPES[amp]
     if not (amp and device.type == "cuda"):
         return False, torch.float32
     bf16 = torch.cuda.is_bf16_supported()
@@ -318,7 +336,7 @@ def evaluate(
     *,
     batch_size: int = 4096,
     device: str | torch.device = "cpu",
-    amp: bool = True,
+    amp: bool | str | None = True,
 ) -> float:
     """Weighted mean loss of ``model`` on ``data`` (in eval mode, without gradients)."""
     device = _device(device)
