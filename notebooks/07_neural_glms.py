@@ -533,7 +533,7 @@ if best_tpe == best_random:
 else:
     winner = "TPE" if best_tpe < best_random else "the random search"
     samplers = (
-        f"{winner} found the lower value, by {abs(best_tpe - best_random):.5f}; one search of "
+        f"differ: {winner} found the lower value, by {abs(best_tpe - best_random):.5f}; one search of "
         "each kind on one validation split is a single draw, which a repeat with other seeds "
         "might not confirm"
     )
