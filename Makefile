@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e ".[test,book,torch,distributed,onnx,data,keras,gbm]"
+	$(BIN)/pip install -e ".[test,book,torch,distributed,onnx,data,keras,gbm,tune]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3 (glmlib)"
 	touch $@
 

@@ -66,6 +66,10 @@ batch_size = 2048  # rows per minibatch of the beMTPL97 networks
 n_boot = 1000  # paired bootstrap resamples of the test set
 n_permutations = 5  # repeats of each feature's permutation in the importance study
 cpu_threads = 2  # torch threads of this notebook's process
+n_trials = 16  # trials of each hyperparameter search (TPE and random search get the same budget)
+n_tuning_seeds = 2  # fits per trial, one per seed, averaged: the trial's validation deviance
+n_startup_trials = 5  # TPE's random trials before it models the results
+tuning_rows = 30_000  # training policies the searches use (80% fit, 20% validate; None: all)
 
 # %%
 # A bad parameter (say papermill -p max_epochs 0, or -p device tpu) stops the chapter here,
@@ -80,6 +84,10 @@ check_parameters(
     n_boot=Int(10),
     n_permutations=Int(1),
     cpu_threads=Int(1),
+    n_trials=Int(1),
+    n_tuning_seeds=Int(1, 10),
+    n_startup_trials=Int(1),
+    tuning_rows=Optional(Int(500, 163_212)),
 )
 
 # %%
@@ -90,6 +98,7 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+import optuna
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
@@ -99,21 +108,26 @@ from tqdm import TqdmWarning
 
 # glmlib.nn imports tqdm.auto, which warns when ipywidgets is absent; no progress bars here.
 warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # no log line per trial
 
 import glmlib
 from glmlib.book import glue, glue_figure
 from glmlib.datasets import load
 from glmlib.gam import GAM, f, s, te
 from glmlib.nn import (
+    DivergenceError,
     ElasticNetProx,
     GLMHead,
     GLMLoss,
     LocalGLMnet,
     NeuralGLM,
+    SearchSpace,
     TrainConfig,
     evaluate,
+    make_study,
     mlp,
     train,
+    validation_objective,
 )
 
 start_time = time.perf_counter()
@@ -125,6 +139,8 @@ if quick:
         min(n_permutations, 2),
     )
     batch_size = min(batch_size, 512)
+    n_trials, n_tuning_seeds = min(n_trials, 4), 1
+    n_startup_trials, tuning_rows = min(n_startup_trials, 2), min(tuning_rows or 3_000, 3_000)
 device = glmlib.resolve_device(device)  # "auto": CUDA when PyTorch sees a GPU
 torch.set_num_threads(cpu_threads)
 torch.manual_seed(seed)
@@ -363,6 +379,203 @@ display(
 # repeats this comparison on several random splits at full size, with a
 # LightGBM baseline, and `benchmarks/README.md` records its results.
 #
+# ## Tuning the network's width and learning rate
+#
+# The NeuralGLM above was given its width and learning rate once, by hand.
+# A search picks them on data the comparison does not use: a sample of the
+# *training* policies is split into a tuning part (80%) and a validation
+# part (20%), and each trial fits the network on the tuning part (once per seed)
+# and scores it by the mean Poisson deviance on the validation part
+# (`glmlib.nn.validation_objective`). The test policies stay out until the
+# tuned network is refitted on the whole training set. Two optuna samplers
+# get the same budget of trials: a random search, which draws the width of
+# the first hidden layer (the second keeps half of it) and the learning rate
+# log-uniformly, and the tree-structured Parzen estimator (TPE), which
+# after a few random trials proposes values where the good trials so far
+# are dense.
+
+# %%
+tune_rng = np.random.default_rng(seed + 3)  # its own stream: the draws below stay as they were
+tune_order = tune_rng.permutation(len(y))[: min(tuning_rows or len(y), len(y))]
+n_fit = int(0.8 * len(tune_order))
+fit_rows, val_rows = tune_order[:n_fit], tune_order[n_fit:]
+space = SearchSpace(width=(8, 128), learning_rate=(1e-4, 1e-2))
+objective = validation_objective(
+    models["NeuralGLM"],  # the template: each trial fits a clone with the trial's values
+    X.iloc[fit_rows],
+    y[fit_rows],
+    X.iloc[val_rows],
+    y[val_rows],
+    offset=offset[fit_rows],
+    offset_val=offset[val_rows],
+    space=space,
+    seeds=range(seed, seed + n_tuning_seeds),
+)
+hand_set = models["NeuralGLM"]
+default_values = {"width": hand_set.hidden_layer_sizes[0], "learning_rate": hand_set.learning_rate}
+default_val = objective.evaluate(default_values)
+studies, tune_seconds = {}, {}
+for name in ["random", "tpe"]:
+    tic = time.perf_counter()
+    studies[name] = make_study(name, seed=seed, n_startup_trials=n_startup_trials)
+    # a trial whose loss diverges fails (and counts against the budget) instead of stopping the search
+    studies[name].optimize(objective, n_trials=n_trials, catch=(DivergenceError,))
+    tune_seconds[name] = time.perf_counter() - tic
+trials = pd.concat(
+    {
+        name: study.trials_dataframe(attrs=("number", "value", "params"))
+        for name, study in studies.items()
+    },
+    names=["sampler"],
+).droplevel(1)
+trials.round(5)
+
+# %% tags=["remove-output"]
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for name, label in [("random", "random search"), ("tpe", "TPE")]:
+    values = trials.loc[name, "value"].fillna(np.inf).to_numpy()  # a failed trial: no value
+    axes[0].step(
+        np.arange(1, len(values) + 1), np.minimum.accumulate(values), where="post", label=label
+    )
+    axes[1].scatter(
+        trials.loc[name, "params_width"],
+        trials.loc[name, "params_learning_rate"],
+        c=trials.loc[name, "value"],
+        marker="o" if name == "random" else "^",
+        cmap="viridis",
+        label=label,
+    )
+axes[0].axhline(
+    default_val,
+    color="k",
+    ls=":",
+    label=f"hand-set {hand_set.hidden_layer_sizes}, {hand_set.learning_rate:.0e}",
+)
+axes[0].set_xlabel("trial")
+axes[0].set_ylabel("best validation deviance so far (per policy)")
+axes[0].legend(fontsize=8)
+axes[1].set_xscale("log")
+axes[1].set_yscale("log")
+axes[1].set_xlabel("width of the first hidden layer")
+axes[1].set_ylabel("learning rate")
+axes[1].legend(fontsize=8)
+fig.colorbar(axes[1].collections[0], ax=axes[1], label="validation deviance")
+fig.tight_layout()
+glue_figure("fig-tuning", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-tuning
+# :name: fig-tuning
+#
+# Left: the best mean validation deviance found after each trial by the
+# random search and by TPE (same budget, same validation policies), and the
+# validation deviance of the hand-set network (dotted). Right: the trials'
+# width and learning rate (log scales), coloured by validation deviance.
+# ```
+
+# %%
+best_name = min(studies, key=lambda name: studies[name].best_value)
+best_values = studies[best_name].best_params
+tuned = objective.estimator_for(best_values, random_state=seed)
+tic = time.perf_counter()
+tuned.fit(X, y, offset=offset)  # the whole training set, as the other models
+tuned_seconds = time.perf_counter() - tic
+tuned_unit = np.asarray(poisson.unit_deviance(y_test, tuned.predict(X_test, offset=offset_test)))
+tuned_rows = []
+for reference in ["NeuralGLM", "GLM"]:
+    diff = tuned_unit - unit_deviance[reference]
+    lo, hi = paired_interval(diff)
+    tuned_rows.append(
+        {"tuned minus": reference, "difference": diff.mean(), "95% low": lo, "95% high": hi}
+    )
+tuned_table = pd.DataFrame(tuned_rows).set_index("tuned minus")
+glue("tune_trials", n_trials)
+glue("tune_seeds", n_tuning_seeds)
+glue("tune_fit_rows", len(fit_rows))
+glue("tune_val_rows", len(val_rows))
+glue("tune_minutes", sum(tune_seconds.values()) / 60)
+glue("tuned_minus_default", float(tuned_table.loc["NeuralGLM", "difference"]))
+glue("tuned_minus_default_low", float(tuned_table.loc["NeuralGLM", "95% low"]))
+glue("tuned_minus_default_high", float(tuned_table.loc["NeuralGLM", "95% high"]))
+tuned_table.round(5)
+
+
+# %%
+def verdict(lo, hi, better, worse):
+    """Words for a paired interval of a difference in test deviance (negative: lower deviance)."""
+    if hi < 0:
+        return f"{better}: the interval lies below zero"
+    if lo > 0:
+        return f"{worse}: the interval lies above zero"
+    return "no difference the test set can resolve: the interval contains zero"
+
+
+def reached(name):
+    """Words for when a search first beat the hand-set values on validation."""
+    values = trials.loc[name, "value"].to_numpy()
+    first = next((i + 1 for i, v in enumerate(values) if v < default_val), None)
+    label = "TPE" if name == "tpe" else "the random search"
+    if first is None:
+        return f"{label} never beat the hand-set values"
+    return f"{label} first beat the hand-set values at trial {first}"
+
+
+best_random, best_tpe = studies["random"].best_value, studies["tpe"].best_value
+n_failed = int(trials["value"].isna().sum())
+vs_default, vs_glm = tuned_table.loc["NeuralGLM"], tuned_table.loc["GLM"]
+if best_tpe == best_random:
+    samplers = (
+        "both found the same best value: with the same sampler seed, TPE's start-up trials are "
+        "the random search's first trials, and neither search improved on its best start-up trial"
+        if studies["tpe"].best_trial.number < n_startup_trials
+        else "both found the same best value"
+    )
+else:
+    winner = "TPE" if best_tpe < best_random else "the random search"
+    samplers = (
+        f"differ: {winner} found the lower value, by {abs(best_tpe - best_random):.5f}; one search of "
+        "each kind on one validation split is a single draw, which a repeat with other seeds "
+        "might not confirm"
+    )
+display(
+    Markdown(
+        f"The random search reached a validation deviance of {best_random:.5f} and TPE "
+        f"{best_tpe:.5f}, against {default_val:.5f} for the hand-set network "
+        f"({hand_set.hidden_layer_sizes}, learning rate {hand_set.learning_rate:.0e}); "
+        f"{reached('random')}, and {reached('tpe')}"
+        + (f" ({n_failed} trial(s) failed with a diverging loss)" if n_failed else "")
+        + f". The two samplers {samplers}.\n\n"
+        f"The best values found ({best_name}: hidden layers {tuned.hidden_layer_sizes}, learning "
+        f"rate {best_values['learning_rate']:.1e}"
+        + (
+            "; on validation they are no better than the hand-set values, and are refitted "
+            "anyway to show what the search alone would have given"
+            if min(best_random, best_tpe) >= default_val
+            else ""
+        )
+        + f"), refitted on all training policies in "
+        f"{tuned_seconds:.1f} s, change the test deviance by {vs_default['difference']:+.5f} per "
+        f"policy from the hand-set NeuralGLM's (95% paired bootstrap interval "
+        f"[{vs_default['95% low']:+.5f}, {vs_default['95% high']:+.5f}]): "
+        + verdict(vs_default["95% low"], vs_default["95% high"], "tuning helped", "tuning hurt")
+        + f". Against the GLM the tuned network's difference is {vs_glm['difference']:+.5f} "
+        f"([{vs_glm['95% low']:+.5f}, {vs_glm['95% high']:+.5f}]): "
+        + verdict(
+            vs_glm["95% low"], vs_glm["95% high"], "better than the GLM", "worse than the GLM"
+        )
+        + ". A lower validation deviance need not carry over to the test policies: the search "
+        "saw a sample of the training policies, and with differences this small the winner on "
+        "validation can be noise."
+    )
+)
+
+# %% [markdown]
+# Each search ran {glue:}`tune_trials` trials of {glue:}`tune_seeds` fit(s)
+# on {glue:}`tune_fit_rows` training policies, scored on
+# {glue:}`tune_val_rows` validation policies; the two searches together took
+# {glue:text}`tune_minutes:.1f` minutes.
+
+# %% [markdown]
 # ## Calibration
 #
 # A model can rank policies well and still be biased in some range of
@@ -854,6 +1067,11 @@ display(
 # beMTPL97 the gains of the flexible models over a main-effects GLM are small
 # compared with the noise in claim counts, which is why each comparison
 # above comes with an interval; the benchmark repeats it on several splits.
+# Searching the NeuralGLM's width and learning rate changed its test
+# deviance by {glue:text}`tuned_minus_default:+.5f` per policy (95% interval
+# {glue:text}`tuned_minus_default_low:+.5f` to
+# {glue:text}`tuned_minus_default_high:+.5f`; negative values are a lower
+# deviance).
 # No GPU measurements of these networks have been recorded yet.
 #
 # ## Versions

@@ -17,6 +17,8 @@ train, evaluate, TrainConfig, TrainResult, DivergenceError
     to a linear predictor.
 ElasticNetProx
     The proximal (soft-threshold) step of an elastic-net penalty.
+validation_objective, SearchSpace, ValidationObjective, make_study
+    Hyperparameter tuning on a validation split (optuna; ``glmlib[tune]``).
 TabularInput, mlp, init_weights
     Building blocks: numeric columns plus categorical embeddings, a
     multilayer perceptron, He/Xavier initialisation.
@@ -38,6 +40,7 @@ from .loss import GLMLoss
 from .neural_glm import NeuralGLM
 from .penalty import ElasticNetProx
 from .training import DivergenceError, TrainConfig, TrainResult, evaluate, train
+from .tuning import SearchSpace, ValidationObjective, make_study, validation_objective
 
 __all__ = [
     "DivergenceError",
@@ -46,11 +49,15 @@ __all__ = [
     "GLMLoss",
     "LocalGLMnet",
     "NeuralGLM",
+    "SearchSpace",
     "TabularInput",
     "TrainConfig",
     "TrainResult",
+    "ValidationObjective",
     "evaluate",
     "init_weights",
+    "make_study",
     "mlp",
     "train",
+    "validation_objective",
 ]
