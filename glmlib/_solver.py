@@ -258,10 +258,14 @@ class Problem:
         fisher = self.weights * dmu * dmu / var
         return mu, score, fisher
 
-    def gradient(self, score: Any) -> Any:
-        """Gradient of the smooth loss in theta from the score weights (one X.T @ v)."""
+    def gradient(self, score: Any, features: Any = None) -> Any:
+        """Gradient of the smooth loss in theta from the score weights (one X.T @ v).
+
+        ``features``: the coefficients' part when already known (the path's
+        KKT check computed it), so that only the intercept's is formed.
+        """
         xp = self.xp
-        grad = -self.design.rmatvec(score)
+        grad = -self.design.rmatvec(score) if features is None else features
         if self.fit_intercept:
             grad = xp.concat([-self.reduce(xp.sum(score))[None], grad])
         return grad
@@ -313,6 +317,9 @@ def newton(
     reuse_last_model: bool = False,
     sampled_start: bool = False,
     warm_hess: Any = None,
+    eta: Any = None,
+    loss: float | None = None,
+    feature_grad: Any = None,
 ) -> FitResult:
     """Minimise the objective over the intercept and the columns ``cols``.
 
@@ -347,14 +354,24 @@ def newton(
         objective's actual decrease to within 25% (a chord method), and the
         fit stops when such a step is below ``tol / 10``; otherwise fresh
         Hessians take over, with the usual stopping rule.
+    eta, loss, feature_grad : optional
+        What is already known at ``theta`` (a path's previous point): the
+        linear predictor, the smooth loss and the smooth loss's gradient in
+        the coefficients of ``cols`` (without the intercept), so that the
+        first iteration makes no pass over X to form them again.
     """
     if cols is not None:
         prob = prob.restrict(cols)
     xp = prob.xp
     l1, l2 = prob.penalties()
     model = _StepModel(prob, l1, l2, inner, tol * 1e-2 if inner_tol is None else inner_tol)
-    eta = prob.eta(theta)
-    f = prob.objective(eta, theta, l1, l2)
+    if eta is None:
+        eta, loss, feature_grad = prob.eta(theta), None, None
+    if loss is None:
+        f = prob.objective(eta, theta, l1, l2)
+    else:
+        f = loss + prob.penalty(theta, l1, l2)
+        f = f if math.isfinite(f) else math.inf
     history: list[dict[str, float]] = []
     rank_deficient = False
     converged = False
@@ -369,7 +386,7 @@ def newton(
     sampled = sampled_start and prob.row_sample is not None
     for it in range(1, max_iter + 1):
         _, score, fisher = prob.working_weights(eta)
-        grad = prob.gradient(score)
+        grad = prob.gradient(score, feature_grad if it == 1 else None)
         if sampled:
             approx = prob.sampled_gram(fisher)
             if approx is None:

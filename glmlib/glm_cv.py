@@ -99,6 +99,8 @@ def regularization_path(
                 max_iter=max_iter,
                 inner=inner,
                 previous=res,
+                eta=eta,
+                loss=None if res is None else res.loss,
             )
         theta, eta, n_it = res.theta, res.eta, res.n_iter
         theta_h = to_numpy(theta)
