@@ -387,6 +387,7 @@ def newton(
     for it in range(1, max_iter + 1):
         _, score, fisher = prob.working_weights(eta)
         grad = prob.gradient(score, feature_grad if it == 1 else None)
+        score = None  # not needed past the gradient: n floats less at the peak
         if sampled:
             approx = prob.sampled_gram(fisher)
             if approx is None:
@@ -420,6 +421,7 @@ def newton(
                     continue
         on_warm_hess = False
         hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
+        fisher = None  # as score: not held through the line search
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
         ls = _line_search(prob, theta, eta, f, step, decrease)

@@ -16,7 +16,7 @@ from sklearn.base import is_classifier
 from sklearn.model_selection import check_cv
 
 from ._backend import to_numpy
-from ._design import DenseDesign, GatheredDense
+from ._design import DenseDesign
 from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs
 from ._validation import check_penalty
@@ -391,9 +391,10 @@ class GLMCV(_GLMBase):
     ) -> np.ndarray:
         """Held-out deviance per unit weight along the path for one fold.
 
-        A dense host X of at most ``_FOLD_COPY_BYTES`` is fitted on a copy of
-        the training rows and scored on a gathering view of the held-out ones;
-        otherwise the held-out rows get zero weight (X is not copied).
+        A dense host X of at most ``_FOLD_COPY_BYTES`` is split into copies
+        of the training rows (fitted) and the held-out rows (scored at each
+        point), one X's worth of memory while the fold runs; a larger X is
+        not copied: the held-out rows get zero weight instead.
         """
         b = data.backend
         xp = b.xp
@@ -421,7 +422,7 @@ class GLMCV(_GLMBase):
                     "a cross-validation fold has no training rows with positive weight"
                 )
             prob = self._problem(fold, 0.0, l1_ratio)
-            held_out = GatheredDense(design.X, b, rows=test)
+            held_out = DenseDesign(np.take(design.X, test, axis=0), b)
             y_test, w_test, off_test = data.y[test], data.w[test], data.offset[test]
             w_sum = float(np.sum(w_test))
             start = int(self.fit_intercept)
