@@ -249,7 +249,9 @@ class Problem:
         link, fam = self.family.link, self.family
         mu = self.mean(eta)
         if fam.natural_link:  # d mu / d eta = V(mu): no derivative or division needed
-            return mu, self.weights * (self.y - mu), self.weights * fam.variance(mu)
+            score = self.y - mu
+            score *= self.weights  # in place: one n-vector fewer at once
+            return mu, score, self.weights * fam.variance(mu)
         dmu = link.inverse_deriv(eta)
         var = fam.variance(mu)
         tiny = float(xp.finfo(var.dtype).tiny) ** 0.5
@@ -272,7 +274,11 @@ class Problem:
 
     def full_gradient(self, eta: Any) -> Any:
         """Gradient of the smooth loss in all p coefficients (for KKT checks)."""
-        _, score, _ = self.working_weights(eta)
+        if self.family.natural_link:  # the score weights only, no Fisher weights
+            score = self.y - self.mean(eta)
+            score *= self.weights
+        else:
+            score = self.working_weights(eta)[1]
         return -self.design.rmatvec(score)
 
 
@@ -385,7 +391,8 @@ def newton(
         return FitResult(theta, eta, 0, True, f, False, history)
     sampled = sampled_start and prob.row_sample is not None
     for it in range(1, max_iter + 1):
-        _, score, fisher = prob.working_weights(eta)
+        ls = x_step = None  # the last step's X @ step is not held through this iteration
+        score, fisher = prob.working_weights(eta)[1:]  # mu is not kept (n floats)
         grad = prob.gradient(score, feature_grad if it == 1 else None)
         score = None  # not needed past the gradient: n floats less at the peak
         if sampled:
