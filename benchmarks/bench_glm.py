@@ -75,7 +75,14 @@ from statsmodels.base._penalties import L2  # noqa: E402
 import glmlib  # noqa: E402
 from glmlib.datasets import make_glm  # noqa: E402
 
-PROBLEMS = ("logistic_l2", "logistic_l1", "poisson_l2", "logistic_l1_path", "sparse_onehot")
+PROBLEMS = (
+    "logistic_l2",
+    "logistic_l1",
+    "poisson_l2",
+    "logistic_l1_path",
+    "sparse_onehot",
+    "logistic_l1_cv",
+)
 LIBRARIES = ("glmlib", "glum", "sklearn", "statsmodels")
 # Relative objective gap under which a solution counts as "the same optimum".
 GAP_OK = 1e-6
@@ -97,6 +104,7 @@ class Problem:
     l1_ratio: float
     alphas: np.ndarray | None = None  # set for a regularisation path
     frame: pd.DataFrame | None = None  # categorical DataFrame view of X (for glum)
+    folds: list[tuple[np.ndarray, np.ndarray]] | None = None  # set for cross-validation
 
     @property
     def n(self) -> int:
@@ -108,12 +116,17 @@ class Problem:
 
     @property
     def is_path(self) -> bool:
-        return self.alphas is not None
+        return self.alphas is not None and self.folds is None
+
+    @property
+    def is_cv(self) -> bool:
+        return self.folds is not None
 
     def head(self, rows: int) -> Problem:
         """The same problem on the first ``rows`` rows (for warm-up fits)."""
         rows = min(rows, self.n)
         frame = None if self.frame is None else self.frame.iloc[:rows]
+        folds = None if self.folds is None else cv_folds(rows, len(self.folds))
         return Problem(
             self.name,
             self.description,
@@ -124,6 +137,7 @@ class Problem:
             self.l1_ratio,
             self.alphas,
             frame,
+            folds,
         )
 
 
@@ -192,7 +206,30 @@ def make_problem(name: str, quick: bool = False, scale: float = 1.0) -> Problem:
             0.0,
             frame=frame,
         )
+    if name == "logistic_l1_cv":
+        n, n_alphas = (2_000, 20) if quick else (round(100_000 * scale), 50)
+        X, y, _ = make_glm(n, 100, "binomial", n_informative=20, random_state=4)
+        alphas = lasso_alpha_grid(X, y, n_alphas=n_alphas, eps=1e-3)
+        return Problem(
+            name,
+            f"dense logistic L1 5-fold CV, n={n:,}, p=100, {n_alphas} alphas "
+            f"{alphas[0]:.3g} .. {alphas[-1]:.3g}",
+            "binomial",
+            X,
+            y,
+            float(alphas[-1]),
+            1.0,
+            alphas=alphas,
+            folds=cv_folds(n, 5),
+        )
     raise ValueError(f"unknown problem {name!r}; choose from {PROBLEMS}")
+
+
+def cv_folds(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled K-fold (train, test) row indices, given to every library alike."""
+    from sklearn.model_selection import KFold
+
+    return list(KFold(k, shuffle=True, random_state=0).split(np.zeros((n, 1))))
 
 
 def lasso_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int, eps: float) -> np.ndarray:
@@ -263,7 +300,12 @@ def objective(prob: Problem, intercept: float, coef: np.ndarray, alpha: float) -
 
 
 def objectives(prob: Problem, fit: dict[str, Any]) -> np.ndarray:
-    """F at every alpha of the problem (one value for a single fit)."""
+    """F at every alpha of the problem (one value for a single fit).
+
+    For cross-validation: F of the refit at the alpha the library chose.
+    """
+    if prob.is_cv:
+        return np.array([objective(prob, fit["intercept"], fit["coef"], fit["alpha"])])
     if prob.is_path:
         assert prob.alphas is not None
         return np.array(
@@ -299,6 +341,43 @@ def glmlib_path(prob: Problem, tol: float) -> dict[str, Any]:
         prob.X, prob.y, family=prob.family, l1_ratio=prob.l1_ratio, alphas=prob.alphas, tol=tol
     )
     return {"intercepts": path.intercept, "coefs": path.coef, "n_iter": int(path.n_iter.sum())}
+
+
+def glmlib_cv(prob: Problem, tol: float, n_jobs: int = 1) -> dict[str, Any]:
+    """``glmlib.GLMCV`` with the problem's alphas and folds (paths on each fold, then the refit)."""
+    kw = {"n_jobs": n_jobs} if "n_jobs" in glmlib.GLMCV().get_params() else {}
+    m = glmlib.GLMCV(
+        family=prob.family, l1_ratio=prob.l1_ratio, alphas=prob.alphas, cv=prob.folds, tol=tol, **kw
+    )
+    m.fit(prob.X, prob.y)
+    k = int(np.flatnonzero(prob.alphas == m.alpha_)[0]) if prob.alphas is not None else -1
+    return {
+        "intercept": m.intercept_,
+        "coef": m.coef_,
+        "alpha": m.alpha_,
+        "note": f"alpha_ = alphas[{k}]",
+    }
+
+
+def glum_cv(prob: Problem, tol: float) -> dict[str, Any]:
+    """glum's ``GeneralizedLinearRegressorCV`` with the same alphas and folds, one job."""
+    m = glum.GeneralizedLinearRegressorCV(
+        family=prob.family,
+        l1_ratio=prob.l1_ratio,
+        alphas=prob.alphas,
+        cv=prob.folds,
+        gradient_tol=tol,
+        solver="irls-cd",
+        n_jobs=1,
+    )
+    m.fit(prob.X, prob.y)
+    k = int(np.flatnonzero(prob.alphas == m.alpha_)[0]) if prob.alphas is not None else -1
+    return {
+        "intercept": m.intercept_,
+        "coef": m.coef_,
+        "alpha": m.alpha_,
+        "note": f"alpha_ = alphas[{k}]",
+    }
 
 
 def glum_fit(prob: Problem, tol: float, frame: bool = False) -> dict[str, Any]:
@@ -451,6 +530,10 @@ def _only_path(prob: Problem) -> str | None:
     return None if prob.is_path else ""
 
 
+def _only_cv(prob: Problem) -> str | None:
+    return None if prob.is_cv else ""
+
+
 def _only_frame(prob: Problem) -> str | None:
     """Problems that also come as a categorical DataFrame (sparse_onehot)."""
     return None if prob.frame is not None else ""
@@ -513,6 +596,9 @@ TOLERANCES: dict[str, float] = {
     "statsmodels (penalized Newton)": 1e-4,
     # Not swept (it runs only at --quick sizes); statsmodels' default is 1e-7.
     "statsmodels (fit_regularized)": 1e-8,
+    # Cross-validation: the path runners' settings.
+    "glmlib (GLMCV)": 1e-4,
+    "glum (GeneralizedLinearRegressorCV)": 1e-4,
 }
 # Problem-specific exceptions to TOLERANCES (same rule).
 TOLERANCE_OVERRIDES: dict[tuple[str, str], float] = {
@@ -522,6 +608,8 @@ TOLERANCE_OVERRIDES: dict[tuple[str, str], float] = {
 
 def runners() -> list[Runner]:
     def make(label: str, library: str, fit: Any, applies: Any, **kw: Any) -> Runner:
+        if applies is not _only_cv:  # single fits and paths: not on cross-validation problems
+            applies = _not_cv(applies)
         return Runner(label, library, lambda prob, tol: fit(prob, tol, **kw), applies)
 
     out = [
@@ -541,7 +629,13 @@ def runners() -> list[Runner]:
         out.append(make(label, "sklearn", sklearn_path, _only_path, solver=solver))
     out.append(make("statsmodels (penalized Newton)", "statsmodels", statsmodels_ridge, _sm_dense))
     out.append(make("statsmodels (fit_regularized)", "statsmodels", statsmodels_enet, _sm_enet))
+    out.append(make("glmlib (GLMCV)", "glmlib", glmlib_cv, _only_cv))
+    out.append(make("glum (GeneralizedLinearRegressorCV)", "glum", glum_cv, _only_cv))
     return out
+
+
+def _not_cv(applies: Callable[[Problem], str | None]) -> Callable[[Problem], str | None]:
+    return lambda prob: "" if prob.is_cv else applies(prob)
 
 
 # ---------------------------------------------------------------------- harness
@@ -550,11 +644,14 @@ def _child(conn: Any, runner: Runner, prob: Problem) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             runner.fit(prob.head(WARMUP_ROWS), runner.tol_for(prob))
+        rss_before = _reset_peak_rss()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             t0 = time.perf_counter()
             out = runner.fit(prob, runner.tol_for(prob))
             seconds = time.perf_counter() - t0
+        if rss_before is not None:
+            out["extra_peak_mb"] = (_status_kb("VmHWM") - rss_before) / 1024
         msgs = sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})
         conven = any(issubclass(w.category, ConvergenceWarning) for w in caught)
         conn.send(("ok", seconds, out, msgs, conven))
@@ -562,6 +659,26 @@ def _child(conn: Any, runner: Runner, prob: Problem) -> None:
         conn.send(("error", traceback.format_exc(limit=6)))
     finally:
         conn.close()
+
+
+def _status_kb(field: str) -> int:
+    """A field of /proc/self/status in kB (VmRSS: resident now, VmHWM: peak since reset)."""
+    with open("/proc/self/status") as fh:
+        return int(next(line.split()[1] for line in fh if line.startswith(field + ":")))
+
+
+def _reset_peak_rss() -> int | None:
+    """Reset this process's peak RSS to its current RSS; return that RSS in kB (None: no /proc).
+
+    The forked child starts with the parent's pages (X, y) resident, so the
+    peak of the fit above this value is the fit's own extra memory.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return _status_kb("VmRSS")
+    except OSError:
+        return None
 
 
 def run_once(runner: Runner, prob: Problem, cap: float) -> tuple[str, Any]:
@@ -676,6 +793,9 @@ def summarise(prob: Problem, entries: list[Entry]) -> list[dict[str, Any]]:
             row["note"] = e.fit.get("note")
             coef = e.fit["coef"] if not prob.is_path else e.fit["coefs"][-1]
             row["nonzero"] = int(np.count_nonzero(np.abs(np.asarray(coef)) > 0))
+            if e.fit.get("extra_peak_mb") is not None:
+                row["extra_peak_mb"] = e.fit["extra_peak_mb"]
+                row["extra_peak_share_of_X"] = e.fit["extra_peak_mb"] * 2**20 / _nbytes(prob.X)
             if ref_obj is not None:
                 gap = (obj - ref_obj) / np.abs(ref_obj)
                 row["gap"] = float(np.max(gap))  # worst over the path
@@ -686,6 +806,12 @@ def summarise(prob: Problem, entries: list[Entry]) -> list[dict[str, Any]]:
     return rows
 
 
+def _nbytes(X: Any) -> int:
+    if sp.issparse(X):
+        return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    return int(X.nbytes)
+
+
 def _fmt(x: Any, spec: str, empty: str = "") -> str:
     return empty if x is None else format(x, spec)
 
@@ -693,12 +819,12 @@ def _fmt(x: Any, spec: str, empty: str = "") -> str:
 def table(is_path: bool, rows: list[dict[str, Any]], markdown: bool) -> str:
     """The results of one problem as a plain-text or Markdown table."""
     gap_name = "gap (max over path)" if is_path else "gap"
-    head = ["library", "seconds", "x glmlib", gap_name, "tol", "iters", "note"]
+    head = ["library", "seconds", "x glmlib", gap_name, "tol", "iters", "extra MB", "note"]
     lines = []
     for r in rows:
         if r["status"] in ("n/a", "error") or (r["status"] == "capped" and not r["times"]):
             seconds = "n/a" if r["status"] == "n/a" else r["status"]
-            cells = [r["label"], seconds, "", "", "", "", r["detail"]]
+            cells = [r["label"], seconds, "", "", "", "", "", r["detail"]]
         else:
             note = [str(r.get("note") or "")]
             if r["convergence_warning"]:
@@ -712,6 +838,7 @@ def table(is_path: bool, rows: list[dict[str, Any]], markdown: bool) -> str:
                 _fmt(r.get("gap"), "+.1e"),
                 _fmt(r.get("tol"), ".0e"),
                 _fmt(r.get("n_iter"), "d") if isinstance(r.get("n_iter"), int) else "",
+                _mem_cell(r),
                 "; ".join(x for x in note if x),
             ]
         lines.append(cells)
@@ -758,6 +885,14 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "met": bool(speedup >= factor and gap >= -GAP_OK),
         }
     return out
+
+
+def _mem_cell(r: dict[str, Any]) -> str:
+    """Extra peak RSS of the timed fit (first repeat) and its share of X's bytes."""
+    mb = r.get("extra_peak_mb")
+    if mb is None:
+        return ""
+    return f"{mb:.0f} ({100 * r['extra_peak_share_of_X']:.0f}% of X)"
 
 
 def target_text(tgt: dict[str, Any]) -> str:
@@ -866,6 +1001,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test, < 1 min)")
     ap.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="rows as a multiple of the full size (2: n = 2e6 for the memory measurements)",
+    )
+    ap.add_argument(
         "--repeats",
         type=int,
         default=None,
@@ -902,7 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"environment": env, "args": vars(args), "problems": {}}
     for name in args.problems:
         t0 = time.perf_counter()
-        prob = make_problem(name, args.quick)
+        prob = make_problem(name, args.quick, args.scale)
         print(f"\n## {name}: {prob.description}  (data built in {time.perf_counter() - t0:.1f} s)")
         entries = bench_problem(
             prob, args.libraries, args.repeats, args.cap_seconds, args.budget_seconds

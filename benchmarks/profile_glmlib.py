@@ -2,6 +2,7 @@
 
     python benchmarks/profile_glmlib.py logistic_l2 --threads 1
     python benchmarks/profile_glmlib.py logistic_l1_path --scale 0.1 --sort tottime --lines 20
+    python benchmarks/profile_glmlib.py logistic_l1_cv --threads 1 --sort tottime
 
 Prints the wall time, the top functions and who calls the usual hot spots
 (the Gram matrix, column subsets, column standard deviations).
@@ -23,7 +24,14 @@ from _threads import apply_thread_limit  # noqa: E402  (before NumPy loads)
 if __name__ == "__main__":
     apply_thread_limit(sys.argv)
 
-from bench_glm import PROBLEMS, TOLERANCES, glmlib_fit, glmlib_path, make_problem  # noqa: E402
+from bench_glm import (  # noqa: E402
+    PROBLEMS,
+    TOLERANCES,
+    glmlib_cv,
+    glmlib_fit,
+    glmlib_path,
+    make_problem,
+)
 
 
 def main() -> int:
@@ -36,7 +44,7 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=30)
     args = ap.parse_args()
     prob = make_problem(args.problem, scale=args.scale)
-    fit = glmlib_path if prob.is_path else glmlib_fit
+    fit = glmlib_cv if prob.is_cv else glmlib_path if prob.is_path else glmlib_fit
     fit(prob.head(2000), args.tol)  # warm-up: imports and numba caches
     profiler = cProfile.Profile()
     profiler.enable()

@@ -7,8 +7,12 @@ scipy.sparse designs cost time proportional to the number of non-zeros and are
 never densified. Vectors are float64; X keeps its own dtype (float32 or
 float64): each block of X'DX is formed in X's dtype and the blocks are summed
 in float64 (the scipy.sparse kernel accumulates in float64 throughout).
-Screened fits work on a column subset, materialised once per solve by
-``subset`` rather than gathered on every pass.
+Screened fits work on a column subset. On the host a small subset (at most
+1/8 of X's bytes, or 64 MB) is copied once, into a buffer that later subsets
+extend column by column when they only add columns (the path's working sets
+grow); a larger one, and the row samples of sampled Hessians, are views that
+gather their rows and columns block by block, in cache, on every pass, so a
+fit's extra memory stays a fraction of X's size.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ __all__ = ["DenseDesign", "ScipySparseDesign", "TorchSparseDesign", "make_design
 # kernel launches are.
 _CHUNK_ELEMENTS = 262_144
 _DEVICE_CHUNK_ELEMENTS = 16_777_216
+# Host column subsets are copied (contiguous, read fast by every later pass)
+# when the copy takes at most this share of X's bytes or at most this many
+# bytes; larger ones are gathered block by block on each pass.
+_SUBSET_COPY_SHARE = 0.125
+_SUBSET_COPY_BYTES = 64 * 2**20
 
 
 class DenseDesign(AllRowsHere):
@@ -53,20 +62,65 @@ class DenseDesign(AllRowsHere):
     def _cast(self, v: Any) -> Any:
         return self.xp.astype(v, self.dtype) if v.dtype != self.dtype else v
 
-    def subset(self, cols: Any) -> DenseDesign:
-        """The design of X[:, cols], copied once so later passes read contiguous memory.
+    def subset(self, cols: Any) -> Any:
+        """The design of X[:, cols].
 
-        The last subset is kept: consecutive points of a path often screen in
-        the same columns.
+        On a GPU, a copy. On the host, a copy when it is small (see
+        ``_SUBSET_COPY_SHARE``), kept in a buffer: when ``cols`` extends the
+        previous subset's columns (same order, more at the end) or is a
+        prefix of them, only the new columns are gathered. A larger subset
+        is a :class:`GatheredDense` view (no copy). The last subset is kept:
+        consecutive points of a path often screen in the same columns.
         """
         if cols is None:
             return self
-        return _last_subset(
-            self, cols, lambda: DenseDesign(self.xp.take(self.X, cols, axis=1), self.backend)
-        )
+        if not self._on_host:
+            return _last_subset(
+                self, cols, lambda: DenseDesign(self.xp.take(self.X, cols, axis=1), self.backend)
+            )
+        key = np.asarray(cols, dtype=np.int64)
+        last = getattr(self, "_last_subset", None)
+        if last is not None and np.array_equal(last[0], key):
+            return last[1]
+        sub = self._host_subset(key)
+        self._last_subset = (key, sub)
+        return sub
 
-    def rows(self, idx: Any) -> DenseDesign:
-        """The design of X[idx] (a copy of those rows)."""
+    @property
+    def _on_host(self) -> bool:
+        return isinstance(self.X, np.ndarray) and self.X.ndim == 2
+
+    def _host_subset(self, cols: np.ndarray) -> Any:
+        """A buffered copy of X[:, cols] when small enough, else a gathering view."""
+        k = cols.shape[0]
+        nbytes = self.n * k * self.X.itemsize
+        if nbytes > max(_SUBSET_COPY_SHARE * self.X.nbytes, _SUBSET_COPY_BYTES):
+            return GatheredDense(self.X, self.backend, cols=cols)
+        buf = getattr(self, "_subset_buffer", None)
+        if buf is not None:
+            order, store = buf
+            m = order.shape[0]
+            if k <= m and np.array_equal(order[:k], cols):  # a prefix: a view
+                return DenseDesign(store[:, :k], self.backend)
+            if k <= store.shape[1] and np.array_equal(order, cols[:m]):  # extends it
+                _gather_columns(self.X, cols[m:], store, m)
+                self._subset_buffer = (cols, store)
+                return DenseDesign(store[:, :k], self.backend)
+        # Room for the working set to grow without another full copy.
+        cap = min(self.p, max(k + 8, k + k // 2))
+        if self.n * cap * self.X.itemsize > max(
+            _SUBSET_COPY_SHARE * self.X.nbytes, _SUBSET_COPY_BYTES
+        ):
+            cap = k
+        store = np.empty((self.n, cap), dtype=self.X.dtype)
+        _gather_columns(self.X, cols, store, 0)
+        self._subset_buffer = (cols, store)
+        return DenseDesign(store[:, :k], self.backend)
+
+    def rows(self, idx: Any) -> Any:
+        """The design of X[idx]: a gathering view on the host, a copy of those rows on a GPU."""
+        if self._on_host:
+            return GatheredDense(self.X, self.backend, rows=np.asarray(idx, dtype=np.int64))
         return DenseDesign(self.xp.take(self.X, idx, axis=0), self.backend)
 
     @property
@@ -147,6 +201,110 @@ class DenseDesign(AllRowsHere):
         if not intercept:
             return g
         return _with_intercept(xp, g, col, xp.sum(d))
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_columns(X, cols, out, first):  # pragma: no cover - compiled
+    """out[:, first + j] = X[:, cols[j]] for a C-ordered X (rows in order)."""
+    for i in range(X.shape[0]):
+        for j in range(cols.shape[0]):
+            out[i, first + j] = X[i, cols[j]]
+
+
+class GatheredDense(AllRowsHere):
+    """X[rows][:, cols] of a host (NumPy) X without copying it.
+
+    Every product gathers one block of rows at a time (a few MB, in cache)
+    and works on it, so the view costs no memory beyond one block. With all
+    rows, ``matvec`` and ``rmatvec`` use the whole of X (a product with
+    zeros in the other columns reads the same memory as a gather would).
+    ``rows`` are kept in increasing order by the caller (row samples).
+    """
+
+    can_sample_rows = False
+
+    def __init__(self, X: np.ndarray, backend: Backend, rows: Any = None, cols: Any = None) -> None:
+        self.X = X
+        self.backend = backend
+        self.xp = backend.xp
+        self.rows_idx = rows
+        self.cols = cols
+        self.n = X.shape[0] if rows is None else int(rows.shape[0])
+        self.p = X.shape[1] if cols is None else int(cols.shape[0])
+        self.dtype = X.dtype
+        self.is_sparse = False
+        self._reduced = np.finfo(X.dtype).bits < 64
+
+    def subset(self, cols: Any) -> Any:
+        if cols is None:
+            return self
+        cols = np.asarray(cols, dtype=np.int64)
+        mine = cols if self.cols is None else self.cols[cols]
+        return _last_subset(
+            self, cols, lambda: GatheredDense(self.X, self.backend, self.rows_idx, mine)
+        )
+
+    def _blocks(self) -> Any:
+        """(start, stop, X[rows][start:stop][:, cols]) over blocks of this view's rows."""
+        chunk = _chunk_rows(self.X.shape[1], True)
+        for start in range(0, self.n, chunk):
+            stop = min(start + chunk, self.n)
+            if self.rows_idx is None:
+                block = self.X[start:stop]
+            else:
+                block = np.take(self.X, self.rows_idx[start:stop], axis=0)
+            if self.cols is not None:
+                block = np.take(block, self.cols, axis=1)
+            yield start, stop, block
+
+    def _scatter(self, beta: np.ndarray) -> np.ndarray:
+        full = np.zeros(self.X.shape[1])
+        full[self.cols] = beta
+        return full
+
+    def matvec(self, beta: Any) -> Any:
+        beta = np.asarray(beta, dtype=np.float64)
+        if self.rows_idx is None and not self._reduced:
+            b = beta if self.cols is None else self._scatter(beta)
+            return np.asarray(self.X @ b, dtype=np.float64)
+        out = np.empty(self.n)
+        for start, stop, block in self._blocks():
+            out[start:stop] = block.astype(np.float64, copy=False) @ beta
+        return out
+
+    def rmatvec(self, v: Any) -> Any:
+        v = np.asarray(v, dtype=np.float64)
+        if self.rows_idx is None and not self._reduced:
+            full = np.asarray(self.X.T @ v.astype(self.dtype, copy=False), dtype=np.float64)
+            return full if self.cols is None else full[self.cols]
+        out = np.zeros(self.p)
+        for start, stop, block in self._blocks():
+            out += block.astype(np.float64, copy=False).T @ v[start:stop]
+        return out
+
+    def gram(self, d: Any, intercept: bool = True) -> Any:
+        """[1, X].T diag(d) [1, X] of the view, one gathered block at a time (float64 sums)."""
+        sqrt_d = np.sqrt(np.asarray(d, dtype=np.float64))
+        g = np.zeros((self.p, self.p))
+        col = np.zeros(self.p)
+        for start, stop, block in self._blocks():
+            s = sqrt_d[start:stop].astype(self.dtype, copy=False)
+            block = block * s[:, None]
+            g += (block.T @ block).astype(np.float64, copy=False)
+            if intercept:
+                col += (block.T @ s).astype(np.float64, copy=False)
+        if not intercept:
+            return g
+        return _with_intercept(self.xp, g, col, np.sum(d))
+
+    def column_range(self) -> np.ndarray:
+        top = np.full(self.p, -np.inf)
+        bottom = np.full(self.p, np.inf)
+        for _, _, block in self._blocks():
+            if block.shape[0]:
+                top = np.maximum(top, block.max(axis=0))
+                bottom = np.minimum(bottom, block.min(axis=0))
+        return (top - bottom).astype(np.float64)
 
 
 @numba.njit(cache=True, nogil=True)

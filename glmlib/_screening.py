@@ -37,6 +37,20 @@ def scatter(prob: Problem, theta: Any, cols: Any) -> Any:
     return full
 
 
+def _ordered(strong: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """The indices of ``strong``: those in ``order`` first (in that order), then the others.
+
+    Sorted when it is every column (a fit over all columns reports its
+    Hessian in column order).
+    """
+    cols = np.flatnonzero(strong)
+    if order is None or cols.size == strong.size:
+        return cols
+    kept = order[strong[order]]
+    new = np.setdiff1d(cols, kept, assume_unique=True)
+    return np.concatenate([kept, new]).astype(np.int64)
+
+
 def _dev(a: Any) -> Any:
     import array_api_compat
 
@@ -58,6 +72,8 @@ def screened_newton(
     reuse_last_model: bool = True,
     sampled_start: bool = False,
     previous: FitResult | None = None,
+    eta: Any = None,
+    loss: float | None = None,
 ) -> tuple[FitResult, np.ndarray]:
     """Fit at penalty ``alpha`` from ``theta`` (all columns) with screening.
 
@@ -65,7 +81,14 @@ def screened_newton(
     over all columns) and the gradient at the solution. ``sampled_start``
     applies to the first working set's solve only (later ones start close
     to their solution). ``previous`` is the fit at the preceding path point:
-    when the working set is the same, its Hessian is tried first.
+    when the working set is the same, its Hessian is tried first. ``eta``
+    and ``loss`` (the linear predictor and smooth loss at ``theta``), when
+    given, spare the first solve a pass over X; with ``grad`` they are what
+    the previous point's KKT check already computed.
+
+    The working set's columns are ordered as the previous point's (those
+    still in it), then the new ones: a design that keeps a copy of the
+    previous columns then only adds the new ones.
     """
     xp = prob.xp
     b = prob.backend
@@ -83,8 +106,9 @@ def screened_newton(
         strong = np.ones(p, dtype=bool)
     n_iter = 0
     history: list[dict[str, float]] = []
+    order = None if previous is None else previous.hess_cols
     while True:
-        cols_h = np.flatnonzero(strong)
+        cols_h = _ordered(strong, order)
         cols = b.asarray(cols_h.astype(np.int64))
         warm_hess = None
         if previous is not None and previous.hess_cols is not None:
@@ -103,6 +127,9 @@ def screened_newton(
             reuse_last_model=reuse_last_model,
             sampled_start=sampled_start and n_iter == 0,
             warm_hess=warm_hess,
+            eta=eta,
+            loss=loss,
+            feature_grad=None if eta is None else b.asarray(grad[cols_h], dtype=np.float64),
         )
         n_iter += res.n_iter
         history.extend(res.history)
@@ -114,5 +141,6 @@ def screened_newton(
         if not np.any(violators):
             break
         strong |= violators
+        order, eta, loss = cols_h, res.eta, res.loss
     fit = replace(res, theta=theta, n_iter=n_iter, history=history)
     return fit, grad

@@ -277,7 +277,9 @@ class Problem:
         link, fam = self.family.link, self.family
         mu = self.mean(eta)
         if fam.natural_link:  # d mu / d eta = V(mu): no derivative or division needed
-            score, fisher = self.weights * (self.y - mu), self.weights * fam.variance(mu)
+            score = self.y - mu
+            score *= self.weights  # in place: one n-vector fewer at once
+            fisher = self.weights * fam.variance(mu)
         else:
             dmu = link.inverse_deriv(eta)
             var = fam.variance(mu)
@@ -290,17 +292,25 @@ class Problem:
             score, fisher = xp.where(counted, score, 0.0), xp.where(counted, fisher, 0.0)
         return mu, score, fisher
 
-    def gradient(self, score: Any) -> Any:
-        """Gradient of the smooth loss in theta from the score weights (one X.T @ v)."""
+    def gradient(self, score: Any, features: Any = None) -> Any:
+        """Gradient of the smooth loss in theta from the score weights (one X.T @ v).
+
+        ``features``: the coefficients' part when already known (the path's
+        KKT check computed it), so that only the intercept's is formed.
+        """
         xp = self.xp
-        grad = -self.design.rmatvec(score)
+        grad = -self.design.rmatvec(score) if features is None else features
         if self.fit_intercept:
             grad = xp.concat([-self.reduce(xp.sum(score))[None], grad])
         return grad
 
     def full_gradient(self, eta: Any) -> Any:
         """Gradient of the smooth loss in all p coefficients (for KKT checks)."""
-        _, score, _ = self.working_weights(eta)
+        if self.family.natural_link:  # the score weights only, no Fisher weights
+            score = self.y - self.mean(eta)
+            score *= self.weights
+        else:
+            score = self.working_weights(eta)[1]
         return -self.design.rmatvec(score)
 
 
@@ -345,6 +355,9 @@ def newton(
     reuse_last_model: bool = False,
     sampled_start: bool = False,
     warm_hess: Any = None,
+    eta: Any = None,
+    loss: float | None = None,
+    feature_grad: Any = None,
 ) -> FitResult:
     """Minimise the objective over the intercept and the columns ``cols``.
 
@@ -379,14 +392,24 @@ def newton(
         objective's actual decrease to within 25% (a chord method), and the
         fit stops when such a step is below ``tol / 10``; otherwise fresh
         Hessians take over, with the usual stopping rule.
+    eta, loss, feature_grad : optional
+        What is already known at ``theta`` (a path's previous point): the
+        linear predictor, the smooth loss and the smooth loss's gradient in
+        the coefficients of ``cols`` (without the intercept), so that the
+        first iteration makes no pass over X to form them again.
     """
     if cols is not None:
         prob = prob.restrict(cols)
     xp = prob.xp
     l1, l2 = prob.penalties()
     model = _StepModel(prob, l1, l2, inner, tol * 1e-2 if inner_tol is None else inner_tol)
-    eta = prob.eta(theta)
-    f = prob.objective(eta, theta, l1, l2)
+    if eta is None:
+        eta, loss, feature_grad = prob.eta(theta), None, None
+    if loss is None:
+        f = prob.objective(eta, theta, l1, l2)
+    else:
+        f = loss + prob.penalty(theta, l1, l2)
+        f = f if math.isfinite(f) else math.inf
     history: list[dict[str, float]] = []
     rank_deficient = False
     converged = False
@@ -400,8 +423,10 @@ def newton(
         return FitResult(theta, eta, 0, True, f, False, history)
     sampled = sampled_start and prob.row_sample is not None
     for it in range(1, max_iter + 1):
-        _, score, fisher = prob.working_weights(eta)
-        grad = prob.gradient(score)
+        ls = x_step = None  # the last step's X @ step is not held through this iteration
+        score, fisher = prob.working_weights(eta)[1:]  # mu is not kept (n floats)
+        grad = prob.gradient(score, feature_grad if it == 1 else None)
+        score = None  # not needed past the gradient: n floats less at the peak
         if sampled:
             approx = prob.sampled_gram(fisher)
             if approx is None:
@@ -435,6 +460,7 @@ def newton(
                     continue
         on_warm_hess = False
         hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
+        fisher = None  # as score: not held through the line search
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
         ls = _line_search(prob, theta, eta, f, step, decrease)

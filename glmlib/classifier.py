@@ -273,7 +273,7 @@ class GLMClassifierCV(_BinaryClassifierMixin, GLMCV):
     ----------
     l1_ratio : float, default=1.0
         Elastic-net mixing (1 = lasso).
-    n_alphas, alphas, eps, cv, random_state, progress
+    n_alphas, alphas, eps, cv, random_state, progress, n_jobs
         As in :class:`glmlib.GLMCV`.
     link : {"logit", "probit", "cloglog", "log"} or Link, default="logit"
     fit_intercept, penalty_factor, solver, max_iter, tol, device, backend, formula, drop_first, \
@@ -318,6 +318,7 @@ precision
         formula: str | None = None,
         drop_first: bool | str = "auto",
         precision: str | None = None,
+        n_jobs: int = 1,
     ) -> None:
         self.l1_ratio = l1_ratio
         self.n_alphas = n_alphas
@@ -337,3 +338,4 @@ precision
         self.formula = formula
         self.drop_first = drop_first
         self.precision = precision
+        self.n_jobs = n_jobs

@@ -55,8 +55,24 @@ def _xlogy_ratio(y: Any, mu: Any) -> Any:
     return y * xp.log(xp.clip(y, tiny, None) / mu)
 
 
-def _softplus(z: Any) -> Any:
-    """log(1 + exp(z)) without overflow or cancellation."""
+def _softplus(z: Any, overwrite: bool = False) -> Any:
+    """log(1 + exp(z)) without overflow or cancellation.
+
+    On NumPy the work is done in place (in ``z`` itself when ``overwrite``),
+    so that at most one temporary of z's size exists besides the result:
+    the loss of a large fit is where its memory peaks.
+    """
+    if isinstance(z, np.ndarray):
+        out = np.abs(z)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        np.log1p(out, out=out)
+        if overwrite:
+            np.maximum(z, 0.0, out=z)
+            out += z
+        else:
+            out += np.maximum(z, 0.0)
+        return out
     xp = namespace(z)
     return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
 
@@ -307,7 +323,7 @@ class Binomial(Family):
         eps = float(namespace(eta).finfo(eta.dtype).eps)
         ok, eta = _finite_within(eta, math.log((1.0 - eps) / eps))
         if state["sign"] is not None:
-            value = w @ _softplus(state["sign"] * eta)
+            value = w @ _softplus(state["sign"] * eta, overwrite=True)
         else:
             value = state["wy"] @ _softplus(-eta) + state["w1y"] @ _softplus(eta)
             value = value + state["constant"]

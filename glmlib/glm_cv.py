@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from copy import copy
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -13,6 +16,7 @@ from sklearn.base import is_classifier
 from sklearn.model_selection import check_cv
 
 from ._backend import to_numpy
+from ._design import DenseDesign
 from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs
 from ._validation import check_penalty
@@ -25,6 +29,10 @@ __all__ = ["GLMCV", "GLMPath", "alpha_max", "glm_path", "regularization_path"]
 # l1_ratio were at least this.
 _MIN_L1_RATIO_FOR_GRID = 1e-3
 _ALPHA_MAX_NUDGE = 1e-12
+# A fold's training rows of a dense host X are copied (passes then skip the
+# held-out rows, about 1/K of the work) when X takes at most this many bytes;
+# a larger X is never copied: held-out rows get zero weight instead.
+_FOLD_COPY_BYTES = 2**30
 
 
 def alpha_max(prob: Problem, eta_null: Any, l1_ratio: float, pf: np.ndarray) -> float:
@@ -55,6 +63,7 @@ def regularization_path(
     solver: str,
     progress: Any = None,
     on_point: Callable[[int, Any], None] | None = None,
+    on_theta: Callable[[int, Any], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Warm-started path over decreasing ``alphas`` with strong-rule screening.
 
@@ -62,7 +71,8 @@ def regularization_path(
     rules with a KKT check), warm-started from the previous one.
     ``on_point(k, eta)`` receives each point's linear predictor as it is
     found (cross-validation scores held-out rows from it), so that the path
-    never holds all of them.
+    never holds all of them; ``on_theta(k, theta)`` its parameters
+    (intercept first, then all p coefficients).
 
     Returns (coefs (n_alphas, p), intercepts (n_alphas,), iterations per point).
     """
@@ -99,6 +109,8 @@ def regularization_path(
                 max_iter=max_iter,
                 inner=inner,
                 previous=res,
+                eta=eta,
+                loss=None if res is None else res.loss,
             )
         theta, eta, n_it = res.theta, res.eta, res.n_iter
         theta_h = to_numpy(theta)
@@ -106,6 +118,8 @@ def regularization_path(
         intercepts[k] = theta_h[0] if start else 0.0
         if on_point is not None:
             on_point(k, eta)
+        if on_theta is not None:
+            on_theta(k, theta)
         iters.append(n_it)
         prev_alpha = alpha
         if progress is not None:
@@ -159,6 +173,11 @@ class GLMCV(_GLMBase):
         Seed of the shuffled K-fold split when ``cv`` is an int.
     progress : bool, default=False
         Show a tqdm progress bar over folds and alphas.
+    n_jobs : int, default=1
+        Folds fitted at once, in threads sharing X (-1: one per CPU core).
+        The passes over X (BLAS, numba) release the GIL, so folds run in
+        parallel; leave BLAS at one thread per job (``OMP_NUM_THREADS``) to
+        avoid oversubscribing the cores. Results do not depend on it.
 
     Attributes
     ----------
@@ -203,6 +222,7 @@ class GLMCV(_GLMBase):
         formula: str | None = None,
         drop_first: bool | str = "auto",
         precision: str | None = None,
+        n_jobs: int = 1,
     ) -> None:
         self.family = family
         self.link = link
@@ -223,6 +243,7 @@ class GLMCV(_GLMBase):
         self.formula = formula
         self.drop_first = drop_first
         self.precision = precision
+        self.n_jobs = n_jobs
 
     @staticmethod
     def _check_null_is_valid(prob: Problem, eta_null: Any) -> None:
@@ -297,13 +318,18 @@ class GLMCV(_GLMBase):
             splitter.random_state = self.random_state
         n = data.design.n
         folds = list(splitter.split(np.zeros((n, 1)), to_numpy(data.y)))
+        jobs = self._n_jobs(len(folds))
         bar = _progress_bar(len(alphas) * (len(folds) + 1), enabled=bool(self.progress))
-        self.cv_deviance_ = np.vstack(
-            [
-                self._fold_deviance(data, train, test, alphas, l1_ratio, pf, bar)
-                for train, test in folds
-            ]
-        )
+
+        def fold(split: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+            return self._fold_deviance(data, split[0], split[1], alphas, l1_ratio, pf, bar)
+
+        if jobs == 1:
+            rows = [fold(split) for split in folds]
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                rows = list(pool.map(fold, folds))
+        self.cv_deviance_ = np.vstack(rows)
         path = dict(tol=self.tol, max_iter=self.max_iter, solver=self.solver, progress=bar)
         coefs, intercepts, _ = regularization_path(prob, theta_null, alphas, l1_ratio, pf, **path)
         bar.close()
@@ -340,6 +366,19 @@ class GLMCV(_GLMBase):
         self._record_precision(data.design)
         return self
 
+    def _n_jobs(self, n_folds: int) -> int:
+        """Validated ``n_jobs`` (threads over folds), at most one per fold."""
+        n_jobs = getattr(self, "n_jobs", 1)
+        if (
+            isinstance(n_jobs, bool)
+            or not isinstance(n_jobs, numbers.Integral)
+            or (n_jobs < 1 and n_jobs != -1)
+        ):
+            raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
+        if n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        return max(1, min(int(n_jobs), n_folds))
+
     def _fold_deviance(
         self,
         data: _Data,
@@ -350,30 +389,95 @@ class GLMCV(_GLMBase):
         pf: np.ndarray,
         bar: Any,
     ) -> np.ndarray:
-        """Held-out deviance per unit weight along the path for one fold."""
+        """Held-out deviance per unit weight along the path for one fold.
+
+        A dense host X of at most ``_FOLD_COPY_BYTES`` is split into copies
+        of the training rows (fitted) and the held-out rows (scored at each
+        point), one X's worth of memory while the fold runs; a larger X is
+        not copied: the held-out rows get zero weight instead.
+        """
         b = data.backend
         xp = b.xp
-        mask = np.zeros(data.design.n)
-        mask[train] = 1.0
-        w_train = data.w * b.asarray(mask, dtype=np.float64)
-        if not float(xp.sum(w_train)) > 0:
-            raise ValueError("a cross-validation fold has no training rows with positive weight")
-        # Held-out rows have zero weight; "all" keeps their means admissible, so they can be scored.
-        prob = replace(self._problem(data, 0.0, l1_ratio, weights=w_train), admissible="all")
-        theta_null, _ = self._null_model(prob)
-        test_mask = b.asarray(np.isin(np.arange(data.design.n), test).astype(np.float64))
-        w_test = data.w * test_mask
-        w_sum = float(xp.sum(w_test))
         fam = data.family
         out = np.full(len(alphas), np.nan)
+        design = data.design
+        on_point: Callable[[int, Any], None] | None = None
+        on_theta: Callable[[int, Any], None] | None = None
+        if (
+            type(design) is DenseDesign
+            and design._on_host
+            and design.X.nbytes <= _FOLD_COPY_BYTES
+            and b.name == "numpy"
+        ):
+            train, test = np.sort(train), np.sort(test)
+            fold = replace(
+                data,
+                design=DenseDesign(np.take(design.X, train, axis=0), b),
+                y=data.y[train],
+                w=data.w[train],
+                offset=data.offset[train],
+            )
+            if not float(np.sum(fold.w)) > 0:
+                raise ValueError(
+                    "a cross-validation fold has no training rows with positive weight"
+                )
+            prob = self._problem(fold, 0.0, l1_ratio)
+            held_out = DenseDesign(np.take(design.X, test, axis=0), b)
+            y_test, w_test, off_test = data.y[test], data.w[test], data.offset[test]
+            w_sum = float(np.sum(w_test))
+            start = int(self.fit_intercept)
 
-        def score(k: int, eta: Any) -> None:
-            if w_sum > 0:
-                out[k] = float(fam.deviance(data.y, fam.link.inverse(eta), w_test)) / w_sum
+            def score_theta(k: int, theta: Any) -> None:
+                if w_sum > 0:
+                    b0 = theta[0] if start else 0.0
+                    eta_test = held_out.matvec(theta[start:]) + b0 + off_test
+                    dev = float(fam.deviance(y_test, fam.link.inverse(eta_test), w_test))
+                    # Means outside the family's range on held-out rows (the
+                    # training fit never saw them): the worst possible score.
+                    out[k] = dev / w_sum if np.isfinite(dev) else np.inf
+
+            on_theta = score_theta
+
+        else:
+            mask = np.zeros(design.n)
+            mask[train] = 1.0
+            w_train = data.w * b.asarray(mask, dtype=np.float64)
+            if not float(xp.sum(w_train)) > 0:
+                raise ValueError(
+                    "a cross-validation fold has no training rows with positive weight"
+                )
+            # Its own view of X: folds may run in threads, and a design keeps
+            # its last column subset.
+            fold = replace(data, design=_fresh(design))
+            # Held-out rows have zero weight; "all" keeps their means admissible, so they can be
+            # scored.
+            prob = replace(self._problem(fold, 0.0, l1_ratio, weights=w_train), admissible="all")
+            test_mask = b.asarray(np.isin(np.arange(design.n), test).astype(np.float64))
+            w_mask = data.w * test_mask
+            w_masked_sum = float(xp.sum(w_mask))
+
+            def score_eta(k: int, eta: Any) -> None:
+                if w_masked_sum > 0:
+                    dev = fam.deviance(data.y, fam.link.inverse(eta), w_mask)
+                    out[k] = float(dev) / w_masked_sum
+
+            on_point = score_eta
+
+        theta_null, _ = self._null_model(prob)
 
         path = dict(tol=self.tol, max_iter=self.max_iter, solver=self.solver, progress=bar)
-        regularization_path(prob, theta_null, alphas, l1_ratio, pf, on_point=score, **path)
+        regularization_path(
+            prob, theta_null, alphas, l1_ratio, pf, on_point=on_point, on_theta=on_theta, **path
+        )
         return out
+
+
+def _fresh(design: Any) -> Any:
+    """A shallow copy of ``design`` without its cached column subsets."""
+    twin = copy(design)
+    for attr in ("_last_subset", "_subset_buffer"):
+        getattr(twin, "__dict__", {}).pop(attr, None)
+    return twin
 
 
 class GLMPath(NamedTuple):

@@ -217,3 +217,56 @@ def test_float32_products_accumulate_in_float64(backend):
     np.testing.assert_allclose(got_eta, eta, rtol=0, atol=1e-13 * np.abs(eta).max())
     got_grad = to_numpy(design.rmatvec(design.backend.asarray(v)))
     np.testing.assert_allclose(got_grad, grad, rtol=0, atol=1e-13 * np.abs(grad).max())
+
+
+# --- host column subsets: buffered copies and gathering views ----------------------
+
+
+def test_subset_buffer_extends_and_stays_exact():
+    """A subset that extends the previous one (same columns first) gathers only the
+    new columns into the same buffer; every product equals X[:, cols]'s (1e-12)."""
+    from glmlib._design import DenseDesign
+
+    X, d = data(n=700)
+    b = Backend("numpy")
+    design = DenseDesign(X, b)
+    first = design.subset(np.array([4, 1]))
+    grown = design.subset(np.array([4, 1, 0, 3]))
+    assert np.shares_memory(first.X, grown.X)  # the same buffer, extended
+    prefix = design.subset(np.array([4]))
+    for cols, sub in (([4, 1], first), ([4, 1, 0, 3], grown), ([4], prefix)):
+        np.testing.assert_array_equal(sub.X, X[:, cols])
+        np.testing.assert_allclose(sub.gram(d), reference_gram(X[:, cols], d), rtol=1e-12)
+    other = design.subset(np.array([2, 0]))  # not an extension: a new copy
+    np.testing.assert_array_equal(other.X, X[:, [2, 0]])
+    np.testing.assert_array_equal(first.X, X[:, [4, 1]])  # earlier views unchanged
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gathered_view_equals_the_copy(monkeypatch, dtype):
+    """Above the copy limit a subset is a view; a row sample always is. Their
+    products equal those of the explicit copies (float32: to 1e-6, float64: 1e-12)."""
+    import glmlib._design as design_mod
+
+    monkeypatch.setattr(design_mod, "_SUBSET_COPY_SHARE", 0.0)
+    monkeypatch.setattr(design_mod, "_SUBSET_COPY_BYTES", 0)
+    X64, d = data(n=5000)
+    X = X64.astype(dtype)
+    b = Backend("numpy")
+    design = design_mod.DenseDesign(X, b)
+    cols, rows = np.array([5, 0, 3]), np.arange(0, 5000, 7)
+    rng = np.random.default_rng(4)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    for view, ref in (
+        (design.subset(cols), X[:, cols]),
+        (design.rows(rows), X[rows]),
+        (design.rows(rows).subset(np.array([1, 2])), X[rows][:, [1, 2]]),
+    ):
+        assert isinstance(view, design_mod.GatheredDense)
+        ref = ref.astype(np.float64)
+        beta, v = rng.normal(size=ref.shape[1]), rng.normal(size=ref.shape[0])
+        dd = d[: ref.shape[0]] if view.n == len(d) else rng.random(ref.shape[0])
+        np.testing.assert_allclose(view.matvec(beta), ref @ beta, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(view.rmatvec(v), ref.T @ v, rtol=rtol, atol=rtol * 10)
+        np.testing.assert_allclose(view.gram(dd), reference_gram(ref, dd), rtol=rtol * 10)
+        np.testing.assert_allclose(view.column_range(), np.ptp(ref, axis=0), rtol=rtol)

@@ -371,3 +371,64 @@ def test_path_hands_each_points_linear_predictor_to_on_point():
     assert [k for k, _ in seen] == list(range(len(alphas))) and len(iters) == len(alphas)
     for k, eta in seen:
         np.testing.assert_allclose(eta, X @ coefs[k] + intercepts[k], rtol=1e-12, atol=1e-12)
+
+
+# --- fold row copies, threads over folds (n_jobs) ------------------------------
+
+
+def _cv_problem(seed=11):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(1500, 12))
+    eta = X[:, :3] @ np.array([1.0, -0.7, 0.5]) - 0.2
+    y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
+    return X, y
+
+
+def test_fold_row_copies_match_zero_weight_folds(monkeypatch):
+    """Fitting each fold on a copy of its training rows gives the held-out
+    deviances of the zero-weight fit over all rows (to 1e-7: both solve to tol 1e-10)."""
+    import glmlib.glm_cv as glm_cv
+
+    X, y = _cv_problem()
+    kw = dict(family="binomial", n_alphas=15, cv=4, random_state=0, tol=1e-10)
+    copied = GLMCV(**kw).fit(X, y)
+    monkeypatch.setattr(glm_cv, "_FOLD_COPY_BYTES", 0)  # never copy: zero weights
+    weighted = GLMCV(**kw).fit(X, y)
+    np.testing.assert_allclose(copied.cv_deviance_, weighted.cv_deviance_, rtol=1e-7)
+    assert copied.alpha_ == weighted.alpha_
+    np.testing.assert_allclose(copied.coef_, weighted.coef_, atol=1e-8)
+
+
+@pytest.mark.parametrize("copy_rows", [True, False])
+def test_n_jobs_gives_the_same_fit(monkeypatch, copy_rows):
+    """Folds in two threads: the same deviances, alpha and coefficients as one job (exactly)."""
+    import glmlib.glm_cv as glm_cv
+
+    if not copy_rows:
+        monkeypatch.setattr(glm_cv, "_FOLD_COPY_BYTES", 0)
+    X, y = _cv_problem(12)
+    kw = dict(family="binomial", n_alphas=15, cv=4, random_state=0)
+    one = GLMCV(**kw).fit(X, y)
+    two = GLMCV(n_jobs=2, **kw).fit(X, y)
+    np.testing.assert_array_equal(one.cv_deviance_, two.cv_deviance_)
+    assert one.alpha_ == two.alpha_
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_n_jobs_is_checked(bad):
+    X, y = _cv_problem()
+    with pytest.raises(ValueError, match="n_jobs"):
+        GLMCV(family="binomial", n_alphas=5, cv=2, n_jobs=bad).fit(X[:200], y[:200])
+
+
+def test_invalid_held_out_means_score_as_infinite():
+    """A fold's fit whose means fall outside the family's range on its held-out
+    rows (gamma, inverse link) scores inf there and is never chosen."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = rng.gamma(2.0, 1.0, size=40) + 0.1
+    model = GLMCV(family="gamma", link="inverse", n_alphas=10, cv=3, random_state=1).fit(X, y)
+    assert not np.isnan(model.cv_deviance_).any()
+    best = int(np.argmin(model.cv_deviance_.mean(axis=0)))
+    assert np.isfinite(model.cv_deviance_[:, best]).all()

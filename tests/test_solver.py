@@ -147,15 +147,24 @@ def test_null_intercept_falls_back_to_newton_with_an_offset_or_a_boundary_mean()
 
 
 def _count_grams(monkeypatch, design_cls):
+    """Record the rows of every Gram matrix formed by ``design_cls`` and by its host views."""
+    from glmlib._design import DenseDesign, GatheredDense
+
     calls = []
-    gram = design_cls.gram
+    classes = [design_cls] + ([GatheredDense] if design_cls is DenseDesign else [])
+    for cls in classes:
+        _count(monkeypatch, cls, calls)
+    return calls
+
+
+def _count(monkeypatch, cls, calls):
+    gram = cls.gram
 
     def counting_gram(self, d, intercept=True):
         calls.append(self.n)
         return gram(self, d, intercept)
 
-    monkeypatch.setattr(design_cls, "gram", counting_gram)
-    return calls
+    monkeypatch.setattr(cls, "gram", counting_gram)
 
 
 @pytest.mark.parametrize(("family", "l1", "l2"), [("binomial", 0.0, 0.0), ("poisson", 0.0, 1e-3)])

@@ -30,15 +30,12 @@ sampling_plan
     The assignment's choice of extra training data, settled by simulation.
 """
 
-# --- model comparison grid and claims (helper "exp") ---
+from . import ab_test, sampling_plan
 from ._claims import CLAIMS, claims_table, verdict
 from ._domains import DOMAINS, design, split
 from ._metrics import binary_metrics, count_metrics, summarize
 from ._models import MODELS
 from ._run import machine_meta, record, results_frame, run_grid, select_best
-
-# --- end of the model comparison block ---
-from . import ab_test, sampling_plan
 
 __all__ = [
     "CLAIMS",
