@@ -258,10 +258,13 @@ class Problem:
         fisher = self.weights * dmu * dmu / var
         return mu, score, fisher
 
-    def gradient(self, score: Any) -> Any:
-        """Gradient of the smooth loss in theta from the score weights (one X.T @ v)."""
+    def gradient(self, score: Any, x_score: Any = None) -> Any:
+        """Gradient of the smooth loss in theta from the score weights (one X.T @ v).
+
+        ``x_score``, when given, is X.T @ score already formed (by a fused pass).
+        """
         xp = self.xp
-        grad = -self.design.rmatvec(score)
+        grad = -(self.design.rmatvec(score) if x_score is None else x_score)
         if self.fit_intercept:
             grad = xp.concat([-self.reduce(xp.sum(score))[None], grad])
         return grad
@@ -367,9 +370,18 @@ def newton(
     if theta.shape[0] == 0:  # nothing to fit: no intercept and no candidate columns
         return FitResult(theta, eta, 0, True, f, False, history)
     sampled = sampled_start and prob.row_sample is not None
+    # Designs whose passes over X are expensive (Dask: files read again) may
+    # offer X.T @ v and the Gram matrix from one pass; the Gram matrix is then
+    # formed with every gradient, used whenever this iteration needs one.
+    fused = getattr(prob.design, "rmatvec_gram", None)
     for it in range(1, max_iter + 1):
         _, score, fisher = prob.working_weights(eta)
-        grad = prob.gradient(score)
+        pending_gram = None
+        if fused is not None and not sampled:
+            x_score, pending_gram = fused(score, fisher, prob.fit_intercept)
+            grad = prob.gradient(score, x_score)
+        else:
+            grad = prob.gradient(score)
         if sampled:
             approx = prob.sampled_gram(fisher)
             if approx is None:
@@ -402,7 +414,10 @@ def newton(
                         break
                     continue
         on_warm_hess = False
-        hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
+        if pending_gram is not None:
+            hess = pending_gram
+        else:
+            hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
         ls = _line_search(prob, theta, eta, f, step, decrease)
