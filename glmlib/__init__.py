@@ -40,6 +40,7 @@ MixedPrecisionWarning
 
 from . import bayes, datasets, export, families, gam, links
 from ._backend import resolve_device
+from ._dask import zarr_cache
 from ._mixed import MixedPrecisionWarning
 from ._versions import show_versions
 from .bayes import BayesianGLM
@@ -65,6 +66,7 @@ __all__ = [
     "links",
     "resolve_device",
     "show_versions",
+    "zarr_cache",
 ]
 __version__ = "0.1.0"
 
