@@ -40,7 +40,7 @@ MixedPrecisionWarning
 
 from . import bayes, datasets, export, families, gam, links
 from ._backend import resolve_device
-from ._dask import zarr_cache
+from ._dask import open_zarr_cache, zarr_cache
 from ._mixed import MixedPrecisionWarning
 from ._versions import show_versions
 from .bayes import BayesianGLM
@@ -64,6 +64,7 @@ __all__ = [
     "gam",
     "glm_path",
     "links",
+    "open_zarr_cache",
     "resolve_device",
     "show_versions",
     "zarr_cache",

@@ -34,7 +34,14 @@ import numpy as np
 from ._backend import Backend
 from ._design_protocol import AllRowsHere
 
-__all__ = ["DaskDesign", "is_dask_collection", "dask_matrix", "validated_matrix", "zarr_cache"]
+__all__ = [
+    "DaskDesign",
+    "is_dask_collection",
+    "dask_matrix",
+    "validated_matrix",
+    "zarr_cache",
+    "open_zarr_cache",
+]
 
 _ZARR_CHUNK_BYTES = 16 * 2**20
 _EXTRA = "Dask fits need dask: pip install 'glmlib[distributed]'"
@@ -150,6 +157,7 @@ def zarr_cache(X: Any, path: str | Any, *, overwrite: bool = False) -> Any:
         X read from the store: one chunk per partition of X, float64 (or
         float32 when X was float32). The column names of a DataFrame are kept
         in the group's attributes (``zarr.open_group(path).attrs["columns"]``).
+        :func:`open_zarr_cache` opens the store again, in this or another process.
 
     Examples
     --------
@@ -176,9 +184,27 @@ def zarr_cache(X: Any, path: str | Any, *, overwrite: bool = False) -> Any:
     dask.compute(
         *[dask.delayed(_write_block, pure=False)(b, path, i, dtype) for i, b in enumerate(blocks)]
     )
+    return open_zarr_cache(path)
+
+
+def open_zarr_cache(path: str | Any) -> Any:
+    """The Dask array of a store written by :func:`zarr_cache` (to reuse it in another process)."""
+    import os
+
+    _, da = _dask()
+    import zarr
+
+    path = os.fspath(path)
+    try:
+        group = zarr.open_group(path, mode="r")
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path!r} is not a store written by glmlib.zarr_cache") from exc
+    if group.attrs.get("glmlib") != "zarr_cache":
+        raise ValueError(f"{path!r} is not a store written by glmlib.zarr_cache")
     # One Dask chunk per partition, read from several Zarr chunks.
     parts = []
-    for i in range(len(blocks)):
+    partitions: Any = group.attrs["partitions"]
+    for i in range(int(partitions)):
         z = zarr.open_array(path, path=str(i), mode="r")
         parts.append(
             da.from_zarr(z, chunks=z.shape, name=f"glmlib-zarr-cache-{i}-{uuid.uuid4().hex}")

@@ -182,6 +182,11 @@ def test_zarr_cache_fit_equals_in_memory_fit(tmp_path):
     assert_same_fit(got, ref)
     with pytest.raises(ValueError, match="exists"):
         glmlib.zarr_cache(ddf[features], store)
+    again = glmlib.open_zarr_cache(store)  # as another process would reopen it
+    assert again.chunks == Xz.chunks
+    np.testing.assert_array_equal(again.compute(), Xz.compute())
+    with pytest.raises(ValueError, match="not a store"):
+        glmlib.open_zarr_cache(tmp_path)
     X32 = glmlib.zarr_cache(
         da.from_array(frame[features].to_numpy(np.float32), chunks=(700, 2)), store, overwrite=True
     )
