@@ -6,10 +6,11 @@ many files (logistic data, p = 50), then in a fresh process per variant:
 * ``dask``: ``GLM("binomial", alpha=1e-4).fit`` on ``dask.dataframe.read_parquet``
   (threaded scheduler): every pass over X reads the files again, partition by
   partition;
-* ``zarr``: the same fit on :func:`glmlib.zarr_cache` of the files' features
-  (decoded once into an uncompressed Zarr store next to the folder, in a
-  process of its own, timed and measured apart: ``zarr-build``), so passes
-  read float chunks instead of decoding Parquet; y still comes from Parquet;
+* ``npy`` and ``zarr``: the same fit on :func:`glmlib.disk_cache` of the
+  files' features in that format (decoded once into uncompressed floats next
+  to the folder, in a process of its own, timed and measured apart:
+  ``npy-build``, ``zarr-build``), so passes read floats instead of decoding
+  Parquet; y still comes from Parquet;
 * ``memory``: the same files loaded with pandas into one NumPy array, then
   the same fit.
 
@@ -88,7 +89,7 @@ def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
     passes = {"count": 0, "seconds": 0.0}
     # Only the fit's own design: the Dask design's partitions use DenseDesign inside.
     # A pass is a product over all rows of X; X @ 0 (no pass) is not counted.
-    dask_variant = variant in ("dask", "zarr", "zarr-build")
+    dask_variant = variant.split("-")[0] in ("dask", "npy", "zarr")
     for cls in (_dask.DaskDesign,) if dask_variant else (_design.DenseDesign,):
         for name in ("matvec", "rmatvec", "gram", "rmatvec_gram"):
             original = getattr(cls, name, None)
@@ -112,12 +113,13 @@ def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
 
         frame = dd.read_parquet(str(folder / "*.parquet"))
         X, y = frame[columns], frame["y"]
-        store = folder.parent / (folder.name + "-cache.zarr")
-        if variant == "zarr-build":  # decode once into an uncompressed Zarr store
-            glmlib.zarr_cache(X, store, overwrite=True)
+        fmt = variant.split("-")[0]
+        store = folder.parent / f"{folder.name}-cache-{fmt}"
+        if variant.endswith("-build"):  # decode once into uncompressed floats on disk
+            glmlib.disk_cache(X, store, format=fmt, overwrite=True)
             return {"cache_seconds": time.perf_counter() - t0, "peak_rss_bytes": _peak_rss()}
-        if variant == "zarr":  # a fit on the store built by the zarr-build process
-            X = glmlib.open_zarr_cache(store)
+        if fmt in ("npy", "zarr"):  # a fit on the cache built by the -build process
+            X = glmlib.open_disk_cache(store)[0]
     else:
         import pandas as pd
 
@@ -149,7 +151,7 @@ def main() -> int:
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--out")
     ap.add_argument(
-        "--variants", default="dask,zarr,memory", help="comma-separated: dask,zarr,memory"
+        "--variants", default="dask,npy,zarr,memory", help="comma-separated: dask,npy,zarr,memory"
     )
     args = ap.parse_args()
     folder = Path(args.folder)
@@ -163,16 +165,23 @@ def main() -> int:
     print(f"{n:,} rows x {P} features + y in Parquet: {data_bytes / 1e9:.2f} GB as float64")
     results = {}
     for variant in args.variants.split(","):
-        if variant == "zarr":  # the cache is built once, in its own process, before the fit
+        if variant in ("npy", "zarr"):  # the cache is built once, in its own process
             done = subprocess.run(
-                [sys.executable, __file__, "--folder", str(folder), "--variant", "zarr-build"],
+                [
+                    sys.executable,
+                    __file__,
+                    "--folder",
+                    str(folder),
+                    "--variant",
+                    variant + "-build",
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
             )
-            results["zarr-build"] = build = json.loads(done.stdout.strip().splitlines()[-1])
+            results[variant + "-build"] = build = json.loads(done.stdout.strip().splitlines()[-1])
             print(
-                f"zarr cache built in {build['cache_seconds']:.1f} s, "
+                f"{variant} cache built in {build['cache_seconds']:.1f} s, "
                 f"peak RSS {build['peak_rss_bytes'] / 1e9:.2f} GB"
             )
         done = subprocess.run(
@@ -194,7 +203,7 @@ def main() -> int:
     summary: dict[str, Any] = {}
     if "memory" in results:
         ref = results["memory"]
-        for variant in sorted(set(results) - {"memory", "zarr-build"}):
+        for variant in sorted(v for v in results if v != "memory" and not v.endswith("-build")):
             r = results[variant]
             diff = float(np.max(np.abs(np.subtract(r["coef"], ref["coef"]))))
             per_pass = r["seconds_per_pass"] / ref["seconds_per_pass"]

@@ -163,35 +163,42 @@ def _parquet_frame(tmp_path, n=3000, parts=6):
     return frame, features, w, off
 
 
-def test_zarr_cache_fit_equals_in_memory_fit(tmp_path):
-    """zarr_cache: Parquet decoded once into Zarr; the fit on it equals the in-memory fit."""
+@pytest.mark.parametrize("fmt", ["npy", "zarr"])
+def test_disk_cache_fit_equals_in_memory_fit(tmp_path, fmt):
+    """disk_cache: Parquet decoded once into float files; the fit on them equals the in-memory fit."""
+    if fmt == "zarr":
+        pytest.importorskip("zarr")
     frame, features, w, off = _parquet_frame(tmp_path)
     ddf = dd.read_parquet(str(tmp_path / "*.parquet"))
-    store = tmp_path / "cache.zarr"
-    Xz = glmlib.zarr_cache(ddf[features], store)
-    assert isinstance(Xz, da.Array) and Xz.dtype == np.float64
-    assert Xz.chunks[0] == (500,) * 6  # one chunk per partition, lengths kept
-    np.testing.assert_array_equal(Xz.compute(), frame[features].to_numpy())
-    import zarr
-
-    assert zarr.open_group(str(store), mode="r").attrs["columns"] == features
-    got = estimator("binomial", "logit", "enet").fit(Xz, ddf["y"], sample_weight=w, offset=off)
+    store = tmp_path / "cache"
+    Xc = glmlib.disk_cache(ddf[features], store, format=fmt)
+    assert isinstance(Xc, da.Array) and Xc.dtype == np.float64
+    assert Xc.chunks[0] == (500,) * 6  # one chunk per partition, lengths kept
+    np.testing.assert_array_equal(Xc.compute(), frame[features].to_numpy())
+    got = estimator("binomial", "logit", "enet").fit(Xc, ddf["y"], sample_weight=w, offset=off)
     ref = estimator("binomial", "logit", "enet").fit(
         frame[features].to_numpy(), frame["y"].to_numpy(), sample_weight=w, offset=off
     )
     assert_same_fit(got, ref)
     with pytest.raises(ValueError, match="exists"):
-        glmlib.zarr_cache(ddf[features], store)
-    again = glmlib.open_zarr_cache(store)  # as another process would reopen it
-    assert again.chunks == Xz.chunks
-    np.testing.assert_array_equal(again.compute(), Xz.compute())
-    with pytest.raises(ValueError, match="not a store"):
-        glmlib.open_zarr_cache(tmp_path)
-    X32 = glmlib.zarr_cache(
-        da.from_array(frame[features].to_numpy(np.float32), chunks=(700, 2)), store, overwrite=True
+        glmlib.disk_cache(ddf[features], store, format=fmt)
+    again, names = glmlib.open_disk_cache(store)  # as another process would reopen it
+    assert names == features and again.chunks == Xc.chunks
+    np.testing.assert_array_equal(again.compute(), Xc.compute())
+    if fmt == "npy":  # Dask's own reader opens it too
+        np.testing.assert_array_equal(da.from_npy_stack(str(store)).compute(), Xc.compute())
+    with pytest.raises(ValueError, match="not a cache"):
+        glmlib.open_disk_cache(tmp_path)
+    X32 = glmlib.disk_cache(
+        da.from_array(frame[features].to_numpy(np.float32), chunks=(700, 2)),
+        store,
+        format=fmt,
+        overwrite=True,
     )
     assert X32.dtype == np.float32 and X32.chunks[0] == (700,) * 4 + (200,)
     np.testing.assert_array_equal(X32.compute(), frame[features].to_numpy(np.float32))
+    with pytest.raises(ValueError, match="format"):
+        glmlib.disk_cache(ddf[features], tmp_path / "other", format="csv")
 
 
 def test_a_fit_makes_two_passes_per_newton_iteration():
@@ -229,8 +236,9 @@ def test_fused_product_equals_separate_products():
     assert empty.gram(d, intercept=False).shape == (0, 0)
 
 
-def test_zarr_cache_on_a_two_worker_cluster(tmp_path):
+def test_disk_caches_on_a_two_worker_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
     X, y, w, off = make_data("poisson")
     ref = estimator("poisson", "log", "lasso").fit(X, y, sample_weight=w, offset=off)
     with (
@@ -239,6 +247,7 @@ def test_zarr_cache_on_a_two_worker_cluster(tmp_path):
         ) as cluster,
         distributed.Client(cluster),
     ):
-        Xz = glmlib.zarr_cache(da.from_array(X, chunks=(350, -1)), tmp_path / "c.zarr")
-        got = estimator("poisson", "log", "lasso").fit(Xz, y, sample_weight=w, offset=off)
-    assert_same_fit(got, ref)
+        for fmt in ("npy", "zarr"):
+            Xc = glmlib.disk_cache(da.from_array(X, chunks=(350, -1)), tmp_path / fmt, format=fmt)
+            got = estimator("poisson", "log", "lasso").fit(Xc, y, sample_weight=w, offset=off)
+            assert_same_fit(got, ref, fmt)
