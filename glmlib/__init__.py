@@ -40,6 +40,7 @@ MixedPrecisionWarning
 
 from . import bayes, datasets, export, families, gam, links
 from ._backend import resolve_device
+from ._dask import disk_cache, open_disk_cache
 from ._mixed import MixedPrecisionWarning
 from ._versions import show_versions
 from .bayes import BayesianGLM
@@ -58,11 +59,13 @@ __all__ = [
     "BayesianGLM",
     "bayes",
     "datasets",
+    "disk_cache",
     "export",
     "families",
     "gam",
     "glm_path",
     "links",
+    "open_disk_cache",
     "resolve_device",
     "show_versions",
 ]

@@ -9,6 +9,16 @@ active. Products over rows (``X.T @ v``, ``X'WX``) are summed per partition
 and then pairwise in the task graph, so memory holds a few partitions and
 O(p^2) numbers, never X.
 
+Passes over X are what an out-of-core fit pays for (a Parquet partition is
+decoded again on every pass), so the design keeps them few: validation,
+partition lengths and column extremes come from one pass; X.T @ v and the
+Gram matrix a Newton iteration needs come from one pass
+(:meth:`DaskDesign.rmatvec_gram`, which the solver uses when a design offers
+it); X @ 0 costs none. :func:`disk_cache` decodes a collection once into
+uncompressed floats on local disk (NumPy files read memory-mapped, or Zarr),
+so that later passes read floats instead of decoding files (disk for 8
+bytes per value).
+
 What stays in memory are the vectors of length n (y, weights, offset and the
 solver's linear predictor and working weights; a few times 8n bytes, against
 X's 8np), so the design's reductions are the identity (:class:`AllRowsHere`)
@@ -25,8 +35,17 @@ import numpy as np
 from ._backend import Backend
 from ._design_protocol import AllRowsHere
 
-__all__ = ["DaskDesign", "is_dask_collection", "dask_matrix"]
+__all__ = [
+    "DaskDesign",
+    "is_dask_collection",
+    "dask_matrix",
+    "validated_matrix",
+    "disk_cache",
+    "open_disk_cache",
+]
 
+_ZARR_CHUNK_BYTES = 16 * 2**20
+_MANIFEST = "glmlib-cache.json"
 _EXTRA = "Dask fits need dask: pip install 'glmlib[distributed]'"
 
 
@@ -44,8 +63,12 @@ def _dask() -> tuple[Any, Any]:
     return dask, da
 
 
-def dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
-    """X as a 2-D floating Dask array with known row chunks and one column chunk, and its column names."""
+def dask_matrix(X: Any, known_rows: bool = True) -> tuple[Any, list[str] | None]:
+    """X as a 2-D floating Dask array with one column chunk, and its column names.
+
+    With ``known_rows`` the row chunks are known (a pass over a DataFrame to
+    count them); otherwise they may be unknown (NaN), as a DataFrame gives them.
+    """
     dask, da = _dask()
     names = None
     if hasattr(X, "columns") and hasattr(X, "to_dask_array"):  # dask DataFrame
@@ -56,18 +79,206 @@ def dask_matrix(X: Any) -> tuple[Any, list[str] | None]:
                 f"Dask DataFrame columns {bad} are not numeric; encode categorical columns "
                 "(with their categories known) before fitting"
             )
-        # Partition lengths from one pass over the array itself (dask-expr may
+        # Partition lengths are counted on the array itself (dask-expr may
         # combine a DataFrame's partitions, so lengths=True can disagree).
-        X = X.to_dask_array().compute_chunk_sizes()
+        X = X.to_dask_array()
     if not isinstance(X, da.Array):
         raise TypeError(f"expected a dask array or DataFrame, got {type(X).__name__}")
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
-    if any(np.isnan(c) for c in X.chunks[0]):
+    unknown = any(np.isnan(c) for c in X.chunks[0])
+    if unknown and (known_rows or len(X.chunks[1]) > 1):
         X = X.compute_chunk_sizes()
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     return X.rechunk({1: -1}), names
+
+
+def validated_matrix(X: Any) -> tuple[Any, list[str] | None, np.ndarray, np.ndarray]:
+    """X as in :func:`dask_matrix`, checked in one pass over it.
+
+    Returns (X with known row chunks, column names, column maxima, column
+    minima); ValueError when X is empty or holds NaN or infinity. Partition
+    lengths, finiteness and extremes come from the same pass, so a DataFrame
+    read from files is decoded once here.
+    """
+    dask, da = _dask()
+    Xd, names = dask_matrix(X, known_rows=False)
+    p = int(Xd.shape[1])
+    stats = dask.compute(*[dask.delayed(_block_stats, pure=True)(b, p) for b in _row_blocks(Xd)])
+    rows = tuple(int(r) for r, _, _, _ in stats)
+    if not all(ok for _, ok, _, _ in stats):
+        raise ValueError("Input X contains NaN or infinity.")
+    if sum(rows) < 1 or p < 1:
+        raise ValueError(f"Found array with shape {(sum(rows), p)}: X is empty")
+    if any(np.isnan(c) for c in Xd.chunks[0]):
+        Xd = da.Array(Xd.dask, Xd.name, (rows, (p,)), meta=Xd._meta)
+    top = np.max(np.stack([t for _, _, t, _ in stats]), axis=0)
+    bottom = np.min(np.stack([b for _, _, _, b in stats]), axis=0)
+    return Xd, names, top, bottom
+
+
+def _row_blocks(X: Any) -> list[Any]:
+    """The row partitions of a one-column-chunk Dask array, as delayed objects."""
+    return list(X.to_delayed().ravel())
+
+
+def _block_stats(block: Any, p: int) -> tuple[int, bool, np.ndarray, np.ndarray]:
+    """(rows, all finite, column maxima, column minima) of one partition."""
+    b = np.asarray(block)
+    if b.shape[0] == 0:
+        return 0, True, np.full(p, -np.inf), np.full(p, np.inf)
+    return b.shape[0], bool(np.isfinite(b).all()), b.max(axis=0), b.min(axis=0)
+
+
+def disk_cache(X: Any, path: str | Any, *, format: str = "npy", overwrite: bool = False) -> Any:
+    """Decode a Dask collection once into float files on local disk; the Dask array that reads them.
+
+    For out-of-core fits that pass over X many times (Newton iterations,
+    paths, cross-validation): every pass over a ``dask.dataframe`` read from
+    Parquet or CSV decodes the files again, while a pass over the returned
+    array reads uncompressed floats. The cache costs disk: 8 bytes per value
+    in float64 (4 in float32), one file (``"npy"``) or one Zarr array
+    (``"zarr"``) per partition of X, so partitions keep their lengths. Put it
+    on local disk (or, for a ``dask.distributed`` cluster on several machines,
+    on a file system every worker sees), and delete the folder when done.
+
+    Parameters
+    ----------
+    X : dask.array.Array or dask.dataframe.DataFrame
+        Numeric features (DataFrame columns numeric, as for ``fit``).
+    path : str or path-like
+        A directory for the cache (created; refused if it exists, unless
+        ``overwrite``).
+    format : {"npy", "zarr"}, default "npy"
+        ``"npy"``: Dask's ``to_npy_stack`` layout (one NumPy ``.npy`` file per
+        partition and an ``info`` file; ``dask.array.from_npy_stack`` opens
+        it), read memory-mapped: a pass reads the page cache without copying.
+        ``"zarr"``: a Zarr group of uncompressed arrays in 16 MB chunks (any
+        Zarr reader opens it), read through Zarr's codec pipeline: measured
+        3-5x slower per pass than ``"npy"`` on a loaded 2-core machine.
+    overwrite : bool, default False
+        Replace an existing cache at ``path``.
+
+    Returns
+    -------
+    dask.array.Array
+        X read from the cache: one chunk per partition of X, float64 (or
+        float32 when X was float32). :func:`open_disk_cache` opens the cache
+        again, in this or another process, with the column names of a
+        DataFrame.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd  # doctest: +SKIP
+    >>> frame = dd.read_parquet("data/*.parquet")  # doctest: +SKIP
+    >>> X = glmlib.disk_cache(frame[features], "/scratch/X-cache")  # doctest: +SKIP
+    >>> GLM("binomial").fit(X, frame["y"])  # doctest: +SKIP
+    """
+    import json
+    import os
+    import shutil
+
+    dask, _ = _dask()
+    if format not in ("npy", "zarr"):
+        raise ValueError(f"format must be 'npy' or 'zarr', got {format!r}")
+    path = os.fspath(path)
+    if os.path.exists(path):
+        if not overwrite:
+            raise ValueError(f"{path!r} exists; pass overwrite=True to replace it")
+        shutil.rmtree(path)
+    Xd, names = dask_matrix(X, known_rows=False)
+    blocks = _row_blocks(Xd)
+    dtype = np.dtype(Xd.dtype)
+    if format == "zarr":
+        zarr = _zarr()
+        zarr.open_group(path, mode="w")
+    else:
+        os.makedirs(path)
+    rows = dask.compute(
+        *[
+            dask.delayed(_write_block, pure=False)(b, path, i, dtype.str, format)
+            for i, b in enumerate(blocks)
+        ]
+    )
+    manifest = {
+        "glmlib": "disk_cache",
+        "format": format,
+        "columns": names,
+        "rows": [int(r) for r in rows],
+        "p": int(Xd.shape[1]),
+        "dtype": dtype.str,
+    }
+    if format == "npy":  # the layout of dask.array.to_npy_stack
+        import pickle
+
+        info = {"chunks": (tuple(manifest["rows"]), (manifest["p"],)), "dtype": dtype, "axis": 0}
+        with open(os.path.join(path, "info"), "wb") as f:
+            pickle.dump(info, f)
+    with open(os.path.join(path, _MANIFEST), "w") as f:
+        json.dump(manifest, f)
+    return open_disk_cache(path)[0]
+
+
+def open_disk_cache(path: str | Any) -> tuple[Any, list[str] | None]:
+    """(the Dask array, the column names or None) of a cache written by :func:`disk_cache`."""
+    import json
+    import os
+
+    _, da = _dask()
+    path = os.fspath(path)
+    try:
+        with open(os.path.join(path, _MANIFEST)) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path!r} is not a cache written by glmlib.disk_cache") from exc
+    if manifest.get("glmlib") != "disk_cache":
+        raise ValueError(f"{path!r} is not a cache written by glmlib.disk_cache")
+    if manifest["format"] == "npy":
+        X = da.from_npy_stack(path, mmap_mode="r")
+    else:
+        zarr = _zarr()
+        parts = []
+        for i in range(len(manifest["rows"])):
+            z = zarr.open_array(path, path=str(i), mode="r")
+            name = f"glmlib-zarr-cache-{i}-{uuid.uuid4().hex}"
+            parts.append(da.from_zarr(z, chunks=z.shape, name=name))
+        X = da.concatenate(parts, axis=0)  # one Dask chunk per partition
+    return X, manifest["columns"]
+
+
+def _zarr() -> Any:
+    try:
+        import zarr
+    except ImportError as exc:  # pragma: no cover - installed with dask in make test
+        raise ImportError("format='zarr' needs zarr: pip install 'glmlib[distributed]'") from exc
+    return zarr
+
+
+def _write_block(block: Any, path: str, i: int, dtype: str, format: str) -> int:
+    """Write one partition as ``path/i.npy`` or Zarr array ``path/i``; its row count."""
+    import os
+
+    b = np.ascontiguousarray(block, dtype=dtype)
+    if format == "npy":
+        np.save(os.path.join(path, f"{i}.npy"), b)
+        return int(b.shape[0])
+    zarr = _zarr()
+    # Zarr chunks of about 16 MB: reading one partition then goes through
+    # buffers of that size rather than one buffer as large as the partition
+    # (measured: about 1.5x faster reads of 100 MB partitions).
+    rows = max(1, min(b.shape[0], _ZARR_CHUNK_BYTES // max(1, b.shape[1] * b.itemsize)))
+    z = zarr.create_array(
+        store=path,
+        name=str(i),
+        shape=b.shape,
+        chunks=(rows, b.shape[1]),
+        dtype=b.dtype,
+        compressors=None,
+        overwrite=True,
+    )
+    z[...] = b
+    return int(b.shape[0])
 
 
 def _is_real_number(dtype: Any) -> bool:
@@ -122,7 +333,7 @@ class DaskDesign(AllRowsHere):
         self._extremes = extremes
 
     def _blocks(self) -> list[Any]:
-        return list(self.X.to_delayed().ravel())
+        return _row_blocks(self.X)
 
     def _shared(self, v: Any) -> Any:
         # One graph node per vector (named, so Dask does not hash n numbers per pass).
@@ -132,11 +343,15 @@ class DaskDesign(AllRowsHere):
     def matvec(self, beta: Any) -> Any:
         """X @ beta (one pass; the result, n floats, in memory)."""
         b = np.asarray(beta).astype(self.dtype)
+        if not np.any(b):  # X @ 0 (X is finite, or has no columns): no pass
+            return np.zeros(self.n)
         out = self.X.map_blocks(_block_matvec, b, drop_axis=1, dtype=np.float64)
         return np.asarray(out.compute(), dtype=np.float64)
 
     def rmatvec(self, v: Any) -> Any:
         """X.T @ v (one pass; per-partition products summed in the graph)."""
+        if self.p == 0:  # no columns (the intercept-only fit): no pass
+            return np.zeros(0)
         dask, _ = _dask()
         shared = self._shared(np.asarray(v, dtype=np.float64))
         parts = [
@@ -147,6 +362,8 @@ class DaskDesign(AllRowsHere):
 
     def gram(self, d: Any, intercept: bool = True) -> Any:
         """[1, X].T diag(d) [1, X] (one pass; per-partition Gram matrices summed in the graph)."""
+        if self.p == 0:  # only the intercept's entry, sum(d): no pass
+            return np.full((int(intercept), int(intercept)), np.sum(d), dtype=np.float64)
         dask, _ = _dask()
         shared = self._shared(np.asarray(d, dtype=np.float64))
         parts = [
@@ -154,6 +371,23 @@ class DaskDesign(AllRowsHere):
             for block, (start, stop) in zip(self._blocks(), self._bounds, strict=True)
         ]
         return np.asarray(_tree_sum(dask, parts).compute(), dtype=np.float64)
+
+    def rmatvec_gram(self, v: Any, d: Any, intercept: bool = True) -> tuple[Any, Any]:
+        """(X.T @ v, :meth:`gram` of d) from one pass: each partition is read once for both."""
+        if self.p == 0:
+            return self.rmatvec(v), self.gram(d, intercept)
+        dask, _ = _dask()
+        shared_v = self._shared(np.asarray(v, dtype=np.float64))
+        shared_d = self._shared(np.asarray(d, dtype=np.float64))
+        parts = [
+            dask.delayed(_block_rmatvec_gram, pure=True)(
+                block, shared_v, shared_d, start, stop, intercept
+            )
+            for block, (start, stop) in zip(self._blocks(), self._bounds, strict=True)
+        ]
+        packed = np.asarray(_tree_sum(dask, parts).compute(), dtype=np.float64)
+        k = self.p + int(intercept)
+        return packed[: self.p], packed[self.p :].reshape(k, k)
 
     def column_range(self) -> np.ndarray:
         if self._extremes is None:
@@ -187,4 +421,16 @@ def _block_gram(
     return np.asarray(
         DenseDesign(np.ascontiguousarray(block), Backend("numpy")).gram(d[start:stop], intercept),
         dtype=np.float64,
+    )
+
+
+def _block_rmatvec_gram(
+    block: np.ndarray, v: np.ndarray, d: np.ndarray, start: int, stop: int, intercept: bool
+) -> np.ndarray:
+    """X.T @ v and the Gram matrix of one partition, packed into one vector (summed pairwise)."""
+    return np.concatenate(
+        [
+            _block_rmatvec(block, v, start, stop),
+            _block_gram(block, d, start, stop, intercept).ravel(),
+        ]
     )

@@ -18,6 +18,10 @@ live:
 
 Adding a kind of data (out-of-core partitions, reduced-precision or streamed
 X) means writing one class with the methods below; the solver is unchanged.
+A design whose passes over X are expensive may also define
+``rmatvec_gram(v, d, intercept) -> (X.T @ v, gram(d, intercept))``, both from
+one pass; the Newton solver then asks for the gradient's product and the
+Gram matrix together (:class:`glmlib._dask.DaskDesign` does).
 Vectors passed in and returned are float64 arrays of the design's backend;
 ``matvec`` returns one value per local row, every other product is over all
 rows the design stands for.

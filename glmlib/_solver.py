@@ -292,14 +292,18 @@ class Problem:
             score, fisher = xp.where(counted, score, 0.0), xp.where(counted, fisher, 0.0)
         return mu, score, fisher
 
-    def gradient(self, score: Any, features: Any = None) -> Any:
+    def gradient(self, score: Any, features: Any = None, x_score: Any = None) -> Any:
         """Gradient of the smooth loss in theta from the score weights (one X.T @ v).
 
         ``features``: the coefficients' part when already known (the path's
         KKT check computed it), so that only the intercept's is formed.
+        ``x_score``: X.T @ score already formed (by a design's fused pass).
         """
         xp = self.xp
-        grad = -self.design.rmatvec(score) if features is None else features
+        if features is not None:
+            grad = features
+        else:
+            grad = -(self.design.rmatvec(score) if x_score is None else x_score)
         if self.fit_intercept:
             grad = xp.concat([-self.reduce(xp.sum(score))[None], grad])
         return grad
@@ -309,6 +313,9 @@ class Problem:
         if self.family.natural_link:  # the score weights only, no Fisher weights
             score = self.y - self.mean(eta)
             score *= self.weights
+            counted = self.counted_rows()
+            if counted is not None:  # a zero-weight row's mean may be inadmissible (nan)
+                score = self.xp.where(counted, score, 0.0)
         else:
             score = self.working_weights(eta)[1]
         return -self.design.rmatvec(score)
@@ -422,10 +429,19 @@ def newton(
     if theta.shape[0] == 0:  # nothing to fit: no intercept and no candidate columns
         return FitResult(theta, eta, 0, True, f, False, history)
     sampled = sampled_start and prob.row_sample is not None
+    # Designs whose passes over X are expensive (Dask: files read again) may
+    # offer X.T @ v and the Gram matrix from one pass; the Gram matrix is then
+    # formed with every gradient, used whenever this iteration needs one.
+    fused = getattr(prob.design, "rmatvec_gram", None)
     for it in range(1, max_iter + 1):
         ls = x_step = None  # the last step's X @ step is not held through this iteration
         score, fisher = prob.working_weights(eta)[1:]  # mu is not kept (n floats)
-        grad = prob.gradient(score, feature_grad if it == 1 else None)
+        pending_gram = None
+        if fused is not None and not sampled:
+            x_score, pending_gram = fused(score, fisher, prob.fit_intercept)
+            grad = prob.gradient(score, x_score=x_score)
+        else:
+            grad = prob.gradient(score, feature_grad if it == 1 else None)
         score = None  # not needed past the gradient: n floats less at the peak
         if sampled:
             approx = prob.sampled_gram(fisher)
@@ -459,8 +475,11 @@ def newton(
                         break
                     continue
         on_warm_hess = False
-        hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
-        fisher = None  # as score: not held through the line search
+        if pending_gram is not None:
+            hess = pending_gram
+        else:
+            hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
+        pending_gram = fisher = None  # as score: not held through the line search
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
         ls = _line_search(prob, theta, eta, f, step, decrease)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._backend import Backend, device_of, resolve_backend, to_numpy
 from ._categorical import CategoricalLayout, is_categorical
-from ._dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection
+from ._dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection, validated_matrix
 from ._design import DenseDesign, make_design
 from ._formula import apply_formula, formula_design
 from ._inference import FitStatistics, wald_table
@@ -184,15 +184,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         backend = resolve_backend(self.backend, self.device)
         if backend.name != "numpy":
             raise ValueError("Dask fits run on the CPU (device='cpu', backend=None or 'numpy')")
-        Xd, names = dask_matrix(X)
-        import dask
-        import dask.array as da
-
-        finite, top, bottom = dask.compute(da.isfinite(Xd).all(), Xd.max(axis=0), Xd.min(axis=0))
-        if not bool(finite):
-            raise ValueError("Input X contains NaN or infinity.")
-        if Xd.shape[0] < 1 or Xd.shape[1] < 1:
-            raise ValueError(f"Found array with shape {Xd.shape}: X is empty")
+        Xd, names, top, bottom = validated_matrix(X)  # one pass
         self.n_features_in_ = int(Xd.shape[1])
         if names is not None:
             self.feature_names_in_ = np.asarray(names, dtype=object)

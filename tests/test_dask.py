@@ -151,3 +151,103 @@ def test_cross_validation_and_path_on_a_dask_array():
     path = glmlib.glm_path(Xd, y, family="binomial", n_alphas=8, offset=off)
     ref_path = glmlib.glm_path(X, y, family="binomial", n_alphas=8, offset=off)
     np.testing.assert_allclose(path.coef, ref_path.coef, rtol=RTOL, atol=ZERO_ATOL)
+
+
+def _parquet_frame(tmp_path, n=3000, parts=6):
+    X, y, w, off = make_data("binomial", n=n)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame["y"] = y
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        frame.iloc[rows].to_parquet(tmp_path / f"part-{i}.parquet")
+    features = [c for c in frame.columns if c.startswith("x")]
+    return frame, features, w, off
+
+
+@pytest.mark.parametrize("fmt", ["npy", "zarr"])
+def test_disk_cache_fit_equals_in_memory_fit(tmp_path, fmt):
+    """disk_cache: Parquet decoded once into float files; the fit on them equals the in-memory fit."""
+    if fmt == "zarr":
+        pytest.importorskip("zarr")
+    frame, features, w, off = _parquet_frame(tmp_path)
+    ddf = dd.read_parquet(str(tmp_path / "*.parquet"))
+    store = tmp_path / "cache"
+    Xc = glmlib.disk_cache(ddf[features], store, format=fmt)
+    assert isinstance(Xc, da.Array) and Xc.dtype == np.float64
+    assert Xc.chunks[0] == (500,) * 6  # one chunk per partition, lengths kept
+    np.testing.assert_array_equal(Xc.compute(), frame[features].to_numpy())
+    got = estimator("binomial", "logit", "enet").fit(Xc, ddf["y"], sample_weight=w, offset=off)
+    ref = estimator("binomial", "logit", "enet").fit(
+        frame[features].to_numpy(), frame["y"].to_numpy(), sample_weight=w, offset=off
+    )
+    assert_same_fit(got, ref)
+    with pytest.raises(ValueError, match="exists"):
+        glmlib.disk_cache(ddf[features], store, format=fmt)
+    again, names = glmlib.open_disk_cache(store)  # as another process would reopen it
+    assert names == features and again.chunks == Xc.chunks
+    np.testing.assert_array_equal(again.compute(), Xc.compute())
+    if fmt == "npy":  # Dask's own reader opens it too
+        np.testing.assert_array_equal(da.from_npy_stack(str(store)).compute(), Xc.compute())
+    with pytest.raises(ValueError, match="not a cache"):
+        glmlib.open_disk_cache(tmp_path)
+    X32 = glmlib.disk_cache(
+        da.from_array(frame[features].to_numpy(np.float32), chunks=(700, 2)),
+        store,
+        format=fmt,
+        overwrite=True,
+    )
+    assert X32.dtype == np.float32 and X32.chunks[0] == (700,) * 4 + (200,)
+    np.testing.assert_array_equal(X32.compute(), frame[features].to_numpy(np.float32))
+    with pytest.raises(ValueError, match="format"):
+        glmlib.disk_cache(ddf[features], tmp_path / "other", format="csv")
+
+
+def test_a_fit_makes_two_passes_per_newton_iteration():
+    """Validation is one pass, each Newton iteration one fused X'v + Gram pass and one X @ step."""
+    X, y, w, off = make_data("poisson", n=1200)
+    reads = {"n": 0}
+
+    def counted(block):
+        reads["n"] += 1
+        return block
+
+    Xd = da.from_array(X, chunks=(300, -1)).map_blocks(counted, dtype=X.dtype)
+    got = glmlib.GLM("poisson", alpha=0.01).fit(Xd, y, sample_weight=w, offset=off)
+    ref = glmlib.GLM("poisson", alpha=0.01).fit(X, y, sample_weight=w, offset=off)
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=RTOL)
+    passes = reads["n"] // 4  # four partitions (map_blocks may call once more for meta)
+    # 1 validation pass + 2 per iteration, none for the intercept-only (null)
+    # fit; the previous design made 3 per iteration + 3 + 6 for the null fit.
+    assert passes <= 2 * got.n_iter_ + 1, (passes, got.n_iter_)
+
+
+def test_fused_product_equals_separate_products():
+    X, y, w, off = make_data("gaussian", n=900)
+    design = DaskDesign(dask_matrix(da.from_array(X, chunks=(200, -1)))[0], Backend("numpy"))
+    v, d = np.sin(np.arange(900.0)), w / w.sum()
+    for intercept in (True, False):
+        xv, gram = design.rmatvec_gram(v, d, intercept)
+        np.testing.assert_allclose(xv, X.T @ v, rtol=1e-12)
+        np.testing.assert_allclose(gram, design.gram(d, intercept), rtol=1e-12)
+    np.testing.assert_array_equal(design.matvec(np.zeros(X.shape[1])), np.zeros(900))
+    empty = design.subset(np.zeros(0, dtype=int))  # the intercept-only fit's design: no passes
+    xv, gram = empty.rmatvec_gram(v, d, True)
+    assert xv.shape == (0,)
+    np.testing.assert_allclose(gram, [[d.sum()]], rtol=1e-14)
+    assert empty.gram(d, intercept=False).shape == (0, 0)
+
+
+def test_disk_caches_on_a_two_worker_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    X, y, w, off = make_data("poisson")
+    ref = estimator("poisson", "log", "lasso").fit(X, y, sample_weight=w, offset=off)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        for fmt in ("npy", "zarr"):
+            Xc = glmlib.disk_cache(da.from_array(X, chunks=(350, -1)), tmp_path / fmt, format=fmt)
+            got = estimator("poisson", "log", "lasso").fit(Xc, y, sample_weight=w, offset=off)
+            assert_same_fit(got, ref, fmt)
