@@ -69,6 +69,14 @@ ALLOWED: dict[str, dict[str, str]] = {
         "8.2": "a listing number of the research",
         "4": "a name: NVIDIA's 2:4 structured sparsity",
     },
+    "10_conclusion": {
+        "6.1": "a section number of the research (its section 6.1.4)",
+        "6.2": "a section number of the research",
+        "80": "the training share of the research's 80/20 split, a choice of the analysis",
+        "20": "the test share of the research's 80/20 split, a choice of the analysis",
+        "6": "a chapter number of this book (chapter 6, scaling)",
+        "8": "a chapter number of this book (chapter 8, Tensor Cores)",
+    },
     "09_experiments": {
         "6": "a chapter number of the research (its chapter 6)",
         "500": "the name of the S&P 500 index",
