@@ -392,7 +392,7 @@ display(
 # the first hidden layer (the second keeps half of it) and the learning rate
 # log-uniformly, and the tree-structured Parzen estimator (TPE), which
 # after a few random trials proposes values where the good trials so far
-# are dense.
+# are dense. {numref}`fig-tuning` follows both searches trial by trial.
 
 # %%
 tune_rng = np.random.default_rng(seed + 3)  # its own stream: the draws below stay as they were

@@ -270,12 +270,12 @@ for part in config.get("parts", []):
 #
 # ### Accuracy with intervals
 #
-# The figure shows each model's test log-loss (binary outcomes) or mean
+# {numref}`fig-accuracy` shows each model's test log-loss (binary outcomes) or mean
 # Poisson deviance (the count) with its 95% t-interval over the repeats;
 # smaller is better. The unpenalised fits that diverged are off the scale: red
 # arrows at the right edge, with their values.
 
-# %%
+# %% tags=["remove-output"]
 primary = {n: d.primary_metric for n, d in DOMAINS.items()}
 full["primary"] = [row[primary[row["dataset"]]] for _, row in full.iterrows()]
 wanted = ["primary", "auc", "accuracy", "f1", "ece", "r2", "fit_seconds"]
@@ -403,7 +403,7 @@ glue("bayes_min_ess", float(full.loc[full["model"] == "bayes", "ess"].min()))
 display(Markdown(f"Median training time, iterations and stability ({full_caption})"))
 conv.round(3)
 
-# %%
+# %% tags=["remove-output"]
 times = summary.pivot(index="model", columns="dataset", values="fit_seconds").reindex(order)
 fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
 for name in times.columns:
@@ -423,6 +423,8 @@ glue_figure("fig-times", fig)
 # Training time of each family per data set in the full run (mean over
 # repeats, log scale): one thread of a shared CPU.
 # ```
+#
+# {numref}`fig-times` sets the cost of each family beside its accuracy.
 #
 # The NUTS fits reached a largest R-hat of {glue:text}`bayes_max_rhat:.3f` and
 # a smallest bulk effective sample size of {glue:text}`bayes_min_ess:.0f`
@@ -531,7 +533,7 @@ ab_table = pd.DataFrame(
 )
 display(ab_table.style.format(precision=3).format({"rate": "{:.2%}"}))
 
-# %%
+# %% tags=["remove-output"]
 alpha_ab = 1 - ab_level
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
 pos = np.arange(len(ab_wald))
@@ -587,6 +589,8 @@ glue_figure("fig-ab-intervals", fig)
 # ratio (left) and the posterior interval of the difference in click-through
 # rate (right), all at the level `ab_level`, unadjusted for multiple comparisons.
 # ```
+#
+# {numref}`fig-ab-intervals` shows every comparison with A before any adjustment.
 
 # %%
 ab_sig_wald = list(ab_wald.index[ab_wald["p_value"] < alpha_ab])
@@ -744,7 +748,7 @@ glue("sampling_seconds", sampling_seconds)
 glue("sampling_n_extra", sampling_n_extra)
 print(f"{sampling_reps} repetitions in {sampling_seconds:.1f} s")
 
-# %%
+# %% tags=["remove-output"]
 ll = sampling_diffs[sampling_diffs["metric"] == "log_loss"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharex=True)
 for ax, scenario in zip(axes, sampling_plan.SCENARIOS, strict=True):
@@ -776,6 +780,8 @@ glue_figure("fig-sampling-plans", fig)
 # level `ab_level` over the repetitions), evaluated on all items and on the items the first
 # classifier flags. Left of zero: the plan beats uniform sampling.
 # ```
+#
+# {numref}`fig-sampling-plans` compares each plan with uniform sampling.
 
 
 # %%
