@@ -33,6 +33,7 @@ PUBLIC = {
     "glmlib.recorded",
     "glmlib.experiments",
     "glmlib.export",
+    "glmlib.nn",
 }
 
 

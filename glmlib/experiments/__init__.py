@@ -6,8 +6,8 @@ splits with every tuning choice made inside the training part, the research's
 metrics, and a table of the research's claims with verdicts computed from the
 results.
 
-Public API
-----------
+The grid and its claims
+-----------------------
 DOMAINS, MODELS
     The data sets and the model families of the grid.
 split, design

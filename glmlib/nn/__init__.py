@@ -1,7 +1,7 @@
 """Neural GLMs on PyTorch: a GLM loss and output layer, and estimators built on them.
 
-Public API
-----------
+Networks and training
+---------------------
 GLMLoss
     Weighted mean unit deviance of any glmlib family and link, from the
     linear predictor (an ``nn.Module``).
