@@ -17,6 +17,7 @@ from sklearn.model_selection import check_cv
 
 from ._backend import to_numpy
 from ._design import DenseDesign
+from ._progress import progress_bar
 from ._screening import screened_newton
 from ._solver import FitResult, Problem, fit_lbfgs
 from ._validation import check_penalty
@@ -128,14 +129,8 @@ def regularization_path(
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
-    """A tqdm bar: the notebook widget when ipywidgets is importable, else text."""
-    import importlib.util
-
-    if enabled and importlib.util.find_spec("ipywidgets") is not None:
-        from tqdm.auto import tqdm
-    else:
-        from tqdm.std import tqdm
-    return tqdm(total=total, disable=not enabled, desc="GLMCV")
+    """The folds-and-alphas bar of GLMCV and glm_path."""
+    return progress_bar(total, enabled, desc="GLMCV")
 
 
 class GLMCV(_GLMBase):

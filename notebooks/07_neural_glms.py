@@ -91,10 +91,17 @@ check_parameters(
 )
 
 # %%
+import warnings
+
+from tqdm import TqdmWarning
+
+# optuna imports tqdm.auto, which warns at once when ipywidgets is absent; this chapter
+# shows no progress bars, so the warning is silenced before optuna is imported.
+warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+
 import os
 import tempfile
 import time
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -104,10 +111,7 @@ import torch
 from IPython.display import Markdown, display
 from torch import nn
 from torch.utils.data import TensorDataset
-from tqdm import TqdmWarning
 
-# glmlib.nn imports tqdm.auto, which warns when ipywidgets is absent; no progress bars here.
-warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # no log line per trial
 
 import glmlib

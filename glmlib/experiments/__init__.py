@@ -24,6 +24,8 @@ record, results_frame, machine_meta
     Writing and reading recorded runs (``glmlib/recorded/experiments/``).
 claims_table, CLAIMS
     The research's claims with the measurement and verdict of each.
+claim_comparisons
+    Every comparison behind the verdicts, with its interval and relative change.
 ab_test
     The assignment's A/B test of e-mail templates as a binomial GLM.
 sampling_plan
@@ -31,7 +33,7 @@ sampling_plan
 """
 
 from . import ab_test, sampling_plan
-from ._claims import CLAIMS, claims_table, verdict
+from ._claims import CLAIMS, claim_comparisons, claims_table, verdict
 from ._domains import DOMAINS, design, split
 from ._metrics import binary_metrics, count_metrics, summarize
 from ._models import MODELS
@@ -43,6 +45,7 @@ __all__ = [
     "MODELS",
     "ab_test",
     "binary_metrics",
+    "claim_comparisons",
     "claims_table",
     "count_metrics",
     "design",

@@ -31,7 +31,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["CLAIMS", "Claim", "claims_table", "compare", "gpu_speedups", "verdict"]
+__all__ = [
+    "CLAIMS",
+    "Claim",
+    "claim_comparisons",
+    "claims_table",
+    "compare",
+    "gpu_speedups",
+    "verdict",
+]
 
 VERDICTS = ("supported", "not supported", "mixed", "not measured")
 
@@ -356,6 +364,68 @@ def _fmt(c: dict[str, Any]) -> str:
     return f"{c['dataset']}: {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}]"
 
 
+def claim_comparisons(results: pd.DataFrame) -> pd.DataFrame:
+    """Every comparison behind the claims, one row per claim, part and data set.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The tidy results of :func:`glmlib.experiments.run_grid`.
+
+    Returns
+    -------
+    DataFrame
+        ``claim``, ``part`` (index into the claim's parts), ``what``,
+        ``direction``, ``model`` and ``baseline`` (the names compared), their
+        means ``model_mean`` and ``baseline_mean``, and the other keys of
+        :func:`compare` (``dataset``, ``metric``, ``repeats``, ``diff``,
+        ``lo``, ``hi``),
+        ``relative`` (the change relative to the baseline's mean: ``diff /
+        baseline`` for a metric, ``ratio - 1`` for times, with ``relative_lo``
+        and ``relative_hi``) and ``outcome`` (``"better"``, ``"worse"``,
+        ``"tie"`` or ``"unmeasured"`` in the claimed direction). A part whose
+        data sets are all absent gives one unmeasured row. The GPU claim,
+        measured from recorded GPU results, has no rows here.
+    """
+    need = {"dataset", "model", "repeat", "task", "val_score", "fit_seconds"}
+    if not isinstance(results, pd.DataFrame) or not need <= set(results.columns):
+        raise ValueError(f"results must be a DataFrame from run_grid with columns {sorted(need)}")
+    data = _with_best_regularised(results)
+    present_sets = set(data["dataset"])
+    rows = []
+    for claim in CLAIMS:
+        for index, part in enumerate(claim.parts):
+            present = [d for d in part.datasets if d in present_sets] or [part.datasets[0]]
+            for dataset in present:
+                c = compare(data, part.model, part.baseline, dataset, part.metric)
+                if c["metric"] == "fit_seconds":
+                    rel = [c["diff"] - 1.0, c["lo"] - 1.0, c["hi"] - 1.0]
+                else:
+                    base = abs(c["baseline"]) if np.isfinite(c["baseline"]) else float("nan")
+                    rel = [
+                        v / base if base > 0 else float("nan")
+                        for v in (c["diff"], c["lo"], c["hi"])
+                    ]
+                rows.append(
+                    {
+                        "claim": claim.key,
+                        "part": index,
+                        "what": part.what,
+                        "direction": part.direction,
+                        **c,
+                        "model": part.model,
+                        "baseline": part.baseline,
+                        "model_mean": c["model"],
+                        "baseline_mean": c["baseline"],
+                        "relative": rel[0],
+                        "relative_lo": rel[1],
+                        "relative_hi": rel[2],
+                        "outcome": _outcome(c, part.direction),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
 def claims_table(
     results: pd.DataFrame, gpu_records: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -377,14 +447,11 @@ def claims_table(
         ``numbers`` (per data set: model minus baseline with its 95 %
         t-interval over the repeats; for times the ratio) and ``verdict``.
     """
-    need = {"dataset", "model", "repeat", "task", "val_score", "fit_seconds"}
-    if not isinstance(results, pd.DataFrame) or not need <= set(results.columns):
-        raise ValueError(f"results must be a DataFrame from run_grid with columns {sorted(need)}")
+    comparisons = claim_comparisons(results)  # checks results
     if gpu_records is None:
         from .. import recorded
 
         gpu_records = {t: recorded.load(t) for t in recorded.topics() if t.startswith("gpu/")}
-    data = _with_best_regularised(results)
     rows = []
     for claim in CLAIMS:
         if claim.key == "gpu":
@@ -411,23 +478,18 @@ def claims_table(
                 }
             )
             continue
-        outcomes, texts, measures = [], [], []
-        for part in claim.parts:
-            present = [d for d in part.datasets if d in set(data["dataset"])]
-            comps = [compare(data, part.model, part.baseline, d, part.metric) for d in present] or [
-                compare(data, part.model, part.baseline, part.datasets[0], part.metric)
-            ]
-            outcomes.append([_outcome(c, part.direction) for c in comps])
-            texts.append("; ".join(_fmt(c) for c in comps))
-            measures.append(part.what)
+        comps = comparisons[comparisons["claim"] == claim.key]
+        parts = list(comps.groupby("part", sort=True))
         rows.append(
             {
                 "claim": claim.key,
                 "section": claim.section,
                 "statement": claim.text,
-                "measurement": " | ".join(measures),
-                "numbers": " | ".join(texts),
-                "verdict": verdict(outcomes),
+                "measurement": " | ".join(claim.parts[i].what for i, _ in parts),
+                "numbers": " | ".join(
+                    "; ".join(_fmt(c) for c in part.to_dict("records")) for _, part in parts
+                ),
+                "verdict": verdict([part["outcome"].tolist() for _, part in parts]),
             }
         )
     return pd.DataFrame(rows)

@@ -60,7 +60,8 @@ from torch import distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm.auto import tqdm
+
+from .._progress import progress_bar
 
 __all__ = ["DivergenceError", "TrainConfig", "TrainResult", "evaluate", "train"]
 
@@ -477,10 +478,10 @@ def train(
             result.start_val = evaluate(model, loss_fn, val_data, device=device, amp=cfg.amp)
             result.best_value, best_state = result.start_val, _state_copy(model)
 
-    progress = tqdm(
-        total=cfg.max_epochs,
+    progress = progress_bar(
+        cfg.max_epochs,
+        enabled=bool(cfg.verbose) and rank == 0,
         initial=start,
-        disable=not cfg.verbose or rank != 0,
         desc="epochs",
         unit="epoch",
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glmlib.experiments import claims_table, verdict
+from glmlib.experiments import claim_comparisons, claims_table, verdict
 from glmlib.experiments._claims import compare, gpu_speedups
 
 
@@ -85,3 +85,27 @@ def test_gpu_claim_from_records() -> None:
 def test_claims_table_bad_input() -> None:
     with pytest.raises(ValueError, match="columns"):
         claims_table(pd.DataFrame({"x": [1]}), {})
+
+
+def test_claim_comparisons_relative_changes() -> None:
+    gains = {"glm": 0.0, "lasso": 0.05, "ridge": 0.04, "enet": 0.045, "gam": 0.0, "bayes": 0.0}
+    comps = claim_comparisons(_results(gains))
+    reg = comps[comps["claim"] == "regularisation"].set_index("dataset")
+    assert set(reg.index) == {"breast_cancer", "tweets"}  # the claim's data sets present
+    # best regularised (lasso, gain 0.05) vs glm: -0.05 on a baseline log-loss of about 0.5
+    assert reg["relative"].to_numpy() == pytest.approx([-0.1, -0.1], abs=5e-3)
+    assert (reg["outcome"] == "better").all()
+    assert (reg["relative_lo"] <= reg["relative"]).all() and (
+        reg["relative"] <= reg["relative_hi"]
+    ).all()
+    # times: gam 1.0 s vs glm 0.1 s is a ratio of 10, a relative change of +9
+    gam_time = comps[(comps["claim"] == "gam") & (comps["metric"] == "fit_seconds")]
+    assert gam_time["relative"].to_numpy() == pytest.approx(9.0)
+    # the smarket-only claim has its data set; a claim without any is one unmeasured row
+    fe = comps[comps["claim"] == "feature_engineering"]
+    assert (fe["outcome"] == "unmeasured").all()  # no fe_* models in these results
+    # the table's verdicts are the comparisons' outcomes
+    table = claims_table(_results(gains), gpu_records={}).set_index("claim")
+    assert table.loc["regularisation", "verdict"] == "supported"
+    with pytest.raises(ValueError, match="columns"):
+        claim_comparisons(pd.DataFrame({"x": [1]}))
