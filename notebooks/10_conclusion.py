@@ -142,7 +142,7 @@ for row in claims.itertuples():
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
-# {numref}`fig-claims` puts every comparison behind these verdicts on one
+# {numref}`fig-claim-comparisons` puts every comparison behind these verdicts on one
 # scale: the change of the held-out metric relative to the baseline's mean
 # (left) and the ratio of training times (right), each with its 95% interval
 # over the repeated splits. Of its {glue:}`n_comparisons` comparisons,
@@ -186,11 +186,11 @@ for outcome, colour in colours.items():
     axes[0].plot([], [], "o-", color=colour, label=outcome)
 fig.legend(title="in the claimed direction", loc="outside lower center", ncols=3)
 fig.suptitle(f"Every measured comparison of the claims; {recorded.caption(experiments)}")
-glue_figure("fig-claims", fig)
+glue_figure("fig-claim-comparisons", fig)
 
 # %% [markdown]
-# ```{glue:figure} fig-claims
-# :name: fig-claims
+# ```{glue:figure} fig-claim-comparisons
+# :name: fig-claim-comparisons
 #
 # Each comparison of a claim on one data set: the mean over the repeats with
 # its 95% t-interval, coloured by whether it moved in the direction the

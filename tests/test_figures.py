@@ -71,3 +71,16 @@ def test_glued_figures_are_placed_captioned_labelled_and_cited(source: Path) -> 
     assert sorted(placed) == sorted(glued), f"{source.name}: glued and placed figures differ"
     for name in glued:
         assert f"{{numref}}`{name}`" in markdown, f"{source.name}: no {{numref}} cites {name}"
+
+
+def test_figure_labels_are_unique_across_chapters() -> None:
+    # Sphinx labels are global: the same :name: in two chapters fails the -W build.
+    owners: dict[str, str] = {}
+    for source in SOURCES:
+        markdown = "\n".join(
+            c.source for c in jupytext.read(source).cells if c.cell_type == "markdown"
+        )
+        for label in re.findall(r"^:name:\s*(\S+)", markdown, re.M):
+            assert label not in owners, f"{label} is named in {owners[label]} and {source.stem}"
+            owners[label] = source.stem
+    assert owners  # the chapters have labelled figures at all
