@@ -485,6 +485,7 @@ def newton(
     # formed with every gradient, used whenever this iteration needs one.
     fused = getattr(prob.design, "rmatvec_gram", None)
     change = math.inf
+    extra: dict[str, float]  # the hook's entries for the history row
     for it in range(1, max_iter + 1):
         ls = x_step = None  # the last step's X @ step is not held through this iteration
         score, fisher = prob.working_weights(eta)[1:]  # mu is not kept (n floats)
@@ -532,13 +533,12 @@ def newton(
             hess = pending_gram
         else:
             hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
-        may_stop, extra = True, {}
+        may_stop, extra = True, {}  # without a hook: stop at convergence, nothing to add
         if hook is not None:
             before = prob.penalty(theta, l1, l2)
-            state = Iterate(prob, it, theta, eta, score, fisher, grad, hess, change)
-            may_stop, extra = hook(state)
+            may_stop, extra = hook(Iterate(prob, it, theta, eta, score, fisher, grad, hess, change))
             f += prob.penalty(theta, l1, l2) - before  # the hook may have changed S
-            state = score = None
+            score = None
         pending_gram = fisher = None  # as score: not held through the line search
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
