@@ -559,10 +559,9 @@ def newton(
         # rank-deficient design round-off can shift coefficients along a null
         # direction on every iteration without changing eta.
         eta_change = float(prob.reduce(_max_abs(xp, x_step), "max")) * t
-        converged = change <= tol or eta_change <= tol * _ETA_TOL_FACTOR
-        if converged and may_stop:
+        if may_stop and (change <= tol or eta_change <= tol * _ETA_TOL_FACTOR):
+            converged = True
             break
-        converged = False
     hess_cols = None if cols is None else to_numpy(cols)
     loss = f - prob.penalty(theta, l1, l2)
     factor = model.factor_of(hess)
