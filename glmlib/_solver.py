@@ -23,16 +23,24 @@ Everything runs on the arrays' own backend; the host sees only a handful of
 scalars per iteration (objective values and the convergence measure).
 
 The order of calls in :func:`newton` is: working weights and gradient ->
-Gram matrix -> ``_StepModel.step`` (Cholesky or inner solver) -> ``_line_search``
--> convergence check, repeated; :func:`fit_lbfgs` is the
-first-order alternative for problems whose Gram matrix would not fit.
+Gram matrix -> the optional ``between_iterations`` hook -> ``_StepModel.step``
+(Cholesky or inner solver) -> ``_line_search`` -> convergence check, repeated;
+:func:`fit_lbfgs` is the first-order alternative for problems whose Gram
+matrix would not fit.
+
+The hook (:class:`IterationHook`) sees each iteration's quadratic model
+(:class:`Iterate`) before the step and may replace ``Problem.penalty_matrix``;
+it also says whether the fit may stop at that iteration. The GAM's smoothness
+selection runs this way (:func:`glmlib.gam._fit.fit_gam`): it chooses lambda
+for the working model the core has just formed, so a GAM fit is this one
+Newton routine with its line search and convergence test.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.optimize
@@ -42,7 +50,7 @@ from ._design_protocol import Design, ReduceOp
 from ._inner import coordinate_descent, fista
 from .families import Family
 
-__all__ = ["Problem", "FitResult", "newton", "fit_lbfgs"]
+__all__ = ["Problem", "FitResult", "Iterate", "IterationHook", "newton", "fit_lbfgs"]
 
 _UNSET = object()
 _ARMIJO = 1e-4
@@ -344,6 +352,39 @@ class FitResult:
     factor: Any = None
 
 
+@dataclass
+class Iterate:
+    """One Newton iteration's quadratic model, as :func:`newton` hands it to its hook.
+
+    Everything is on the problem's backend and the core's normalised scale
+    (weights summing to one): ``score`` and ``fisher`` are the working weights
+    at ``eta``, ``grad`` and ``hess`` the smooth loss's gradient and Gram
+    matrix in theta (intercept first when ``prob.fit_intercept``).
+    """
+
+    prob: Problem
+    iteration: int
+    theta: Any
+    eta: Any
+    score: Any
+    fisher: Any
+    grad: Any
+    hess: Any
+    #: the previous iteration's max_change (inf at the first iteration).
+    last_change: float
+
+
+class IterationHook(Protocol):
+    """What :func:`newton` calls once per iteration, between the Gram matrix and the step.
+
+    The hook may set ``state.prob.penalty_matrix``: the step, the line search
+    and the objective then use the new penalty. It returns whether the fit may
+    stop at this iteration, and entries for this iteration's history row.
+    """
+
+    def __call__(self, state: Iterate) -> tuple[bool, dict[str, float]]: ...
+
+
 def _dev(a: Any) -> Any:
     import array_api_compat
 
@@ -365,6 +406,7 @@ def newton(
     eta: Any = None,
     loss: float | None = None,
     feature_grad: Any = None,
+    between_iterations: IterationHook | None = None,
 ) -> FitResult:
     """Minimise the objective over the intercept and the columns ``cols``.
 
@@ -404,7 +446,16 @@ def newton(
         linear predictor, the smooth loss and the smooth loss's gradient in
         the coefficients of ``cols`` (without the intercept), so that the
         first iteration makes no pass over X to form them again.
+    between_iterations : IterationHook, optional
+        Called each iteration with its :class:`Iterate` after the Gram matrix
+        is formed; it may change ``prob.penalty_matrix`` and may forbid
+        stopping (the GAM's smoothness selection). Every iteration then forms
+        a fresh Gram matrix: it excludes ``reuse_last_model``,
+        ``sampled_start`` and ``warm_hess``.
     """
+    hook = between_iterations
+    if hook is not None and (reuse_last_model or sampled_start or warm_hess is not None):
+        raise ValueError("between_iterations needs a fresh Gram matrix every iteration")
     if cols is not None:
         prob = prob.restrict(cols)
     xp = prob.xp
@@ -433,6 +484,8 @@ def newton(
     # offer X.T @ v and the Gram matrix from one pass; the Gram matrix is then
     # formed with every gradient, used whenever this iteration needs one.
     fused = getattr(prob.design, "rmatvec_gram", None)
+    change = math.inf
+    extra: dict[str, float]  # the hook's entries for the history row
     for it in range(1, max_iter + 1):
         ls = x_step = None  # the last step's X @ step is not held through this iteration
         score, fisher = prob.working_weights(eta)[1:]  # mu is not kept (n floats)
@@ -442,7 +495,8 @@ def newton(
             grad = prob.gradient(score, x_score=x_score)
         else:
             grad = prob.gradient(score, feature_grad if it == 1 else None)
-        score = None  # not needed past the gradient: n floats less at the peak
+        if hook is None:
+            score = None  # not needed past the gradient: n floats less at the peak
         if sampled:
             approx = prob.sampled_gram(fisher)
             if approx is None:
@@ -479,24 +533,33 @@ def newton(
             hess = pending_gram
         else:
             hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
+        may_stop, extra = True, {}  # without a hook: stop at convergence, nothing to add
+        if hook is not None:
+            before = prob.penalty(theta, l1, l2)
+            may_stop, extra = hook(Iterate(prob, it, theta, eta, score, fisher, grad, hess, change))
+            f += prob.penalty(theta, l1, l2) - before  # the hook may have changed S
+            score = None
         pending_gram = fisher = None  # as score: not held through the line search
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
         ls = _line_search(prob, theta, eta, f, step, decrease)
         if ls is None:
-            history.append(_record(it, f, 0.0, 0.0, False))
+            history.append({**_record(it, f, 0.0, 0.0, False), **extra})
+            if not may_stop:  # the hook's next penalty may give a step that descends
+                change = 0.0
+                continue
             # No step decreases the objective: converged only if none could
             # (the model predicts a decrease at round-off level).
             converged = bool(abs(decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0))
             break
         theta, eta, f, t, x_step = ls
         change = model.scaled_change(step, hess) * t
-        history.append(_record(it, f, t, change, True))
+        history.append({**_record(it, f, t, change, True), **extra})
         # Also converged when the fit itself has stopped moving: in a numerically
         # rank-deficient design round-off can shift coefficients along a null
         # direction on every iteration without changing eta.
         eta_change = float(prob.reduce(_max_abs(xp, x_step), "max")) * t
-        if change <= tol or eta_change <= tol * _ETA_TOL_FACTOR:
+        if may_stop and (change <= tol or eta_change <= tol * _ETA_TOL_FACTOR):
             converged = True
             break
     hess_cols = None if cols is None else to_numpy(cols)

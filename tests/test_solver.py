@@ -10,6 +10,9 @@
   X'WX at the solution to about tol (asserted 1e-6 relative).
 * The closed-form intercept-only fit (no offset) equals Newton's for every
   family and link (to 1e-9), and the fallback covers offsets and boundary means.
+* The ``between_iterations`` hook: one that sets a penalty matrix gives the
+  fit with that penalty set up front (to 1e-12: the same iterates); one that
+  forbids stopping keeps the iteration going; the Gram-saving paths are refused.
 """
 
 from __future__ import annotations
@@ -259,3 +262,58 @@ def test_path_points_reuse_the_previous_hessian_when_the_working_set_is_unchange
             replace(prob, l1=np.full(8, alphas[k])), theta0, tol=1e-10, reuse_last_model=False
         )
         np.testing.assert_allclose(coefs[k], lone.theta[1:], atol=1e-6)
+
+
+# --- the between-iterations hook (the GAM's smoothness selection) --------------
+
+
+def _penalty(p: int, seed: int = 4) -> np.ndarray:
+    """A random p x p positive semi-definite penalty of rank p - 1."""
+    a = np.random.default_rng(seed).normal(size=(p, p - 1))
+    return 0.05 * a @ a.T
+
+
+def test_hook_setting_a_penalty_equals_the_penalty_set_up_front():
+    prob = problem(n=600, p=5)
+    S = _penalty(5)
+    fixed = newton(replace(prob, penalty_matrix=S), start(prob), tol=1e-10)
+    seen = []
+
+    def hook(state):
+        seen.append((state.iteration, state.grad.shape, state.hess.shape, state.last_change))
+        state.prob.penalty_matrix = S
+        return True, {"marker": 1.0}
+
+    hooked = newton(replace(prob), start(prob), tol=1e-10, between_iterations=hook)
+    assert fixed.converged and hooked.converged
+    # Same iterates from the same start: only round-off in the objective differs.
+    np.testing.assert_allclose(hooked.theta, fixed.theta, rtol=1e-12, atol=1e-12)
+    assert hooked.n_iter == fixed.n_iter == len(seen)
+    assert abs(hooked.objective - fixed.objective) <= 1e-12 * abs(fixed.objective)
+    assert seen[0] == (1, (6,), (6, 6), np.inf)
+    assert all(row["marker"] == 1.0 for row in hooked.history)
+
+
+def test_hook_that_forbids_stopping_keeps_iterating_and_one_that_allows_it_stops():
+    prob = problem(n=600, p=5, l2=0.01)
+    free = newton(prob, start(prob), tol=1e-8)
+    calls = []
+
+    def hold(state):
+        calls.append(state.iteration)
+        return state.iteration >= free.n_iter + 3, {}
+
+    held = newton(prob, start(prob), tol=1e-8, between_iterations=hold)
+    assert free.converged and held.converged
+    assert held.n_iter == free.n_iter + 3 == len(calls)
+    np.testing.assert_allclose(held.theta, free.theta, atol=1e-8)
+    never = newton(
+        prob, start(prob), tol=1e-8, max_iter=7, between_iterations=lambda s: (False, {})
+    )
+    assert never.n_iter == 7 and not never.converged
+
+
+def test_hook_refuses_the_paths_that_skip_gram_matrices():
+    prob = problem(n=200, p=3, l2=0.01)
+    with pytest.raises(ValueError, match="fresh Gram"):
+        newton(prob, start(prob), reuse_last_model=True, between_iterations=lambda s: (True, {}))

@@ -8,15 +8,18 @@ v = w / sum(w); mgcv's and pyGAM's penalised deviance
 sum_i w_i d_i + sum_j lambda_j beta' P_j beta is 2 sum(w) times that, so the
 core receives S = S_lambda / sum(w).
 
-Selecting lambda uses the *performance iteration* (Gu 1992; Wood 2004): each
-iteration makes one pass over the data at the current linear predictor to form
-the working model's statistics (X'WX, accumulated in chunks by the core's
-design, and X'W(z - eta)), chooses log(lambda) for that working model by
-minimising REML, GCV or UBRE on the host (:mod:`._smoothing`, p x p work
-only), and then takes the penalised Newton (Fisher scoring) step for the new
-lambda, with a backtracking line search on the core's objective. When lambda
-has settled it is frozen and the same iteration runs to convergence. The
-intercept-only (null) model is the core's :func:`glmlib._null.null_intercept`.
+Selecting lambda uses the *performance iteration* (Gu 1992; Wood 2004), run on
+the core's one Newton routine, :func:`glmlib._solver.newton`, through its
+``between_iterations`` hook (:class:`_Smoothing`). Each Newton iteration makes
+one pass over the data at the current linear predictor for the gradient and
+X'WX; the hook turns them into the working model's statistics on R's scale
+(:func:`working_model`: no second pass), chooses log(lambda) for that working
+model by minimising REML, GCV or UBRE on the host (:mod:`._smoothing`, p x p
+work only) and hands the new penalty to the core, which then takes its
+penalised Newton (Fisher scoring) step with its own line search. When lambda
+has settled the hook freezes it and lets the core stop at its usual
+convergence test. The intercept-only (null) model is the core's
+:func:`glmlib._null.null_intercept`.
 
 The cost is one pass over the data per iteration (plus O(n) work per line-search
 trial), on whatever backend holds the data; no n x p factorisation is formed.
@@ -31,22 +34,16 @@ from typing import Any
 import numpy as np
 
 from .._backend import device_of, to_numpy
-from .._linalg import SymmetricFactor, rank_rtol
 from .._null import null_intercept
-from .._solver import Problem
+from .._solver import Iterate, Problem, newton
 from ._smoothing import RHO_RANGE, Criterion, PenaltyStructure, WorkingModel, select_smoothing
-from ._threads import small_blas
 
 __all__ = ["GAMFit", "working_model", "fit_null", "fit_gam"]
 
-_ARMIJO = 1e-4
-_MAX_HALVINGS = 40
 #: Stop the performance iteration when log(lambda) moves less than this.
 _RHO_TOL = 1e-3
 #: ... and the linear predictor less than this (then lambda is frozen).
 _SETTLED = 1e-4
-#: Predicted decreases below this (relative to the objective) are rounding noise.
-_NOISE = 1e-11
 
 
 @dataclass
@@ -60,26 +57,30 @@ class GAMFit:
     model: WorkingModel | None = None
 
 
-def working_model(prob: Problem, theta: Any, eta: Any) -> tuple[WorkingModel, np.ndarray]:
-    """The working linear model at theta on R's scale, and the normalised Gram diagonal.
+def working_model(state: Iterate) -> WorkingModel:
+    """The working linear model of one Newton iteration, on R's scale.
 
-    One pass over the data: W (Fisher weights), the working residuals
-    z - eta = (y - mu) g'(mu), A = [1 X]' W [1 X], r = [1 X]' W (z - eta) and
-    c = sum W (z - eta)^2. Only these p x p and p-sized results reach the host.
+    From what the core has formed (no further pass over X): with W the Fisher
+    weights and z - eta = (y - mu) g'(mu) the working residuals,
+    A = [1 X]' W [1 X] (the core's Gram matrix), r = [1 X]' W (z - eta) (minus
+    its gradient) and c = sum W (z - eta)^2, one reduction over the rows. The
+    core's quantities use weights summing to one; R's scale is sum(w) times.
+    Only these q x q and q-sized results reach the host.
     """
+    prob = state.prob
     xp = prob.xp
-    _, score, fisher = prob.working_weights(eta)
-    gram = prob.design.gram(fisher, intercept=True)
-    r = xp.concat([xp.sum(score)[None], prob.design.rmatvec(score)])
+    score, fisher = state.score, state.fisher
     safe = xp.where(fisher > 0, fisher, 1.0)
-    c = xp.sum(xp.where(fisher > 0, score * score / safe, 0.0))
+    c = prob.reduce(xp.sum(xp.where(fisher > 0, score * score / safe, 0.0)))
+    n = prob.reduce(xp.sum(xp.astype(prob.weights > 0, xp.float64)))
     ws = prob.weight_sum
-    gram_h = to_numpy(gram)
-    n = float(to_numpy(xp.sum(xp.astype(prob.weights > 0, xp.float64))))
-    model = WorkingModel(
-        A=gram_h * ws, r=to_numpy(r) * ws, c=float(c) * ws, theta=to_numpy(theta).copy(), n=n
+    return WorkingModel(
+        A=to_numpy(state.hess) * ws,
+        r=-to_numpy(state.grad) * ws,
+        c=float(c) * ws,
+        theta=to_numpy(state.theta).copy(),
+        n=float(n),
     )
-    return model, np.diag(gram_h)
 
 
 def fit_null(prob: Problem, tol: float, max_iter: int) -> tuple[Any, Any]:
@@ -114,11 +115,12 @@ def fit_gam(
 
     The first iteration also pins the coefficient directions that neither the
     data nor any penalty determines (:meth:`PenaltyStructure.pin_unidentified`,
-    which adds a fixed ridge to ``structure``). Each iteration: one pass over
-    the data for the working model at theta;
-    while lambda is free, minimise the criterion over log(lambda) (host,
-    p x p); the penalised Newton step for the current lambda with a
-    backtracking line search. Once log(lambda) moves less than 1e-3 and the
+    which adds a fixed ridge to ``structure``). This is the core's
+    :func:`~glmlib._solver.newton` with the :class:`_Smoothing` hook. Each
+    iteration: the core's pass over the data, which also gives the working
+    model at theta; while lambda is free, minimise the criterion over
+    log(lambda) (host, p x p); the core's penalised Newton step for the
+    current lambda with its backtracking line search. Once log(lambda) moves less than 1e-3 and the
     coefficients have nearly settled, lambda is frozen and the iteration
     continues as plain penalised IRLS until no coefficient moves the linear
     predictor by more than ``tol``. With every lambda fixed in advance this is
@@ -149,89 +151,62 @@ def fit_gam(
         With ``model``: the working model of the last iteration (for EDF and
         covariances).
     """
-    history: list[dict[str, float]] = []
-    frozen = structure.n_free == 0
-    rho = np.zeros(structure.n_free)
-    S = structure.matrix(np.exp(rho))
-    bounds: list[tuple[float, float]] = []
-    converged = False
-    lam_settled = frozen
-    model = None
-    it = 0
-    for it in range(1, max_iter + 1):
-        model, diag = working_model(prob, theta, eta)
-        row: dict[str, float] = {"iteration": it}
-        if it == 1:
-            rho = structure.balanced_log_lambda(model.A)
-            structure.pin_unidentified(model.A, rho)
-            S = structure.matrix(np.exp(rho))
-            bounds = [(c - RHO_RANGE, c + RHO_RANGE) for c in rho]
-        if not frozen:
-            crit = Criterion(model, structure, method, scale, gamma)
-            new_rho, value, nfev = select_smoothing(crit, rho, bounds)
-            rho_change = float(np.max(np.abs(new_rho - rho))) if it > 1 else math.inf
-            rho = new_rho
-            S = structure.matrix(np.exp(rho))
-            row.update(criterion=value, evaluations=nfev, max_rho_change=rho_change)
-        with small_blas():
-            beta = _penalised_solve(model, S)
-        _set_penalty(prob, S)
-        theta, eta, t, change = _line_search(prob, theta, eta, beta, model, S, diag)
-        row.update(step_size=t, max_change=change, frozen=float(frozen))
-        history.append(row)
-        if frozen:
-            if change <= tol:
-                converged = True
-                break
-        elif (rho_change <= _RHO_TOL and change <= _SETTLED) or it >= max_iter // 2:
-            lam_settled = rho_change <= _RHO_TOL
-            frozen = True
-    assert model is not None
-    return GAMFit(theta, eta, rho, it, converged and lam_settled, history, model)
+    hook = _Smoothing(structure, method, scale, gamma, max_iter)
+    res = newton(prob, theta, tol=tol, max_iter=max_iter, eta=eta, between_iterations=hook)
+    assert hook.model is not None
+    converged = res.converged and hook.settled
+    return GAMFit(res.theta, res.eta, hook.rho, res.n_iter, converged, res.history, hook.model)
 
 
-def _penalised_solve(model: WorkingModel, S: np.ndarray) -> np.ndarray:
-    """Minimiser of the working model's penalised sum of squares for penalty S."""
-    h = model.A + S
-    # Equilibrated Cholesky; minimum-norm least squares (eigenvalues below q eps
-    # of the largest dropped, as numpy.linalg.lstsq does) when it breaks down.
-    factor = SymmetricFactor(h, pivot_rtol=0.0, eig_rtol=rank_rtol(h.shape[0], 1.0))
-    return model.theta + factor.solve(model.r - S @ model.theta)
+class _Smoothing:
+    """The performance iteration's lambda selection, as :func:`newton`'s hook.
 
-
-def _line_search(
-    prob: Problem,
-    theta: Any,
-    eta: Any,
-    beta: np.ndarray,
-    model: WorkingModel,
-    S: np.ndarray,
-    diag: np.ndarray,
-) -> tuple[Any, Any, float, float]:
-    """Backtrack from theta towards beta on the penalised objective (penalty S).
-
-    Armijo's rule uses the directional derivative of the objective at theta,
-    (-r + S theta)' step / sum(w), from the working model (no extra pass).
+    At each iteration: the working model (:func:`working_model`); at the first,
+    balanced starting lambdas and the pinning of unidentified directions;
+    while lambda is free, the criterion's minimum over log(lambda) within
+    ``RHO_RANGE`` of the start; then the penalty S_lambda / sum(w) for the
+    core. Lambda is frozen once log(lambda) moved less than ``_RHO_TOL`` and
+    the previous step moved the linear predictor less than ``_SETTLED`` (or
+    after ``max_iter // 2`` iterations, unsettled); the core may stop only then.
     """
-    l1, l2 = prob.penalties()
-    step_h = beta - model.theta
-    slope = float((-model.r + S @ model.theta) @ step_h) / prob.weight_sum
-    step = prob.backend.asarray(step_h, dtype=np.float64)
-    x_step = prob.design.matvec(step[1:]) + step[0]
-    f0 = prob.objective(eta, theta, l1, l2)
-    slack = 8 * np.finfo(float).eps * max(abs(f0), 1.0)
-    if -slope <= _NOISE * max(abs(f0), 1.0):
-        # The whole step changes the objective by less than summation rounding
-        # can resolve: Newton's quadratic model is exact to that order, take it.
-        change = float(np.max(np.abs(step_h) * np.sqrt(np.clip(diag, 0, None))))
-        return theta + step, eta + x_step, 1.0, change
-    t = 1.0
-    for _ in range(_MAX_HALVINGS):
-        eta_t = eta + t * x_step
-        theta_t = theta + t * step
-        f_t = prob.objective(eta_t, theta_t, l1, l2)
-        if f_t <= f0 + _ARMIJO * t * min(slope, 0.0) + slack:
-            change = float(np.max(np.abs(step_h) * np.sqrt(np.clip(diag, 0, None)))) * t
-            return theta_t, eta_t, t, change
-        t *= 0.5
-    return theta, eta, 0.0, 0.0
+
+    def __init__(
+        self,
+        structure: PenaltyStructure,
+        method: str,
+        scale: float | None,
+        gamma: float,
+        max_iter: int,
+    ) -> None:
+        self.structure, self.method, self.scale, self.gamma = structure, method, scale, gamma
+        self.max_iter = max_iter
+        self.frozen = structure.n_free == 0
+        #: whether lambda settled (rather than being frozen at the iteration limit).
+        self.settled = self.frozen
+        self.rho = np.zeros(structure.n_free)
+        self.rho_change = math.inf
+        self.bounds: list[tuple[float, float]] = []
+        #: the working model of the last iteration (for EDF and covariances).
+        self.model: WorkingModel | None = None
+
+    def __call__(self, state: Iterate) -> tuple[bool, dict[str, float]]:
+        structure, it = self.structure, state.iteration
+        self.model = model = working_model(state)
+        if it == 1:
+            self.rho = structure.balanced_log_lambda(model.A)
+            structure.pin_unidentified(model.A, self.rho)
+            self.bounds = [(c - RHO_RANGE, c + RHO_RANGE) for c in self.rho]
+        elif not self.frozen:
+            settled = self.rho_change <= _RHO_TOL
+            if (settled and state.last_change <= _SETTLED) or it - 1 >= self.max_iter // 2:
+                self.settled, self.frozen = settled, True
+        row: dict[str, float] = {}
+        if not self.frozen:
+            crit = Criterion(model, structure, self.method, self.scale, self.gamma)
+            new_rho, value, nfev = select_smoothing(crit, self.rho, self.bounds)
+            self.rho_change = float(np.max(np.abs(new_rho - self.rho))) if it > 1 else math.inf
+            self.rho = new_rho
+            row.update(criterion=value, evaluations=nfev, max_rho_change=self.rho_change)
+        _set_penalty(state.prob, structure.matrix(np.exp(self.rho)))
+        row["frozen"] = float(self.frozen)
+        return self.frozen, row

@@ -128,7 +128,9 @@ class GAM(RegressorMixin, BaseEstimator):
     discrete_ : bool
         Whether the fit used the discretised design.
     history_ : DataFrame
-        One row per performance iteration (criterion, evaluations, step).
+        One row per performance iteration: the core's objective, step_size
+        and max_change, and, while lambda is selected, the criterion, its
+        evaluations and max_rho_change; ``frozen`` marks fixed lambda.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Present when X was a DataFrame with string column names.
