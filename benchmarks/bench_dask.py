@@ -84,13 +84,14 @@ def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
     import numpy as np
 
     import glmlib
-    from glmlib import _dask, _design
+    from glmlib.design import dask as _dask
+    from glmlib.design import dense as _dense
 
     passes = {"count": 0, "seconds": 0.0}
     # Only the fit's own design: the Dask design's partitions use DenseDesign inside.
     # A pass is a product over all rows of X; X @ 0 (no pass) is not counted.
     dask_variant = variant.split("-")[0] in ("dask", "npy", "zarr")
-    for cls in (_dask.DaskDesign,) if dask_variant else (_design.DenseDesign,):
+    for cls in (_dask.DaskDesign,) if dask_variant else (_dense.DenseDesign,):
         for name in ("matvec", "rmatvec", "gram", "rmatvec_gram"):
             original = getattr(cls, name, None)
             if original is None:

@@ -46,9 +46,9 @@ import numpy as np  # noqa: E402
 
 import glmlib  # noqa: E402
 from glmlib._backend import resolve_backend  # noqa: E402
-from glmlib._design import make_design  # noqa: E402
-from glmlib._solver import Problem  # noqa: E402
+from glmlib.design.make import make_design  # noqa: E402
 from glmlib.families import get_family  # noqa: E402
+from glmlib.solver.problem import Problem  # noqa: E402
 
 
 def make_data(n: int, p: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -197,8 +197,8 @@ def design_gram_rows(torch: Any, n: int, ps: list[int], repeats: int) -> list[di
     measured on the H200 at commit 43f0080 and was no faster: 13.1 ms against
     11.1 ms at n = 1e7, p = 100, float32; benchmarks/README.md.)
     """
-    from glmlib import _design
     from glmlib._backend import resolve_backend
+    from glmlib.design.make import make_design
 
     backend = resolve_backend("torch", "cuda")
     rows = []
@@ -206,7 +206,7 @@ def design_gram_rows(torch: Any, n: int, ps: list[int], repeats: int) -> list[di
         for dt in (torch.float32, torch.float64):
             X = torch.randn(n, p, device="cuda", dtype=dt)
             d = torch.rand(n, device="cuda", dtype=torch.float64)
-            design = _design.make_design(X, backend)
+            design = make_design(X, backend)
             seconds = timed(torch, lambda design=design, d=d: design.gram(d), repeats, 1)
             rows.append({"n": n, "p": p, "dtype": str(dt), "seconds": seconds})
             print(f"design.gram n={n:.0e} p={p} {dt}: {seconds * 1e3:.2f} ms", flush=True)

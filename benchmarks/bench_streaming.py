@@ -54,8 +54,8 @@ import numpy as np  # noqa: E402
 
 import glmlib  # noqa: E402
 from glmlib._backend import Backend  # noqa: E402
-from glmlib._design import DenseDesign  # noqa: E402
-from glmlib._streamed import StreamedDesign  # noqa: E402
+from glmlib.design.dense import DenseDesign  # noqa: E402
+from glmlib.design.streamed import StreamedDesign  # noqa: E402
 
 GIB = 1 << 30
 

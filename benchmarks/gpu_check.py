@@ -50,10 +50,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 GPU_TEST_FILES = [
     "tests/test_backends.py",
-    "tests/test_design.py",
+    "tests/design/test_dense_sparse.py",
     "tests/gam/test_gam_backends.py",
-    "tests/test_mixed.py",
-    "tests/test_streamed.py",
+    "tests/design/test_mixed.py",
+    "tests/design/test_streamed.py",
 ]
 # Every chapter, in the order of their value on a GPU; one whose imports the device
 # lacks is skipped and says which (carry those packages as wheels to run it).

@@ -32,7 +32,8 @@ import tabmat  # noqa: E402
 from bench_glm import make_problem  # noqa: E402
 
 from glmlib._backend import resolve_backend  # noqa: E402
-from glmlib._design import DenseDesign, ScipySparseDesign  # noqa: E402
+from glmlib.design.dense import DenseDesign  # noqa: E402
+from glmlib.design.sparse import ScipySparseDesign  # noqa: E402
 
 _BLOCK_ELEMENTS = 4_000_000
 

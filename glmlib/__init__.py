@@ -36,15 +36,37 @@ recorded
     Results measured elsewhere (the lent GPU), shipped with the package.
 MixedPrecisionWarning
     Issued when ``precision="mixed"`` falls back to full precision.
+disk_cache, open_disk_cache
+    Decode a Dask collection once to local disk for out-of-core fits.
+
+Layout
+------
+The estimators (``glm.py``, ``glm_cv.py``, ``classifier.py``, ``gam/``,
+``bayes/``, ``nn/``) validate their input, build a design and a problem, and
+call the solver core. Two internal sub-packages hold that core; their
+``__init__`` docstrings list their modules:
+
+``glmlib.solver``
+    The one penalised Newton method (``newton``) on a ``Problem``, its inner
+    solvers (coordinate descent, FISTA), L1 screening, the null model and
+    L-BFGS.
+``glmlib.design``
+    Everything that touches X, behind one interface (``design.protocol``):
+    dense, sparse, categorical, discretised, streamed, Dask and mixed-precision
+    designs, and how to add one.
+
+Below them, ``_backend`` (array namespaces and devices) and ``_linalg``
+(factorisations with an eigen fallback). Tests mirror the tree:
+``tests/solver/``, ``tests/design/``, ``tests/gam/``, and so on.
 """
 
 from . import bayes, datasets, export, families, gam, links
 from ._backend import resolve_device
-from ._dask import disk_cache, open_disk_cache
-from ._mixed import MixedPrecisionWarning
 from ._versions import show_versions
 from .bayes import BayesianGLM
 from .classifier import GLMClassifier, GLMClassifierCV
+from .design.dask import disk_cache, open_disk_cache
+from .design.mixed import MixedPrecisionWarning
 from .gam import GAM
 from .glm import GLM
 from .glm_cv import GLMCV, glm_path

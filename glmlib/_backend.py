@@ -4,7 +4,8 @@ The solver core is written once against the array API namespace returned by
 :func:`namespace` (NumPy, PyTorch or CuPy through ``array_api_compat``). This
 module adds what that standard does not cover: special functions for the probit
 link, conversion to and from NumPy, and device selection. Linear algebra (Cholesky solves with an eigen fallback)
-lives in :mod:`glmlib._linalg`; :class:`Backend` only forwards to it.
+lives in :mod:`glmlib._linalg`; :class:`Backend` only forwards to it. The solver core
+(:mod:`glmlib.solver`) and the designs (:mod:`glmlib.design`) sit above both.
 """
 
 from __future__ import annotations

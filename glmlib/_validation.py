@@ -5,7 +5,7 @@ NumPy, pandas and scipy.sparse input goes through scikit-learn's
 conventions); torch and CuPy arrays are checked on their own device so that
 they never leave it. DataFrames with pandas categorical columns are checked
 for their column names and types here and for their values when their
-design is built (glmlib/_categorical.py).
+design is built (glmlib/design/categorical.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.utils.validation import check_array, validate_data
 
 from ._backend import namespace, to_numpy
-from ._categorical import is_categorical
+from .design.categorical import is_categorical
 
 __all__ = [
     "check_drop_first",
@@ -71,7 +71,7 @@ def validate_frame(estimator: Any, X: Any, *, reset: bool) -> pd.DataFrame:
     At fit time (``reset=True``) every column must be numeric, boolean or
     categorical. The values themselves (missing levels, non-finite numbers)
     are checked when the design is built, by the fitted layout
-    (:meth:`glmlib._categorical.CategoricalLayout.design`), so that new data
+    (:meth:`glmlib.design.categorical.CategoricalLayout.design`), so that new data
     may hold a categorical as plain strings.
     """
     if not isinstance(X, pd.DataFrame):

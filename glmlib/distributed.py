@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ._backend import to_numpy
-from ._design_protocol import ReduceOp
+from .design.protocol import ReduceOp
 
 __all__ = [
     "ShardedDesign",
@@ -227,7 +227,7 @@ def share_levels(frame: Any, group: Any = None) -> Any:
     """
     import pandas as pd
 
-    from ._categorical import is_categorical
+    from .design.categorical import is_categorical
 
     dist = _dist()
     local = None

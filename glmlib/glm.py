@@ -15,17 +15,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._backend import Backend, device_of, resolve_backend, to_numpy
-from ._categorical import CategoricalLayout, is_categorical
-from ._dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection, validated_matrix
-from ._design import DenseDesign, make_design
 from ._formula import apply_formula, formula_design
 from ._inference import FitStatistics, wald_table
 from ._linalg import SymmetricFactor, rank_rtol
-from ._mixed import MixedPrecisionDesign
-from ._null import null_intercept
-from ._screening import screened_newton
-from ._solver import FitResult, Problem, fit_lbfgs, newton
-from ._streamed import check_chunk_rows, streamed_design
 from ._validation import (
     _is_device_array,
     check_drop_first,
@@ -35,7 +27,18 @@ from ._validation import (
     validate_vector,
     validate_X,
 )
+from .design.categorical import CategoricalLayout, is_categorical
+from .design.dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection, validated_matrix
+from .design.dense import DenseDesign
+from .design.make import make_design
+from .design.mixed import MixedPrecisionDesign
+from .design.streamed import check_chunk_rows, streamed_design
 from .families import Family, get_family
+from .solver.lbfgs import fit_lbfgs
+from .solver.newton import newton
+from .solver.null import null_intercept
+from .solver.problem import FitResult, Problem
+from .solver.screening import screened_newton
 
 __all__ = ["GLM"]
 
@@ -783,7 +786,7 @@ class GLM(_GLMBase):
         device in chunks of this many rows at every pass, double-buffered so
         that on CUDA the next chunk's copy overlaps the current chunk's
         products: fits X larger than device memory (see
-        :class:`glmlib._streamed.StreamedDesign`). None (default) moves X to
+        :class:`glmlib.design.streamed.StreamedDesign`). None (default) moves X to
         the device once. Not with sparse or categorical X or
         ``precision="mixed"``.
 

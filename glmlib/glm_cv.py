@@ -16,13 +16,14 @@ from sklearn.base import is_classifier
 from sklearn.model_selection import check_cv
 
 from ._backend import to_numpy
-from ._design import DenseDesign
 from ._progress import progress_bar
-from ._screening import screened_newton
-from ._solver import FitResult, Problem, fit_lbfgs
 from ._validation import check_penalty
+from .design.dense import DenseDesign
 from .families import Family
 from .glm import _GRAM_LIMIT, _Data, _GLMBase
+from .solver.lbfgs import fit_lbfgs
+from .solver.problem import FitResult, Problem
+from .solver.screening import screened_newton
 
 __all__ = ["GLMCV", "GLMPath", "alpha_max", "glm_path", "regularization_path"]
 
@@ -68,7 +69,7 @@ def regularization_path(
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Warm-started path over decreasing ``alphas`` with strong-rule screening.
 
-    Each point is fitted by :func:`glmlib._screening.screened_newton` (strong
+    Each point is fitted by :func:`glmlib.solver.screening.screened_newton` (strong
     rules with a KKT check), warm-started from the previous one.
     ``on_point(k, eta)`` receives each point's linear predictor as it is
     found (cross-validation scores held-out rows from it), so that the path

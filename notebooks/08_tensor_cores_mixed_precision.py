@@ -98,8 +98,8 @@ warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWa
 
 import glmlib
 from glmlib import recorded
-from glmlib._mixed import round_to_bfloat16
 from glmlib.book import glue, glue_figure, limit_blas_threads
+from glmlib.design.mixed import round_to_bfloat16
 from glmlib.export import onnx_feed, to_onnx
 from glmlib.nn import GLMHead, GLMLoss, TrainConfig, init_weights, mlp, train
 

@@ -1,6 +1,6 @@
 """Fits that must equal the in-memory fit on all rows: families, penalties, data and tolerances.
 
-Shared by the sharded (tests/test_distributed.py) and Dask (tests/test_dask.py)
+Shared by the sharded (tests/test_distributed.py) and Dask (tests/design/test_dask.py)
 tests, so both hold their designs to the same cases.
 """
 

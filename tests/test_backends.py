@@ -1,5 +1,5 @@
 """Tests for the array backends (``glmlib/_backend.py``) and the inner solvers
-(``glmlib/_inner.py``) they run.
+(``glmlib/solver/inner.py``) they run.
 
 * The PyTorch-CPU backend reproduces the NumPy backend to 1e-8 (float64) for
   unpenalised, ridge, lasso and elastic-net fits of several families, with
@@ -23,10 +23,11 @@ import scipy.sparse as sp
 import glmlib
 from glmlib import GLM
 from glmlib._backend import Backend, resolve_backend, to_numpy
-from glmlib._design import make_design
-from glmlib._inner import coordinate_descent, fista
-from glmlib._solver import Problem, newton
+from glmlib.design.make import make_design
 from glmlib.families import NegativeBinomial, get_family
+from glmlib.solver.inner import coordinate_descent, fista
+from glmlib.solver.newton import newton
+from glmlib.solver.problem import Problem
 
 torch = pytest.importorskip("torch")
 

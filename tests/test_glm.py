@@ -858,9 +858,9 @@ def test_ridge_effective_df_is_the_trace_formula(backend, alpha):
 
 def _no_row_sample(monkeypatch):
     """Make every design too small for sampled Hessians."""
-    import glmlib._solver as solver
+    import glmlib.solver.problem as problem_module
 
-    monkeypatch.setattr(solver, "_SAMPLE_MIN_ROWS", 10**9)
+    monkeypatch.setattr(problem_module, "_SAMPLE_MIN_ROWS", 10**9)
 
 
 def test_sampled_start_with_trials_offset_and_zero_weights_matches_statsmodels():

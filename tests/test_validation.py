@@ -66,7 +66,7 @@ def test_sparse_input_is_not_densified_by_the_design():
     model = GLM(family="poisson").fit(sp.csr_matrix(X), y)
     assert model.converged_  # and the design object never held a dense copy:
     from glmlib._backend import Backend
-    from glmlib._design import make_design
+    from glmlib.design.make import make_design
 
     design = make_design(sp.csr_matrix(X), Backend("numpy"))
     assert design.is_sparse and sp.issparse(design.X)

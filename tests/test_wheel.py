@@ -61,6 +61,12 @@ def test_wheel_holds_every_data_file_and_recorded_results(wheel: Path) -> None:
     # chapter 6 imports its worker processes from the package and reads the recorded GPU sweep log
     assert "glmlib/book/scaling.py" in names
     assert "glmlib/recorded/gpu/h200_2026-12-04_43f0080.log" in names
+    # the internal sub-packages the estimators import (packages.find picks them up)
+    for package in ("solver", "design"):
+        src_modules = sorted(p.name for p in (ROOT / "glmlib" / package).glob("*.py"))
+        assert src_modules, package
+        for name in src_modules:
+            assert f"glmlib/{package}/{name}" in names, (package, name)
     assert not any(n.startswith("data/") for n in names), "data/ is not a top-level package"
 
 

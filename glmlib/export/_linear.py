@@ -26,8 +26,8 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
 from .._backend import to_numpy
-from .._categorical import _codes
 from .._validation import validate_frame, validate_vector, validate_X
+from ..design.categorical import _codes
 from ._graph import Graph
 
 __all__ = ["RESERVED_NAMES", "InputLayout", "feed", "graph_linear_predictor", "input_layout"]

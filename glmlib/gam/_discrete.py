@@ -6,7 +6,7 @@ it is the term's basis at the distinct values (or combinations of values, for
 their knots, levels and sum-to-zero constraints from those distinct values,
 each weighted by how many training rows have it (``Term.fit(counts=...)``),
 which gives the terms the full rows would give. The fit then runs on a
-:class:`glmlib._discrete.DiscreteDesign` with the same solver, and agrees with
+:class:`glmlib.design.discrete.DiscreteDesign` with the same solver, and agrees with
 the dense fit up to rounding (tests/gam/test_discrete.py).
 
 Every term kind is supported: ``s`` and ``l`` (distinct values of the
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._discrete import DiscreteDesign, joint_codes
+from ..design.discrete import DiscreteDesign, joint_codes
 from ._data import term_columns
 from ._terms import TermList
 

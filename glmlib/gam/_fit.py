@@ -1,7 +1,7 @@
 """Fitting a GAM on the core: penalised IRLS with smoothness selection.
 
 With the smoothing parameters fixed, a GAM is a GLM with a quadratic penalty:
-the core's :class:`glmlib._solver.Problem` with ``penalty_matrix`` holds the
+the core's :class:`glmlib.solver.problem.Problem` with ``penalty_matrix`` holds the
 data, family and objective on the fit's backend (NumPy or PyTorch). The core
 minimises the normalised objective sum_i v_i d_i / 2 + theta' S theta / 2 with
 v = w / sum(w); mgcv's and pyGAM's penalised deviance
@@ -9,7 +9,7 @@ sum_i w_i d_i + sum_j lambda_j beta' P_j beta is 2 sum(w) times that, so the
 core receives S = S_lambda / sum(w).
 
 Selecting lambda uses the *performance iteration* (Gu 1992; Wood 2004), run on
-the core's one Newton routine, :func:`glmlib._solver.newton`, through its
+the core's one Newton routine, :func:`glmlib.solver.newton.newton`, through its
 ``between_iterations`` hook (:class:`_Smoothing`). Each Newton iteration makes
 one pass over the data at the current linear predictor for the gradient and
 X'WX; the hook turns them into the working model's statistics on R's scale
@@ -19,7 +19,7 @@ work only) and hands the new penalty to the core, which then takes its
 penalised Newton (Fisher scoring) step with its own line search. When lambda
 has settled the hook freezes it and lets the core stop at its usual
 convergence test. The intercept-only (null) model is the core's
-:func:`glmlib._null.null_intercept`.
+:func:`glmlib.solver.null.null_intercept`.
 
 The cost is one pass over the data per iteration (plus O(n) work per line-search
 trial), on whatever backend holds the data; no n x p factorisation is formed.
@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from .._backend import device_of, to_numpy
-from .._null import null_intercept
-from .._solver import Iterate, Problem, newton
+from ..solver.newton import Iterate, newton
+from ..solver.null import null_intercept
+from ..solver.problem import Problem
 from ._smoothing import RHO_RANGE, Criterion, PenaltyStructure, WorkingModel, select_smoothing
 
 __all__ = ["GAMFit", "working_model", "fit_null", "fit_gam"]
@@ -116,7 +117,7 @@ def fit_gam(
     The first iteration also pins the coefficient directions that neither the
     data nor any penalty determines (:meth:`PenaltyStructure.pin_unidentified`,
     which adds a fixed ridge to ``structure``). This is the core's
-    :func:`~glmlib._solver.newton` with the :class:`_Smoothing` hook. Each
+    :func:`~glmlib.solver.newton.newton` with the :class:`_Smoothing` hook. Each
     iteration: the core's pass over the data, which also gives the working
     model at theta; while lambda is free, minimise the criterion over
     log(lambda) (host, p x p); the core's penalised Newton step for the

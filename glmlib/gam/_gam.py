@@ -14,11 +14,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import resolve_backend, to_numpy
-from .._design import make_design
 from .._inference import information_criteria
-from .._solver import Problem
 from .._validation import _is_device_array, check_sample_weight, validate_vector
+from ..design.make import make_design
 from ..families import Family, get_family
+from ..solver.problem import Problem
 from ._data import as_table, model_matrix, term_columns
 from ._discrete import check_discrete, discrete_design
 from ._fit import fit_gam, fit_null
@@ -97,7 +97,7 @@ class GAM(RegressorMixin, BaseEstimator):
         (Wood et al. 2017; Li and Wood 2020): each term's basis at the
         distinct values of its covariate(s) and an index per row, so that the
         passes over the data cost O(n) index work plus small dense products
-        (:mod:`glmlib._discrete`). The values are not rounded, so the fit is
+        (:mod:`glmlib.design.discrete`). The values are not rounded, so the fit is
         the dense fit up to rounding. ``"auto"`` uses it on the NumPy backend
         from 20,000 rows when the terms have at most a quarter as many
         distinct values as rows; ``True`` always on NumPy (a ValueError on

@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.utils.validation import check_array
 
 from .._backend import to_numpy
-from .._categorical import CategoricalLayout, _codes, is_categorical
+from ..design.categorical import CategoricalLayout, _codes, is_categorical
 
 __all__ = ["TabularEncoder"]
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import glmlib._null as null_module
+import glmlib.solver.null as null_module
 from glmlib.gam import GAM, f, s, te
 from glmlib.gam._data import as_table, model_matrix
 

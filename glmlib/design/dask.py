@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import Backend
-from ._design_protocol import AllRowsHere
+from .._backend import Backend
+from .protocol import AllRowsHere
 
 __all__ = [
     "DaskDesign",
@@ -416,7 +416,7 @@ def _block_rmatvec(block: np.ndarray, v: np.ndarray, start: int, stop: int) -> n
 def _block_gram(
     block: np.ndarray, d: np.ndarray, start: int, stop: int, intercept: bool
 ) -> np.ndarray:
-    from ._design import DenseDesign
+    from .dense import DenseDesign
 
     return np.asarray(
         DenseDesign(np.ascontiguousarray(block), Backend("numpy")).gram(d[start:stop], intercept),

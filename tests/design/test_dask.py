@@ -1,4 +1,4 @@
-"""Dask collections as X (``glmlib/_dask.py``): out-of-core and cluster fits with the same solver.
+"""Dask collections as X (``glmlib/design/dask.py``): out-of-core and cluster fits with the same solver.
 
 * Fits on a Dask array, a Dask DataFrame, Parquet files read by
   ``dask.dataframe.read_parquet`` and a 2-worker ``LocalCluster`` equal the
@@ -21,7 +21,7 @@ from pooled_cases import FAMILIES, PENALTIES, RTOL, ZERO_ATOL, estimator, make_d
 
 import glmlib
 from glmlib._backend import Backend
-from glmlib._dask import DaskDesign, dask_matrix
+from glmlib.design.dask import DaskDesign, dask_matrix
 
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")

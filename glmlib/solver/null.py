@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import to_numpy
-from ._solver import Problem, newton
+from .._backend import to_numpy
+from .newton import newton
+from .problem import Problem
 
 __all__ = ["null_intercept"]
 

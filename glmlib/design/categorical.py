@@ -33,9 +33,9 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
-from ._backend import Backend
-from ._design import DenseDesign, _last_subset
-from ._design_protocol import AllRowsHere
+from .._backend import Backend
+from .dense import DenseDesign, _last_subset
+from .protocol import AllRowsHere
 
 __all__ = ["CategoricalDesign", "CategoricalLayout", "is_categorical"]
 

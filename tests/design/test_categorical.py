@@ -1,4 +1,4 @@
-"""Tests for pandas categorical columns (``glmlib/_categorical.py``).
+"""Tests for pandas categorical columns (``glmlib/design/categorical.py``).
 
 References, all independent of the categorical design:
 
@@ -28,7 +28,7 @@ from sklearn.base import clone
 
 from glmlib import GLM, GLMCV, glm_path
 from glmlib._backend import Backend
-from glmlib._categorical import CategoricalLayout
+from glmlib.design.categorical import CategoricalLayout
 
 NUMPY = Backend("numpy")
 

@@ -28,7 +28,7 @@ order. :func:`discretise` rounds only when asked (``decimals``), which is
 then a change of the data, as with mgcv's discretisation.
 
 This is one more design behind the solver's interface
-(:mod:`glmlib._design_protocol`): NumPy (host) arrays only.
+(:mod:`glmlib.design.protocol`): NumPy (host) arrays only.
 
 References
 ----------
@@ -49,7 +49,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from ._design_protocol import AllRowsHere
+from .protocol import AllRowsHere
 
 __all__ = ["DiscreteDesign", "discretise", "joint_codes"]
 
@@ -143,7 +143,7 @@ class DiscreteDesign(AllRowsHere):
     Examples
     --------
     >>> import numpy as np
-    >>> from glmlib._discrete import DiscreteDesign, discretise
+    >>> from glmlib.design.discrete import DiscreteDesign, discretise
     >>> x = np.array([1.0, 2.0, 1.0, 3.0])
     >>> codes, values = discretise(x)
     >>> design = DiscreteDesign(codes[:, None], [values[:, None]])

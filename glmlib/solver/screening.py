@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import to_numpy
-from ._solver import FitResult, Problem, newton
+from .._backend import device_of, to_numpy
+from .newton import newton
+from .problem import FitResult, Problem
 
 __all__ = ["scatter", "screened_newton"]
 
@@ -30,7 +31,7 @@ def scatter(prob: Problem, theta: Any, cols: Any) -> Any:
     """Expand theta over ``cols`` to all p columns (zeros elsewhere)."""
     xp = prob.xp
     start = int(prob.fit_intercept)
-    full = xp.zeros(prob.design.p + start, dtype=xp.float64, device=_dev(theta))
+    full = xp.zeros(prob.design.p + start, dtype=xp.float64, device=device_of(theta))
     if start:
         full[0] = theta[0]
     full[cols + start] = theta[start:]
@@ -49,12 +50,6 @@ def _ordered(strong: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     kept = order[strong[order]]
     new = np.setdiff1d(cols, kept, assume_unique=True)
     return np.concatenate([kept, new]).astype(np.int64)
-
-
-def _dev(a: Any) -> Any:
-    import array_api_compat
-
-    return array_api_compat.device(a)
 
 
 def screened_newton(

@@ -1,4 +1,4 @@
-"""Streamed designs (``glmlib/_streamed.py``): host X passed to the device in row chunks.
+"""Streamed designs (``glmlib/design/streamed.py``): host X passed to the device in row chunks.
 
 * A streamed fit equals the in-memory fit of the same data (float64,
   coefficients and deviance to 1e-10 relative) for several families and
@@ -20,8 +20,8 @@ import scipy.sparse as sp
 
 import glmlib
 from glmlib._backend import Backend, to_numpy
-from glmlib._design import DenseDesign
-from glmlib._streamed import StreamedDesign
+from glmlib.design.dense import DenseDesign
+from glmlib.design.streamed import StreamedDesign
 
 TOL = 1e-10
 

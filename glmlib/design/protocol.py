@@ -1,6 +1,6 @@
 """The design interface: everything the solver asks of X, and nothing else.
 
-The Newton solver (:mod:`glmlib._solver`) never touches X. It asks a *design*
+The Newton solver (:mod:`glmlib.solver.newton`) never touches X. It asks a *design*
 for products with X, the weighted Gram matrix and column statistics, and it
 sends every sum (or maximum) over rows that it forms itself — losses, the
 intercept's gradient, the size of a step in the linear predictor — through the
@@ -8,23 +8,19 @@ design's :meth:`Design.reduce`. That is the one hook that decides where rows
 live:
 
 * in-memory designs (dense NumPy/PyTorch/CuPy, scipy.sparse, torch sparse,
-  pandas categoricals; :mod:`glmlib._design`, :mod:`glmlib._categorical`) hold
-  all rows, so their reductions are the identity (:class:`AllRowsHere`);
+  pandas categoricals; :mod:`glmlib.design.dense`, :mod:`glmlib.design.sparse`,
+  :mod:`glmlib.design.categorical`) hold all rows, so their reductions are the
+  identity (:class:`AllRowsHere`);
 * a sharded design (:class:`glmlib.distributed.ShardedDesign`) holds one
   process's rows, so its products over rows (``rmatvec``, ``gram``,
   ``column_range``) and :meth:`reduce` combine the processes' partial results
   with one ``all_reduce`` each, and every process then solves the same small
   problem.
 
-Adding a kind of data (out-of-core partitions, reduced-precision or streamed
-X) means writing one class with the methods below; the solver is unchanged.
-A design whose passes over X are expensive may also define
-``rmatvec_gram(v, d, intercept) -> (X.T @ v, gram(d, intercept))``, both from
-one pass; the Newton solver then asks for the gradient's product and the
-Gram matrix together (:class:`glmlib._dask.DaskDesign` does).
 Vectors passed in and returned are float64 arrays of the design's backend;
 ``matvec`` returns one value per local row, every other product is over all
-rows the design stands for.
+rows the design stands for. How to add a design (one class with the methods
+below; the solver is unchanged): :mod:`glmlib.design`.
 """
 
 from __future__ import annotations

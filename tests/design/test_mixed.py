@@ -1,4 +1,4 @@
-"""Mixed precision (``glmlib/_mixed.py``): Gram matrices from a bfloat16 copy, float64 answers.
+"""Mixed precision (``glmlib/design/mixed.py``): Gram matrices from a bfloat16 copy, float64 answers.
 
 * For well-conditioned data (kappa(X) <= 1e2) ``precision="mixed"`` reaches
   the float64 fit to max|d beta| / max|beta| <= 1e-6 (the issue's bar; in
@@ -19,7 +19,7 @@ import pytest
 import scipy.sparse as sp
 
 import glmlib
-from glmlib._mixed import round_to_bfloat16
+from glmlib.design.mixed import round_to_bfloat16
 
 torch = pytest.importorskip("torch")
 
@@ -133,8 +133,8 @@ def test_mixed_on_cuda_uses_bfloat16_tensor_cores():
     assert model.precision_ == "mixed"
     assert rel_error(model.coef_, ref.coef_) <= BAR
     from glmlib._backend import resolve_backend
-    from glmlib._design import DenseDesign
-    from glmlib._mixed import MixedPrecisionDesign
+    from glmlib.design.dense import DenseDesign
+    from glmlib.design.mixed import MixedPrecisionDesign
 
     design = MixedPrecisionDesign(
         DenseDesign(torch.as_tensor(X, device="cuda"), resolve_backend("torch", "cuda"))

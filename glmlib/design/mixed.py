@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import to_numpy
-from ._design import DenseDesign
-from ._design_protocol import ReduceOp
+from .._backend import to_numpy
+from .dense import DenseDesign, _with_intercept
+from .protocol import ReduceOp
 
 __all__ = ["MAX_CONTRACTION", "MixedPrecisionDesign", "MixedPrecisionWarning", "round_to_bfloat16"]
 
@@ -156,8 +156,6 @@ def _reduced_copy(full: DenseDesign) -> Any:
 def _bfloat16_gram(X: Any, d: Any, intercept: bool, block_rows: int = 1 << 20) -> Any:
     """[1, X].T diag(d) [1, X] from bfloat16 X on Tensor Cores: float32 products, float64 sums."""
     import torch
-
-    from ._design import _with_intercept
 
     p = X.shape[1]
     g = torch.zeros(p, p, dtype=torch.float64, device=X.device)

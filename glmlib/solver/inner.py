@@ -19,7 +19,7 @@ import numba
 import numpy as np
 from array_api_compat import device as _device
 
-from ._backend import namespace
+from .._backend import namespace
 
 __all__ = ["coordinate_descent", "fista"]
 

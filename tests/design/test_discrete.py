@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import glmlib._discrete as discrete_module
-from glmlib._design_protocol import Design
-from glmlib._discrete import DiscreteDesign, discretise, joint_codes
+import glmlib.design.discrete as discrete_module
+from glmlib.design.discrete import DiscreteDesign, discretise, joint_codes
+from glmlib.design.protocol import Design
 
 
 def _problem(seed: int = 0, n: int = 2000) -> tuple[DiscreteDesign, np.ndarray]:
@@ -125,10 +125,11 @@ def test_bad_input() -> None:
 def test_newton_unchanged_on_the_discrete_design(family: str, l1: float) -> None:
     """The core's Newton solver fits the same GLM (ridge or elastic net) on either design."""
     from glmlib._backend import resolve_backend
-    from glmlib._design import make_design
-    from glmlib._null import null_intercept
-    from glmlib._solver import Problem, newton
+    from glmlib.design.make import make_design
     from glmlib.families import get_family
+    from glmlib.solver.newton import newton
+    from glmlib.solver.null import null_intercept
+    from glmlib.solver.problem import Problem
 
     design, X = _problem(seed=5, n=3000)
     rng = np.random.default_rng(6)

@@ -1,4 +1,4 @@
-"""Tests for the Newton solver core (``glmlib/_solver.py``) and the null model (``glmlib/_null.py``).
+"""Tests for the Newton solver core (``glmlib/solver/newton.py``, ``problem.py``) and the null model (``glmlib/solver/null.py``).
 
 * ``reuse_last_model`` (penalised fits stop on the previous Hessian's step when
   it is below tol) reaches the same solution as the plain iteration, to 1e-7 in
@@ -22,11 +22,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import glmlib._null as null
+import glmlib.solver.null as null
 from glmlib._backend import Backend, to_numpy
-from glmlib._design import make_design
-from glmlib._solver import Problem, newton
+from glmlib.design.make import make_design
 from glmlib.families import Tweedie, get_family
+from glmlib.solver.newton import newton
+from glmlib.solver.problem import Problem
 
 CASES = [
     ("gaussian", "identity"),
@@ -151,7 +152,7 @@ def test_null_intercept_falls_back_to_newton_with_an_offset_or_a_boundary_mean()
 
 def _count_grams(monkeypatch, design_cls):
     """Record the rows of every Gram matrix formed by ``design_cls`` and by its host views."""
-    from glmlib._design import DenseDesign, GatheredDense
+    from glmlib.design.dense import DenseDesign, GatheredDense
 
     calls = []
     classes = [design_cls] + ([GatheredDense] if design_cls is DenseDesign else [])

@@ -1,4 +1,4 @@
-"""Tests for the design matrices (``glmlib/_design.py``).
+"""Tests for the design matrices (``glmlib/design/dense.py``, ``sparse.py``, ``make.py``).
 
 Every design (dense NumPy, scipy.sparse, dense and sparse PyTorch on the CPU,
 and the same on CUDA when present) computes
@@ -22,7 +22,7 @@ import pytest
 import scipy.sparse as sp
 
 from glmlib._backend import Backend, to_numpy
-from glmlib._design import make_design
+from glmlib.design.make import make_design
 
 BACKENDS = ["numpy", "torch"]
 
@@ -80,7 +80,7 @@ def test_gram_in_float32_sums_in_float64(backend_name):
 
 def test_gram_spans_several_row_blocks(monkeypatch):
     """Blocks of rows are summed: the result does not depend on the block size."""
-    import glmlib._design as design_module
+    import glmlib.design.dense as design_module
 
     X, d = data(n=5000, density=1.0)
     b = Backend("numpy")
@@ -225,7 +225,7 @@ def test_float32_products_accumulate_in_float64(backend):
 def test_subset_buffer_extends_and_stays_exact():
     """A subset that extends the previous one (same columns first) gathers only the
     new columns into the same buffer; every product equals X[:, cols]'s (1e-12)."""
-    from glmlib._design import DenseDesign
+    from glmlib.design.dense import DenseDesign
 
     X, d = data(n=700)
     b = Backend("numpy")
@@ -246,7 +246,7 @@ def test_subset_buffer_extends_and_stays_exact():
 def test_gathered_view_equals_the_copy(monkeypatch, dtype):
     """Above the copy limit a subset is a view; a row sample always is. Their
     products equal those of the explicit copies (float32: to 1e-6, float64: 1e-12)."""
-    import glmlib._design as design_mod
+    import glmlib.design.dense as design_mod
 
     monkeypatch.setattr(design_mod, "_SUBSET_COPY_SHARE", 0.0)
     monkeypatch.setattr(design_mod, "_SUBSET_COPY_BYTES", 0)

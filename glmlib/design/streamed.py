@@ -12,7 +12,7 @@ the n-vectors, not for X: n is limited by host memory.
 
 On the CPU (NumPy, or PyTorch on the CPU) the same code runs with plain
 copies into the two buffers, so small chunks exercise it in CI. Each chunk's
-products are those of :class:`glmlib._design.DenseDesign` on the chunk, summed
+products are those of :class:`glmlib.design.dense.DenseDesign` on the chunk, summed
 over chunks, so a streamed fit equals the in-memory one up to the order of
 floating-point sums.
 """
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._backend import Backend, device_of, to_numpy
-from ._design import DenseDesign, _last_subset
-from ._design_protocol import AllRowsHere
+from .._backend import Backend, device_of, to_numpy
+from .dense import DenseDesign, _last_subset
+from .protocol import AllRowsHere
 
 __all__ = ["StreamedDesign", "check_chunk_rows", "streamed_design"]
 

@@ -1,0 +1,318 @@
+"""The problem the solver minimises, and what a fit returns.
+
+The objective is the glmnet/glum convention
+
+    F(b0, beta) = sum_i v_i d(y_i, mu_i) / 2 + sum_j l1_j |beta_j| + sum_j l2_j beta_j^2 / 2,
+
+with v = w / sum(w) the normalised weights, d the unit deviance and
+mu = g^{-1}(b0 + X beta + offset), plus beta' S beta / 2 when a penalty matrix
+S is given (GAM smoothing penalties, Gaussian priors).
+
+:class:`Problem` holds the data (through its design, :mod:`glmlib.design`),
+the family and the penalties on one backend, and evaluates the pieces every
+solver needs: the linear predictor, the loss, the working weights, the
+gradient, the (optionally row-sampled) Gram matrix. :class:`FitResult` is what
+:func:`glmlib.solver.newton.newton` and :func:`glmlib.solver.lbfgs.fit_lbfgs`
+return.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .._backend import Backend, device_of
+from ..design.protocol import Design, ReduceOp
+from ..families import Family
+
+__all__ = ["FitResult", "Problem"]
+
+_UNSET = object()
+# Sampled Hessians for cold starts: the first Newton iterations, far from the
+# solution, use X'WX of a random 1/8 of the rows (scaled to the full weight);
+# :func:`glmlib.solver.newton.newton` switches to the exact Gram matrix once a
+# step is small. Only dense designs with at least _SAMPLE_MIN_ROWS rows per
+# coefficient qualify (sparse one-hot columns with rare levels would be
+# missing from the sample).
+_SAMPLE_FRACTION = 8
+_SAMPLE_MIN_ROWS = 256
+
+
+@dataclass
+class Problem:
+    """Data and penalty of one fit, all on one backend.
+
+    ``l1`` and ``l2`` are per-feature penalty strengths (alpha * l1_ratio * pf
+    and alpha * (1 - l1_ratio) * pf); the intercept is never penalised.
+    """
+
+    design: Design
+    y: Any
+    weights: Any  # normalised to sum to one over all rows
+    offset: Any
+    family: Family
+    l1: Any
+    l2: Any
+    backend: Backend
+    fit_intercept: bool = True
+    #: sum of the caller's weights, to turn normalised quantities back into R's.
+    weight_sum: float = 1.0
+    #: optional p x p positive semi-definite penalty S adding beta' S beta / 2
+    #: (smoothing penalties of GAMs, Gaussian priors).
+    penalty_matrix: Any = None
+    #: (row indices, design of those rows) for sampled Hessians; see
+    #: :meth:`with_row_sample`.
+    row_sample: tuple[Any, Any] | None = None
+    #: Rows whose linear predictor and mean must be admissible (the link's and
+    #: family's domain): "weighted", the rows with positive weight, so that a
+    #: zero-weight row constrains nothing, as if it were absent; or "all", for
+    #: GLMCV's folds, whose held-out rows (given zero weight) are then scored
+    #: at admissible means.
+    admissible: str = "weighted"
+    # Not an init field: dataclasses.replace() (new weights or y) recomputes it.
+    _eta_state: Any = field(init=False, default=None, repr=False, compare=False)
+    # (eta, mu) of the last loss evaluation: the accepted point of a line
+    # search is where the next working weights are needed.
+    _last_mu: tuple[Any, Any] = field(init=False, default=(None, None), repr=False, compare=False)
+    # Mask of the rows that count (see `admissible`), None when all do; computed once.
+    _counted: Any = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._eta_state = _UNSET
+        self._counted = _UNSET
+
+    def counted_rows(self) -> Any:
+        """Boolean mask of the rows with positive weight, or None when every row counts."""
+        if self._counted is _UNSET:
+            mask = self.weights > 0
+            every = self.admissible == "all" or bool(self.xp.all(mask))
+            self._counted = None if every else mask
+        return self._counted
+
+    def with_row_sample(self, seed: int = 0) -> Problem:
+        """This problem with a random 1/8 of X's rows kept for sampled Hessians.
+
+        Unchanged when the design does not qualify (sparse, or fewer than
+        256 rows per coefficient after sampling).
+        """
+        design = self.design
+        n, p = design.n, design.p
+        m = n // _SAMPLE_FRACTION
+        if design.is_sparse or not design.can_sample_rows or m < _SAMPLE_MIN_ROWS * (p + 1):
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
+        idx = self.backend.asarray(rows.astype(np.int64))
+        return replace(self, row_sample=(idx, design.rows(idx)))
+
+    def sampled_gram(self, fisher: Any) -> Any | None:
+        """X'WX estimated from the row sample (None when it has no weight)."""
+        idx, design = self.row_sample  # type: ignore[misc]
+        xp = self.xp
+        f = xp.take(fisher, idx)
+        total = self.reduce(xp.sum(f))
+        if not float(total) > 0:
+            return None
+        return design.gram(f, intercept=self.fit_intercept) * (self.reduce(xp.sum(fisher)) / total)
+
+    def restrict(self, cols: Any) -> Problem:
+        """The same objective over the intercept and the columns ``cols`` only.
+
+        The other coefficients are held at zero, so their rows and columns of
+        S drop out of beta' S beta. The design's column subset is copied once
+        here, not gathered again on every pass over X.
+        """
+        xp = self.xp
+        S = self.penalty_matrix
+        if S is not None:
+            S = xp.take(xp.take(S, cols, axis=0), cols, axis=1)
+        sample = self.row_sample
+        if sample is not None:
+            sample = (sample[0], sample[1].subset(cols))
+        restricted = replace(
+            self,
+            design=self.design.subset(cols),
+            l1=xp.take(self.l1, cols),
+            l2=xp.take(self.l2, cols),
+            penalty_matrix=S,
+            row_sample=sample,
+        )
+        restricted._eta_state = self._eta_state  # same y and weights
+        return restricted
+
+    def quadratic_penalty(self, theta: Any) -> tuple[Any, Any]:
+        """(S theta, S), padded for the intercept."""
+        xp = self.xp
+        S = self.penalty_matrix
+        if self.fit_intercept:
+            k = S.shape[0] + 1
+            padded = xp.zeros((k, k), dtype=xp.float64, device=device_of(S))
+            padded[1:, 1:] = S
+            S = padded
+        return S @ theta, S
+
+    @property
+    def xp(self) -> Any:
+        return self.backend.xp
+
+    def reduce(self, value: Any, op: ReduceOp = "sum") -> Any:
+        """A sum (or extreme) over the local rows, combined over all rows by the design."""
+        return self.design.reduce(value, op)
+
+    def starting_mu(self) -> Any:
+        """The family's starting means, with y's weighted mean taken over all rows."""
+        ybar = self.reduce(self.xp.sum(self.weights * self.y))  # the weights sum to one
+        return self.family.starting_mu(self.y, self.weights, ybar)
+
+    @property
+    def penalized(self) -> bool:
+        """Whether any coefficient carries an L1, L2 or quadratic-matrix penalty."""
+        xp = self.xp
+        return bool(xp.any(self.l1 > 0) or xp.any(self.l2 > 0)) or self.penalty_matrix is not None
+
+    def split(self, theta: Any) -> tuple[Any, Any]:
+        """(intercept, coefficients) from a stacked parameter vector."""
+        if self.fit_intercept:
+            return theta[0], theta[1:]
+        return 0.0, theta
+
+    def eta(self, theta: Any) -> Any:
+        b0, beta = self.split(theta)
+        return self.design.matvec(beta) + b0 + self.offset
+
+    def penalties(self) -> tuple[Any, Any]:
+        """Penalty vectors aligned with theta (zero for the intercept)."""
+        xp = self.xp
+        l1, l2 = self.l1, self.l2
+        if self.fit_intercept:
+            zero = xp.zeros(1, dtype=xp.float64, device=device_of(l1))
+            l1 = xp.concat([zero, l1])
+            l2 = xp.concat([zero, l2])
+        return l1, l2
+
+    def loss(self, eta: Any) -> Any:
+        """Smooth part: sum_i v_i d_i / 2 (a 0-d array, inf when eta or mu is invalid)."""
+        xp = self.xp
+        fam = self.family
+        state = self._eta_loss_state()
+        if state is not None:  # the family's shortcut from eta (natural links)
+            value, ok, mu = fam.eta_loss(self.y, eta, self.weights, state)
+            self._last_mu = (eta, mu)
+        else:
+            mu = fam.link.inverse(eta)
+            self._last_mu = (eta, mu)
+            counted = self.counted_rows()
+            if counted is None:
+                value = 0.5 * xp.sum(self.weights * fam.unit_deviance(self.y, mu))
+                ok = xp.all(fam.link.valid_eta(eta) & fam.valid_mu(mu))
+            else:  # zero-weight rows: neither their deviance nor their validity counts
+                y, w, eta_c, mu_c = (
+                    self.y[counted],
+                    self.weights[counted],
+                    eta[counted],
+                    mu[counted],
+                )
+                value = 0.5 * xp.sum(w * fam.unit_deviance(y, mu_c))
+                ok = fam.link.valid_eta(eta_c) & fam.valid_mu(mu_c)
+        # One reduction over rows: an invalid row anywhere makes the loss infinite.
+        value = self.reduce(xp.where(ok, value, math.inf))
+        return value
+
+    def mean(self, eta: Any) -> Any:
+        """mu = g^{-1}(eta), reused from the last loss evaluation at this same eta."""
+        last_eta, mu = self._last_mu
+        if last_eta is eta and mu is not None:
+            return mu
+        return self.family.link.inverse(eta)
+
+    def _eta_loss_state(self) -> Any:
+        """The family's per-fit constants for its eta shortcut (None: no shortcut), computed once."""
+        if self._eta_state is _UNSET:
+            self._eta_state = self.family.eta_loss_state(self.y, self.weights)
+        return self._eta_state
+
+    def objective(self, eta: Any, theta: Any, l1: Any, l2: Any) -> float:
+        value = float(self.loss(eta)) + self.penalty(theta, l1, l2)
+        return value if math.isfinite(value) else math.inf
+
+    def penalty(self, theta: Any, l1: Any, l2: Any) -> float:
+        """The penalty part of the objective at theta (l1, l2 from :meth:`penalties`)."""
+        xp = self.xp
+        value = float(xp.sum(l1 * xp.abs(theta)) + 0.5 * xp.sum(l2 * theta**2))
+        if self.penalty_matrix is not None:
+            value += 0.5 * float(xp.sum(theta * self.quadratic_penalty(theta)[0]))
+        return value
+
+    def working_weights(self, eta: Any) -> tuple[Any, Any, Any]:
+        """mu, the score weights and the Fisher weights at eta."""
+        xp = self.xp
+        link, fam = self.family.link, self.family
+        mu = self.mean(eta)
+        if fam.natural_link:  # d mu / d eta = V(mu): no derivative or division needed
+            score = self.y - mu
+            score *= self.weights  # in place: one n-vector fewer at once
+            fisher = self.weights * fam.variance(mu)
+        else:
+            dmu = link.inverse_deriv(eta)
+            var = fam.variance(mu)
+            tiny = float(xp.finfo(var.dtype).tiny) ** 0.5
+            var = xp.clip(var, tiny, None)
+            score = self.weights * (self.y - mu) * dmu / var
+            fisher = self.weights * dmu * dmu / var
+        counted = self.counted_rows()
+        if counted is not None:  # a zero-weight row's mean may be inadmissible (nan)
+            score, fisher = xp.where(counted, score, 0.0), xp.where(counted, fisher, 0.0)
+        return mu, score, fisher
+
+    def gradient(self, score: Any, features: Any = None, x_score: Any = None) -> Any:
+        """Gradient of the smooth loss in theta from the score weights (one X.T @ v).
+
+        ``features``: the coefficients' part when already known (the path's
+        KKT check computed it), so that only the intercept's is formed.
+        ``x_score``: X.T @ score already formed (by a design's fused pass).
+        """
+        xp = self.xp
+        if features is not None:
+            grad = features
+        else:
+            grad = -(self.design.rmatvec(score) if x_score is None else x_score)
+        if self.fit_intercept:
+            grad = xp.concat([-self.reduce(xp.sum(score))[None], grad])
+        return grad
+
+    def full_gradient(self, eta: Any) -> Any:
+        """Gradient of the smooth loss in all p coefficients (for KKT checks)."""
+        if self.family.natural_link:  # the score weights only, no Fisher weights
+            score = self.y - self.mean(eta)
+            score *= self.weights
+            counted = self.counted_rows()
+            if counted is not None:  # a zero-weight row's mean may be inadmissible (nan)
+                score = self.xp.where(counted, score, 0.0)
+        else:
+            score = self.working_weights(eta)[1]
+        return -self.design.rmatvec(score)
+
+
+@dataclass
+class FitResult:
+    theta: Any
+    eta: Any
+    n_iter: int
+    converged: bool
+    objective: float
+    rank_deficient: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+    #: Fisher information of the smooth loss (normalised weights) from the last
+    #: quadratic model, over the intercept and the fitted columns: at the
+    #: iterate one step before ``theta`` (as R's glm.fit reports), or at
+    #: ``theta`` itself when the last step was rejected. None for L-BFGS.
+    hess: Any = None
+    #: host indices of the columns ``hess`` covers after the intercept (None: all).
+    hess_cols: np.ndarray | None = None
+    #: the smooth part sum_i v_i d_i / 2 at ``eta`` (None: not tracked).
+    loss: float | None = None
+    #: the factorisation of ``hess`` + diag(l2) (+ S) when the last step was a
+    #: Cholesky solve with ``hess`` (None otherwise), for effective df.
+    factor: Any = None

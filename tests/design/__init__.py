@@ -1,0 +1,1 @@
+"""Tests of glmlib.design (one module per kind of design)."""

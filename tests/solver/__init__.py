@@ -1,0 +1,1 @@
+"""Tests of glmlib.solver (one module per solver module)."""
