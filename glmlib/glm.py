@@ -34,17 +34,14 @@ from .design.make import make_design
 from .design.mixed import MixedPrecisionDesign
 from .design.streamed import check_chunk_rows, streamed_design
 from .families import Family, get_family
-from .solver.lbfgs import fit_lbfgs
-from .solver.newton import newton
+from .solver.choice import GRAM_LIMIT, check_solver, choose_solver, elastic_net, solve
 from .solver.null import null_intercept
 from .solver.problem import FitResult, Problem
 from .solver.screening import screened_newton
 
 __all__ = ["GLM"]
 
-SOLVERS = ("auto", "irls", "prox-newton", "lbfgs")
-# Above this many coefficients a (p+1)^2 Gram matrix is too costly; "auto" uses L-BFGS.
-_GRAM_LIMIT = 4000
+# Column scales this far apart get a warning (penalties act on the raw scale).
 _SCALE_RATIO_WARN = 1e6
 
 
@@ -74,8 +71,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
     def _check_common_params(self) -> None:
         if not isinstance(self.fit_intercept, bool | np.bool_):
             raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        check_solver(self.solver)
         if not isinstance(self.max_iter, numbers.Integral) or int(self.max_iter) < 1:
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         if not isinstance(self.tol, numbers.Real) or not float(self.tol) > 0:
@@ -272,18 +268,19 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         w = data.w if weights is None else weights
         pf = b.asarray(self._penalty_factor(data.design.p), dtype=np.float64)
         w_sum = data.design.reduce(b.xp.sum(w))
-        return Problem(
+        unpenalized = Problem(
             design=data.design,
             y=data.y,
             weights=w / w_sum,
             offset=data.offset,
             family=data.family,
-            l1=alpha * l1_ratio * pf,
-            l2=alpha * (1.0 - l1_ratio) * pf,
+            l1=0.0 * pf,
+            l2=0.0 * pf,
             backend=b,
             fit_intercept=self.fit_intercept,
             weight_sum=float(w_sum),
         )
+        return elastic_net(unpenalized, alpha, l1_ratio, pf)
 
     def _warn_about_columns(self, data: _Data) -> None:
         """Warn about constant columns and extreme differences in column scale."""
@@ -340,23 +337,22 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         set of features (a cold start at a small alpha then costs what the
         non-zero coefficients cost, not all p).
         """
-        solver = self.solver
         p = prob.design.p
         has_l1 = bool(prob.xp.any(prob.l1 > 0))
-        if solver == "auto":
-            solver = "lbfgs" if p + 1 > _GRAM_LIMIT else ("prox-newton" if has_l1 else "irls")
-        if solver == "irls" and has_l1:
-            raise ValueError("solver='irls' cannot fit an L1 penalty; use 'prox-newton' or 'auto'")
-        if solver == "lbfgs":
-            return fit_lbfgs(prob, theta, tol=self.tol, max_iter=max(self.max_iter, 1000))
-        inner = "cd" if prob.backend.device == "cpu" else "fista"
+        choice = choose_solver(
+            self.solver,
+            n_params=p + int(prob.fit_intercept),
+            has_l1=has_l1,
+            device=prob.backend.device,
+        )
+        if not choice.uses_gram:
+            return solve(prob, theta, choice, tol=self.tol, max_iter=self.max_iter)
         # Penalised fits report no valid standard errors, so they may stop on the
         # previous Hessian's step (one pass over X fewer); unpenalised ones keep
         # the Fisher matrix one step from the solution for R's standard errors.
         kw = dict(
             tol=self.tol,
             max_iter=self.max_iter,
-            inner=inner,
             reuse_last_model=prob.penalized,
             sampled_start=True,
         )
@@ -365,9 +361,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             alpha, l1_ratio = screen
             grad = to_numpy(prob.full_gradient(prob.eta(theta)))
             pf = self._penalty_factor(p)
-            res, _ = screened_newton(prob, theta, grad, alpha, alpha, l1_ratio, pf, **kw)
+            res, _ = screened_newton(
+                prob, theta, grad, alpha, alpha, l1_ratio, pf, inner=choice.inner, **kw
+            )
         else:
-            res = newton(prob, theta, None, **kw)
+            res = solve(prob, theta, choice, **kw)
         if not math.isfinite(res.objective):
             raise ValueError(
                 f"no valid coefficients found: the {prob.family.link.name} link gives means outside "
@@ -431,7 +429,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         # AIC/BIC and the covariance follow from these when first asked.
         k = prob.design.p + int(self.fit_intercept)
         theta_h = to_numpy(res.theta)
-        info = _information(prob, res, self.fit_intercept) if k <= _GRAM_LIMIT else None
+        info = _information(prob, res, self.fit_intercept) if k <= GRAM_LIMIT else None
         active = (theta_h != 0) | (np.arange(k) < int(self.fit_intercept))
         # Penalty strengths on the caller's weight scale (zero for the intercept).
         l2 = to_numpy(prob.penalties()[1]) * prob.weight_sum if prob.penalized else None

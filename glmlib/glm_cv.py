@@ -20,8 +20,8 @@ from ._progress import progress_bar
 from ._validation import check_penalty
 from .design.dense import DenseDesign
 from .families import Family
-from .glm import _GRAM_LIMIT, _Data, _GLMBase
-from .solver.lbfgs import fit_lbfgs
+from .glm import _Data, _GLMBase
+from .solver.choice import choose_solver, elastic_net, solve
 from .solver.problem import FitResult, Problem
 from .solver.screening import screened_newton
 
@@ -78,10 +78,10 @@ def regularization_path(
 
     Returns (coefs (n_alphas, p), intercepts (n_alphas,), iterations per point).
     """
-    b = prob.backend
     p = prob.design.p
     start = int(prob.fit_intercept)
-    pf_b = b.asarray(pf, dtype=np.float64)
+    has_l1 = l1_ratio > 0 and bool(np.any(pf > 0))
+    choice = choose_solver(solver, n_params=p + start, has_l1=has_l1, device=prob.backend.device)
     theta = theta_null
     eta = prob.eta(theta)
     grad = to_numpy(prob.full_gradient(eta))
@@ -89,14 +89,12 @@ def regularization_path(
     coefs = np.zeros((len(alphas), p))
     intercepts = np.zeros(len(alphas))
     iters: list[int] = []
-    use_lbfgs = solver == "lbfgs" or (solver == "auto" and p + start > _GRAM_LIMIT)
     res: FitResult | None = None
-    inner = "cd" if b.device == "cpu" else "fista"
     for k, alpha in enumerate(alphas):
         alpha = float(alpha)
-        if use_lbfgs:
-            prob_k = replace(prob, l1=alpha * l1_ratio * pf_b, l2=alpha * (1 - l1_ratio) * pf_b)
-            res = fit_lbfgs(prob_k, theta, tol=tol, max_iter=max(max_iter, 1000))
+        if not choice.uses_gram:
+            prob_k = elastic_net(prob, alpha, l1_ratio, pf)
+            res = solve(prob_k, theta, choice, tol=tol, max_iter=max_iter)
             grad = to_numpy(prob_k.full_gradient(res.eta))
         else:
             res, grad = screened_newton(
@@ -109,7 +107,7 @@ def regularization_path(
                 pf,
                 tol=tol,
                 max_iter=max_iter,
-                inner=inner,
+                inner=choice.inner,
                 previous=res,
                 eta=eta,
                 loss=None if res is None else res.loss,

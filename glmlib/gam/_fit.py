@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from .._backend import device_of, to_numpy
-from ..solver.newton import Iterate, newton
+from ..solver.choice import choose_solver, solve
+from ..solver.newton import Iterate
 from ..solver.null import null_intercept
 from ..solver.problem import Problem
 from ._smoothing import RHO_RANGE, Criterion, PenaltyStructure, WorkingModel, select_smoothing
@@ -153,7 +154,10 @@ def fit_gam(
         covariances).
     """
     hook = _Smoothing(structure, method, scale, gamma, max_iter)
-    res = newton(prob, theta, tol=tol, max_iter=max_iter, eta=eta, between_iterations=hook)
+    # Smoothing penalties are quadratic: IRLS, with the penalty updated by the hook.
+    n_params = prob.design.p + int(prob.fit_intercept)
+    irls = choose_solver("irls", n_params=n_params, has_l1=False, device=prob.backend.device)
+    res = solve(prob, theta, irls, tol=tol, max_iter=max_iter, eta=eta, between_iterations=hook)
     assert hook.model is not None
     converged = res.converged and hook.settled
     return GAMFit(res.theta, res.eta, hook.rho, res.n_iter, converged, res.history, hook.model)

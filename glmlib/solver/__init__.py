@@ -6,6 +6,12 @@ these modules directly, and this package imports nothing on its own.
 
 Modules, in the order a fit uses them:
 
+``choice``
+    Which method fits a problem (:func:`~glmlib.solver.choice.choose_solver`:
+    IRLS, proximal Newton with CD or FISTA, or L-BFGS), the elastic-net
+    penalty it fits (:func:`~glmlib.solver.choice.elastic_net`) and
+    :func:`~glmlib.solver.choice.solve`, which runs it: the one place
+    ``GLM``, ``GLMCV``, ``glm_path`` and ``GAM`` decide these.
 ``problem``
     :class:`~glmlib.solver.problem.Problem` (data through a design, family,
     penalties, on one backend: loss, working weights, gradient, Gram matrix)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import device_of, to_numpy
+from .choice import elastic_net
 from .newton import newton
 from .problem import FitResult, Problem
 
@@ -89,8 +90,7 @@ def screened_newton(
     b = prob.backend
     p = prob.design.p
     start = int(prob.fit_intercept)
-    pf_b = b.asarray(pf, dtype=np.float64)
-    prob = replace(prob, l1=alpha * l1_ratio * pf_b, l2=alpha * (1 - l1_ratio) * pf_b)
+    prob = elastic_net(prob, alpha, l1_ratio, pf)
     l1_h = alpha * l1_ratio * pf
     beta = to_numpy(theta[start:])
     if l1_ratio > 0:
