@@ -194,7 +194,7 @@ def newton(
     extra: dict[str, float]  # the hook's entries for the history row
     for it in range(1, max_iter + 1):
         ls = x_step = None  # the last step's X @ step is not held through this iteration
-        score, fisher = prob.working_weights(eta)[1:]  # mu is not kept (n floats)
+        score, fisher = prob.score_fisher(eta)
         pending_gram = None
         if fused is not None and not sampled:
             x_score, pending_gram = fused(score, fisher, prob.fit_intercept)
@@ -395,9 +395,8 @@ def _line_search(
     # the optimum; without this slack Armijo would halve converged steps.
     slack = _ROUNDOFF_SLACK * max(abs(f), 1.0) if math.isfinite(f) else 0.0
     for _ in range(_MAX_HALVINGS):
-        eta_t = eta + t * x_step
         theta_t = theta + t * step
-        f_t = prob.objective(eta_t, theta_t, l1, l2)
+        eta_t, f_t = prob.trial_objective(eta, x_step, t, theta_t, l1, l2)
         if f_t <= f + _ARMIJO * t * min(model_decrease, 0.0) + slack:
             return theta_t, eta_t, f_t, t, x_step
         t *= 0.5
