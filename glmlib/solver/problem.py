@@ -27,7 +27,7 @@ import numpy as np
 from .._backend import Backend, device_of
 from ..design.protocol import Design, ReduceOp
 from ..families import Family
-from .rowwise import fused_kernel
+from .rowwise import fused_kernel, kernel_constant
 
 __all__ = ["FitResult", "Problem"]
 
@@ -82,10 +82,17 @@ class Problem:
     _counted: Any = field(init=False, default=None, repr=False, compare=False)
     # The fused per-row pass (glmlib.solver.rowwise), None without one; found once.
     _kernel: Any = field(init=False, default=None, repr=False, compare=False)
+    # The loss's constant that the kernel's sum leaves out.
+    _kernel_constant: Any = field(init=False, default=None, repr=False, compare=False)
     # (eta, score, fisher) of the last fused pass: the accepted point of a
     # line search is where the next working weights are needed.
     _last_weights: tuple[Any, Any, Any] = field(
         init=False, default=(None, None, None), repr=False, compare=False
+    )
+
+    # (eta, X.T @ score there) of the last full_step_trial.
+    _last_x_score: tuple[Any, Any] = field(
+        init=False, default=(None, None), repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
@@ -149,6 +156,7 @@ class Problem:
             row_sample=sample,
         )
         restricted._eta_state = self._eta_state  # same y and weights
+        restricted._kernel, restricted._kernel_constant = self._kernel, self._kernel_constant
         return restricted
 
     def quadratic_penalty(self, theta: Any) -> tuple[Any, Any]:
@@ -189,6 +197,9 @@ class Problem:
 
     def eta(self, theta: Any) -> Any:
         b0, beta = self.split(theta)
+        if getattr(self.design, "can_fuse_rows", False) and not bool(self.xp.any(beta != 0)):
+            # X @ 0 is 0 for a finite host X: no pass (cold starts from the null model).
+            return self.xp.zeros(self.design.n, dtype=self.xp.float64) + b0 + self.offset
         return self.design.matvec(beta) + b0 + self.offset
 
     def penalties(self) -> tuple[Any, Any]:
@@ -248,6 +259,49 @@ class Problem:
         value = float(loss) + self.penalty(theta, l1, l2)
         return eta_t, value if math.isfinite(value) else math.inf
 
+    def full_step_trial(
+        self, eta: Any, step: Any, theta: Any, l1: Any, l2: Any
+    ) -> tuple[Any, Any, float] | None:
+        """(X @ step, eta + X @ step, the objective at ``theta``) from one pass over X, or None.
+
+        The line search's first trial (step size 1, usually accepted): the
+        design forms X @ step block by block, the fused kernel the loss and
+        the working weights, and the design X.T @ score while each block is
+        in cache, kept for :meth:`x_score` at the trial point. None where the
+        design (a float64 host X) or the kernel does not allow it.
+        """
+        design = self.design
+        if not (self._fusable(eta) and getattr(design, "can_fuse_rows", False)):
+            return None
+        b0_step, beta_step = self.split(step)
+        self._last_weights = (None, None, None)
+        self._last_x_score = (None, None)
+        n = eta.shape[0]
+        eta_t, score, fisher = np.empty(n), np.empty(n), np.empty(n)
+        y, w, kernel = self.y, self.weights, self._kernel
+        total, ok = [0.0], [True]
+
+        def row_pass(start: int, stop: int, x_step: Any) -> Any:
+            part, good = kernel(
+                eta[start:stop], x_step, 1.0, True, y[start:stop], w[start:stop],
+                eta_t[start:stop], score[start:stop], fisher[start:stop],
+            )  # fmt: skip
+            total[0] += part
+            ok[0] = ok[0] and good
+            return score[start:stop]
+
+        x_step, x_score = design.matvec_rmatvec(beta_step, float(b0_step), row_pass)
+        self._last_weights = (eta_t, score, fisher)
+        self._last_x_score = (eta_t, x_score)
+        loss = total[0] + self._kernel_constant if ok[0] else math.inf
+        value = float(self.reduce(np.float64(loss))) + self.penalty(theta, l1, l2)
+        return x_step, eta_t, value if math.isfinite(value) else math.inf
+
+    def x_score(self, eta: Any) -> Any:
+        """X.T @ score at eta when :meth:`full_step_trial` formed it there, else None."""
+        last_eta, x_score = self._last_x_score
+        return x_score if last_eta is eta else None
+
     def score_fisher(self, eta: Any) -> tuple[Any, Any]:
         """The score and Fisher weights at eta (:meth:`working_weights` without mu).
 
@@ -265,7 +319,9 @@ class Problem:
         """Whether a fused kernel applies to this problem and this eta."""
         if self._kernel is _UNSET:
             kernel = fused_kernel(self)
-            self._kernel = kernel if kernel is None or self._eta_loss_state() is not None else None
+            constant = None if kernel is None else kernel_constant(self, kernel)
+            self._kernel = None if constant is None else kernel
+            self._kernel_constant = constant
         return (
             self._kernel is not None
             and isinstance(eta, np.ndarray)
@@ -276,6 +332,7 @@ class Problem:
     def _fused_pass(self, eta: Any, x_step: Any, t: float) -> tuple[Any, Any]:
         """(eta + t * x_step or eta, the loss there) by the fused kernel; keeps the weights."""
         self._last_weights = (None, None, None)  # free the old weights before the new ones
+        self._last_x_score = (None, None)
         n = eta.shape[0]
         has_step = x_step is not None
         eta_t = np.empty(n) if has_step else eta
@@ -285,7 +342,7 @@ class Problem:
             self.y, self.weights, eta_t, score, fisher,
         )  # fmt: skip
         self._last_weights = (eta_t, score, fisher)
-        value = total + float(self._eta_loss_state()["constant"]) if ok else math.inf
+        value = total + self._kernel_constant if ok else math.inf
         return eta_t, self.reduce(np.float64(value))
 
     def mean(self, eta: Any) -> Any:

@@ -31,7 +31,7 @@ import numpy as np
 from ..families import Binomial, Poisson
 from ..links import Log, Logit
 
-__all__ = ["RowKernel", "fused_kernel"]
+__all__ = ["RowKernel", "fused_kernel", "kernel_constant"]
 
 #: (eta0, step, t, has_step, y, w, eta_out, score, fisher) -> (sum_i w_i d_i / 2
 #: without the family's constant, whether every eta is finite)
@@ -101,6 +101,37 @@ def _log_pass(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # pragma:
         score[i] = (yi - mu) * wi
         fisher[i] = wi * mu
     return total, ok
+
+
+@numba.njit(cache=True, nogil=True)
+def _binomial_constant(y, w):  # pragma: no cover - compiled
+    """sum_i w_i [y_i log y_i + (1 - y_i) log(1 - y_i)] (0 log 0 = 0), in one pass.
+
+    The constant of the binomial loss from eta (``Binomial.eta_loss_state``);
+    zero for 0/1 responses, whose terms are all 0 log 0 or 1 log 1.
+    """
+    tiny = np.finfo(np.float64).tiny
+    total = 0.0
+    for i in range(y.shape[0]):
+        yi = y[i]
+        if yi == 0.0 or yi == 1.0:
+            continue
+        q = 1.0 - yi
+        total += w[i] * (yi * math.log(max(yi, tiny)) + q * math.log(max(q, tiny)))
+    return total
+
+
+def kernel_constant(prob: Any, kernel: RowKernel) -> float | None:
+    """The family's constant to add to the kernel's sum, or None: no fused pass for ``prob``.
+
+    Binomial: computed in one compiled pass (the unfused state's sign vector
+    is not needed). Poisson: from ``Family.eta_loss_state``, None where that
+    shortcut is off (large counts).
+    """
+    if kernel is _logit_pass:
+        return float(_binomial_constant(prob.y, prob.weights))
+    state = prob._eta_loss_state()
+    return None if state is None else float(state["constant"])
 
 
 def fused_kernel(prob: Any) -> RowKernel | None:
