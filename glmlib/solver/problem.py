@@ -290,7 +290,8 @@ class Problem:
             ok[0] = ok[0] and good
             return score[start:stop]
 
-        x_step, x_score = design.matvec_rmatvec(beta_step, float(b0_step), row_pass)
+        fused_pass = design.matvec_rmatvec  # type: ignore[attr-defined]  # dense designs only
+        x_step, x_score = fused_pass(beta_step, float(b0_step), row_pass)
         self._last_weights = (eta_t, score, fisher)
         self._last_x_score = (eta_t, x_score)
         loss = total[0] + self._kernel_constant if ok[0] else math.inf
