@@ -79,6 +79,8 @@ PROBLEMS = (
     "logistic_l2",
     "logistic_l1",
     "poisson_l2",
+    "logistic_l2_mid",
+    "logistic_enet",
     "logistic_l1_path",
     "sparse_onehot",
     "logistic_l1_cv",
@@ -175,6 +177,24 @@ def make_problem(name: str, quick: bool = False, scale: float = 1.0) -> Problem:
         X, y, _ = make_glm(big, 50, "poisson", random_state=1)
         return Problem(
             name, f"dense Poisson, n={big:,}, p=50, L2 alpha=1e-3", "poisson", X, y, 1e-3, 0.0
+        )
+    if name == "logistic_l2_mid":  # fixed per-fit costs weigh more than at n = 1e6
+        mid = round(300_000 * scale)
+        X, y = _dense_logistic(mid)
+        return Problem(
+            name, f"dense logistic, n={mid:,}, p=50, L2 alpha=1e-3", "binomial", X, y, 1e-3, 0.0
+        )
+    if name == "logistic_enet":
+        X, y = _dense_logistic(big)
+        alpha = 0.05
+        return Problem(
+            name,
+            f"dense logistic, n={big:,}, p=50, elastic net alpha={alpha:g}, l1_ratio=0.5",
+            "binomial",
+            X,
+            y,
+            alpha,
+            0.5,
         )
     if name == "logistic_l1_path":
         n, n_alphas = (2_000, 20) if quick else (round(100_000 * scale), 100)

@@ -156,6 +156,33 @@ class DenseDesign(AllRowsHere):
             start = stop
         return out
 
+    @property
+    def can_fuse_rows(self) -> bool:
+        """Whether :meth:`matvec_rmatvec` applies (a float64 X on the host)."""
+        return self._on_host and not self._reduced
+
+    def matvec_rmatvec(self, beta: Any, shift: float, row_pass: Any) -> tuple[Any, Any]:
+        """(X @ beta + shift, X.T @ u) from one pass over X, for a float64 host X.
+
+        Row block by row block, v = X_b @ beta + shift is written to the first
+        result, then ``u_b = row_pass(start, stop, v)`` (a per-row function of
+        v, such as the working weights at a trial point) and X_b.T @ u_b are
+        formed while X_b is still in cache: the line search's X @ step and the
+        next gradient's X.T @ score read X once instead of twice.
+        """
+        X = self.X
+        out = np.empty(self.n)
+        grad = np.zeros(self.p)
+        chunk = _chunk_rows(self.p, True)
+        for start in range(0, self.n, chunk):
+            stop = min(start + chunk, self.n)
+            block = X[start:stop]
+            v = out[start:stop]
+            np.matmul(block, beta, out=v)
+            v += shift
+            grad += block.T @ row_pass(start, stop, v)
+        return out, grad
+
     def _row_blocks(self) -> Any:
         chunk = _chunk_rows(self.p, self.backend.name == "numpy")
         return (self.X[start : start + chunk] for start in range(0, self.n, chunk))

@@ -194,13 +194,14 @@ def newton(
     extra: dict[str, float]  # the hook's entries for the history row
     for it in range(1, max_iter + 1):
         ls = x_step = None  # the last step's X @ step is not held through this iteration
-        score, fisher = prob.working_weights(eta)[1:]  # mu is not kept (n floats)
+        score, fisher = prob.score_fisher(eta)
         pending_gram = None
         if fused is not None and not sampled:
             x_score, pending_gram = fused(score, fisher, prob.fit_intercept)
             grad = prob.gradient(score, x_score=x_score)
         else:
-            grad = prob.gradient(score, feature_grad if it == 1 else None)
+            x_score = prob.x_score(eta)  # formed by the line search's pass, if it could
+            grad = prob.gradient(score, feature_grad if it == 1 else None, x_score=x_score)
         if hook is None:
             score = None  # not needed past the gradient: n floats less at the peak
         if sampled:
@@ -388,16 +389,24 @@ def _line_search(
     size decreases the objective.
     """
     l1, l2 = prob.penalties()
-    b0_step, beta_step = prob.split(step)
-    x_step = prob.design.matvec(beta_step) + b0_step
+    # The full step's trial, X @ step and the next gradient's X.T @ score
+    # from one pass over X where the problem allows (Problem.full_step_trial).
+    first = prob.full_step_trial(eta, step, theta + step, l1, l2)
+    if first is None:
+        b0_step, beta_step = prob.split(step)
+        x_step = prob.design.matvec(beta_step) + b0_step
+    else:
+        x_step = first[0]
     t = 1.0
     # Round-off in a deviance summed over many rows exceeds a few eps near
     # the optimum; without this slack Armijo would halve converged steps.
     slack = _ROUNDOFF_SLACK * max(abs(f), 1.0) if math.isfinite(f) else 0.0
-    for _ in range(_MAX_HALVINGS):
-        eta_t = eta + t * x_step
+    for k in range(_MAX_HALVINGS):
         theta_t = theta + t * step
-        f_t = prob.objective(eta_t, theta_t, l1, l2)
+        if k == 0 and first is not None:
+            eta_t, f_t = first[1], first[2]
+        else:
+            eta_t, f_t = prob.trial_objective(eta, x_step, t, theta_t, l1, l2)
         if f_t <= f + _ARMIJO * t * min(model_decrease, 0.0) + slack:
             return theta_t, eta_t, f_t, t, x_step
         t *= 0.5

@@ -27,6 +27,7 @@ import numpy as np
 from .._backend import Backend, device_of
 from ..design.protocol import Design, ReduceOp
 from ..families import Family
+from .rowwise import fused_kernel, kernel_constant
 
 __all__ = ["FitResult", "Problem"]
 
@@ -79,10 +80,25 @@ class Problem:
     _last_mu: tuple[Any, Any] = field(init=False, default=(None, None), repr=False, compare=False)
     # Mask of the rows that count (see `admissible`), None when all do; computed once.
     _counted: Any = field(init=False, default=None, repr=False, compare=False)
+    # The fused per-row pass (glmlib.solver.rowwise), None without one; found once.
+    _kernel: Any = field(init=False, default=None, repr=False, compare=False)
+    # The loss's constant that the kernel's sum leaves out.
+    _kernel_constant: Any = field(init=False, default=None, repr=False, compare=False)
+    # (eta, score, fisher) of the last fused pass: the accepted point of a
+    # line search is where the next working weights are needed.
+    _last_weights: tuple[Any, Any, Any] = field(
+        init=False, default=(None, None, None), repr=False, compare=False
+    )
+
+    # (eta, X.T @ score there) of the last full_step_trial.
+    _last_x_score: tuple[Any, Any] = field(
+        init=False, default=(None, None), repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._eta_state = _UNSET
         self._counted = _UNSET
+        self._kernel = _UNSET
 
     def counted_rows(self) -> Any:
         """Boolean mask of the rows with positive weight, or None when every row counts."""
@@ -140,6 +156,7 @@ class Problem:
             row_sample=sample,
         )
         restricted._eta_state = self._eta_state  # same y and weights
+        restricted._kernel, restricted._kernel_constant = self._kernel, self._kernel_constant
         return restricted
 
     def quadratic_penalty(self, theta: Any) -> tuple[Any, Any]:
@@ -180,6 +197,9 @@ class Problem:
 
     def eta(self, theta: Any) -> Any:
         b0, beta = self.split(theta)
+        if getattr(self.design, "can_fuse_rows", False) and not bool(self.xp.any(beta != 0)):
+            # X @ 0 is 0 for a finite host X: no pass (cold starts from the null model).
+            return self.xp.zeros(self.design.n, dtype=self.xp.float64) + b0 + self.offset
         return self.design.matvec(beta) + b0 + self.offset
 
     def penalties(self) -> tuple[Any, Any]:
@@ -194,6 +214,8 @@ class Problem:
 
     def loss(self, eta: Any) -> Any:
         """Smooth part: sum_i v_i d_i / 2 (a 0-d array, inf when eta or mu is invalid)."""
+        if self._fusable(eta):
+            return self._fused_pass(eta, None, 0.0)[1]
         xp = self.xp
         fam = self.family
         state = self._eta_loss_state()
@@ -219,6 +241,110 @@ class Problem:
         # One reduction over rows: an invalid row anywhere makes the loss infinite.
         value = self.reduce(xp.where(ok, value, math.inf))
         return value
+
+    def trial_objective(
+        self, eta: Any, x_step: Any, t: float, theta: Any, l1: Any, l2: Any
+    ) -> tuple[Any, float]:
+        """(eta + t * x_step, the objective there at ``theta``): one line-search trial.
+
+        With a fused kernel (:mod:`glmlib.solver.rowwise`) one pass forms the
+        trial point, its loss and its working weights, which
+        :meth:`score_fisher` then returns if the point is accepted.
+        """
+        if self._fusable(eta):
+            eta_t, loss = self._fused_pass(eta, x_step, t)
+        else:
+            eta_t = eta + t * x_step
+            loss = self.loss(eta_t)
+        value = float(loss) + self.penalty(theta, l1, l2)
+        return eta_t, value if math.isfinite(value) else math.inf
+
+    def full_step_trial(
+        self, eta: Any, step: Any, theta: Any, l1: Any, l2: Any
+    ) -> tuple[Any, Any, float] | None:
+        """(X @ step, eta + X @ step, the objective at ``theta``) from one pass over X, or None.
+
+        The line search's first trial (step size 1, usually accepted): the
+        design forms X @ step block by block, the fused kernel the loss and
+        the working weights, and the design X.T @ score while each block is
+        in cache, kept for :meth:`x_score` at the trial point. None where the
+        design (a float64 host X) or the kernel does not allow it.
+        """
+        design = self.design
+        if not (self._fusable(eta) and getattr(design, "can_fuse_rows", False)):
+            return None
+        b0_step, beta_step = self.split(step)
+        self._last_weights = (None, None, None)
+        self._last_x_score = (None, None)
+        n = eta.shape[0]
+        eta_t, score, fisher = np.empty(n), np.empty(n), np.empty(n)
+        y, w, kernel = self.y, self.weights, self._kernel
+        total, ok = [0.0], [True]
+
+        def row_pass(start: int, stop: int, x_step: Any) -> Any:
+            part, good = kernel(
+                eta[start:stop], x_step, 1.0, True, y[start:stop], w[start:stop],
+                eta_t[start:stop], score[start:stop], fisher[start:stop],
+            )  # fmt: skip
+            total[0] += part
+            ok[0] = ok[0] and good
+            return score[start:stop]
+
+        fused_pass = design.matvec_rmatvec  # type: ignore[attr-defined]  # dense designs only
+        x_step, x_score = fused_pass(beta_step, float(b0_step), row_pass)
+        self._last_weights = (eta_t, score, fisher)
+        self._last_x_score = (eta_t, x_score)
+        loss = total[0] + self._kernel_constant if ok[0] else math.inf
+        value = float(self.reduce(np.float64(loss))) + self.penalty(theta, l1, l2)
+        return x_step, eta_t, value if math.isfinite(value) else math.inf
+
+    def x_score(self, eta: Any) -> Any:
+        """X.T @ score at eta when :meth:`full_step_trial` formed it there, else None."""
+        last_eta, x_score = self._last_x_score
+        return x_score if last_eta is eta else None
+
+    def score_fisher(self, eta: Any) -> tuple[Any, Any]:
+        """The score and Fisher weights at eta (:meth:`working_weights` without mu).
+
+        Taken from the last fused pass when it was at this same eta.
+        """
+        last_eta, score, fisher = self._last_weights
+        if last_eta is eta and score is not None:
+            return score, fisher
+        if self._fusable(eta):
+            self._fused_pass(eta, None, 0.0)
+            return self._last_weights[1], self._last_weights[2]
+        return self.working_weights(eta)[1:]
+
+    def _fusable(self, eta: Any) -> bool:
+        """Whether a fused kernel applies to this problem and this eta."""
+        if self._kernel is _UNSET:
+            kernel = fused_kernel(self)
+            constant = None if kernel is None else kernel_constant(self, kernel)
+            self._kernel = None if constant is None else kernel
+            self._kernel_constant = constant
+        return (
+            self._kernel is not None
+            and isinstance(eta, np.ndarray)
+            and eta.dtype == np.float64
+            and eta.ndim == 1
+        )
+
+    def _fused_pass(self, eta: Any, x_step: Any, t: float) -> tuple[Any, Any]:
+        """(eta + t * x_step or eta, the loss there) by the fused kernel; keeps the weights."""
+        self._last_weights = (None, None, None)  # free the old weights before the new ones
+        self._last_x_score = (None, None)
+        n = eta.shape[0]
+        has_step = x_step is not None
+        eta_t = np.empty(n) if has_step else eta
+        score, fisher = np.empty(n), np.empty(n)
+        total, ok = self._kernel(
+            eta, x_step if has_step else eta, float(t), has_step,
+            self.y, self.weights, eta_t, score, fisher,
+        )  # fmt: skip
+        self._last_weights = (eta_t, score, fisher)
+        value = total + self._kernel_constant if ok else math.inf
+        return eta_t, self.reduce(np.float64(value))
 
     def mean(self, eta: Any) -> Any:
         """mu = g^{-1}(eta), reused from the last loss evaluation at this same eta."""

@@ -1,0 +1,157 @@
+"""Tests for the fused per-row passes (``glmlib/solver/rowwise.py``) as ``Problem`` uses them.
+
+For every family and link, the loss, the line-search trial (eta + t X step and
+its objective) and the score and Fisher weights that ``Problem`` returns equal
+the unfused computation (the same problem with its kernel switched off) to
+1e-12, including linear predictors past the links' clipping bounds, infinite
+and NaN ones, non-binary binomial proportions, zero weights and a NumPy eta
+of another dtype. The kernels exist for binomial-logit and Poisson-log only;
+every other case must take the unfused path (so it agrees trivially, and the
+test says so by checking ``fused_kernel``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from glmlib.solver.rowwise import fused_kernel
+from tests.solver.test_newton import CASES, problem
+
+FUSED = {("binomial", "logit"), ("poisson", "log")}
+
+
+def unfused(prob):
+    """The same problem with the fused kernel switched off."""
+    plain = replace(prob)
+    plain._kernel = None
+    return plain
+
+
+def etas(family, n, rng):
+    """Ordinary linear predictors plus values at and past the links' clipping bounds."""
+    eta = 0.3 + rng.normal(size=n)
+    if family == "binomial":
+        eta[:6] = [40.0, -40.0, 36.04, -36.05, 1e3, -1e3]
+    if family == "poisson":
+        eta[:4] = [700.0, -700.0, 709.78 - 10.0, -800.0]
+    return eta
+
+
+def assert_close(a, b):
+    a, b = float(a), float(b)
+    if math.isinf(b):
+        assert a == b
+    else:
+        assert abs(a - b) <= 1e-12 * max(abs(b), 1e-300)
+
+
+def assert_all_close(a, b):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize(("family", "link"), CASES)
+def test_fused_equals_unfused_for_every_family_and_link(family, link):
+    rng = np.random.default_rng(1)
+    prob = problem(family, link, n=500, l2=0.01)
+    plain = unfused(prob)
+    assert (fused_kernel(prob) is not None) == ((family, link) in FUSED)
+    n = prob.design.n
+    eta = etas(family, n, rng) if (family, link) in FUSED else 0.5 + 0.1 * rng.normal(size=n)
+    x_step = rng.normal(size=n)
+    theta = rng.normal(size=prob.design.p + 1)
+    l1, l2 = prob.penalties()
+
+    assert_close(prob.loss(eta), plain.loss(eta))
+    for got, want in zip(prob.score_fisher(eta), plain.working_weights(eta)[1:], strict=True):
+        assert_all_close(got, want)
+    for t in (1.0, 0.5, 2.0**-20):
+        eta_t, f_t = prob.trial_objective(eta, x_step, t, theta, l1, l2)
+        assert_all_close(eta_t, eta + t * x_step)
+        assert_close(f_t, plain.objective(eta + t * x_step, theta, l1, l2))
+        # The accepted point's weights come from the same pass.
+        for got, want in zip(
+            prob.score_fisher(eta_t), plain.working_weights(eta + t * x_step)[1:], strict=True
+        ):
+            assert_all_close(got, want)
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+def test_non_finite_eta_gives_an_infinite_loss(family, link):
+    prob = problem(family, link, n=50)
+    for bad in (math.inf, -math.inf, math.nan):
+        eta = np.zeros(50)
+        eta[7] = bad
+        assert prob.loss(eta) == math.inf == unfused(prob).loss(eta)
+        x_step = np.zeros(50)
+        x_step[3] = bad
+        _, f = prob.trial_objective(np.zeros(50), x_step, 1.0, np.zeros(7), *prob.penalties())
+        assert f == math.inf
+
+
+def test_binomial_proportions_and_weights():
+    """Non-binary y (the entropy constant) and unequal weights, zero included (admissible 'all')."""
+    rng = np.random.default_rng(2)
+    prob = problem("binomial", "logit", n=300)
+    w = rng.uniform(0.0, 2.0, 300)
+    w[:10] = 0.0
+    y = rng.uniform(size=300)
+    y[10:20] = 0.0
+    y[20:30] = 1.0
+    for admissible in ("all", "weighted"):
+        p = replace(prob, y=y, weights=w / w.sum(), admissible=admissible)
+        assert (fused_kernel(p) is not None) == (admissible == "all")
+        eta = etas("binomial", 300, rng)
+        assert_close(p.loss(eta), unfused(p).loss(eta))
+        for got, want in zip(p.score_fisher(eta), unfused(p).working_weights(eta)[1:], strict=True):
+            assert_all_close(got, want)
+
+
+def test_poisson_outside_its_shortcut_is_unfused():
+    """Large counts turn Poisson's eta shortcut off, and with it the fused pass."""
+    prob = problem("poisson", "log", n=100)
+    big = replace(prob, y=np.full(100, 1e4))
+    assert big._eta_loss_state() is None
+    eta = np.full(100, 9.0)
+    assert not big._fusable(eta)
+    assert_close(big.loss(eta), unfused(big).loss(eta))
+
+
+def test_other_eta_dtypes_take_the_unfused_path():
+    prob = problem("binomial", "logit", n=100)
+    eta32 = np.linspace(-3, 3, 100, dtype=np.float32)
+    assert not prob._fusable(eta32)
+    assert_close(prob.loss(eta32), unfused(prob).loss(eta32))
+
+
+def test_torch_arrays_take_the_unfused_path():
+    torch = pytest.importorskip("torch")
+    from glmlib._backend import Backend
+    from glmlib.design.make import make_design
+    from glmlib.solver.problem import Problem
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 3))
+    y = (rng.random(200) < 0.5).astype(float)
+    b = Backend("torch", device="cpu")
+    prob = Problem(
+        design=make_design(b.asarray(X), b),
+        y=b.asarray(y),
+        weights=b.asarray(np.full(200, 1 / 200)),
+        offset=b.asarray(np.zeros(200)),
+        family=problem().family,
+        l1=b.asarray(np.zeros(3)),
+        l2=b.asarray(np.zeros(3)),
+        backend=b,
+    )
+    assert fused_kernel(prob) is None
+    eta = b.asarray(rng.normal(size=200))
+    score, fisher = prob.score_fisher(eta)
+    assert isinstance(score, torch.Tensor)
+    host = problem()
+    host = replace(host, y=y, weights=np.full(200, 1 / 200), offset=np.zeros(200))
+    assert_close(float(prob.loss(eta)), host.loss(eta.numpy()))
+    assert_all_close(fisher.numpy(), host.score_fisher(eta.numpy())[1])
