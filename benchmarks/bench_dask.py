@@ -79,13 +79,59 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
+def _rss_parts() -> dict[str, int]:
+    """RssAnon (heap, buffers) and RssFile (mapped files, libraries) of this process, bytes."""
+    out = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key = line.split(":")[0]
+            if key in ("RssAnon", "RssFile", "VmRSS"):
+                out[key] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+class _RssSampler:
+    """The largest RssAnon and RssFile seen, sampled every 20 ms on a thread.
+
+    VmHWM is the peak of their sum; the split says whether the peak is the
+    process's own memory (anonymous) or pages of mapped files.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            for k, v in _rss_parts().items():
+                self.peak[k] = max(self.peak.get(k, 0), v)
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        self._thread.join()
+        return {f"peak_{k}_bytes": v for k, v in self.peak.items()}
+
+
+def fit_variant(variant: str, folder: Path, block_mb: float | None = None) -> dict[str, Any]:
     """Run in a fresh process: fit one variant, count passes, report peak memory."""
     import numpy as np
 
     import glmlib
     from glmlib.design import dask as _dask
     from glmlib.design import dense as _dense
+
+    sampler = _RssSampler()
+    if variant.split("-")[0] in ("dask", "npy", "zarr"):
+        import dask.dataframe  # noqa: F401  (counted with the imports)
+    else:
+        import pandas  # noqa: F401
+    imports_rss = _peak_rss()
 
     passes = {"count": 0, "seconds": 0.0}
     # Only the fit's own design: the Dask design's partitions use DenseDesign inside.
@@ -120,7 +166,11 @@ def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
             glmlib.disk_cache(X, store, format=fmt, overwrite=True)
             return {"cache_seconds": time.perf_counter() - t0, "peak_rss_bytes": _peak_rss()}
         if fmt in ("npy", "zarr"):  # a fit on the cache built by the -build process
-            X = glmlib.open_disk_cache(store)[0]
+            budget = None if block_mb is None else int(block_mb * 2**20)
+            try:
+                X = glmlib.open_disk_cache(store, block_bytes=budget)[0]
+            except TypeError:  # a glmlib without block_bytes (the baseline)
+                X = glmlib.open_disk_cache(store)[0]
     else:
         import pandas as pd
 
@@ -132,8 +182,12 @@ def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
     model = glmlib.GLM("binomial", alpha=1e-4).fit(X, y)
     seconds = time.perf_counter() - t0
     rss = _peak_rss()
+    parts = sampler.stop()
     return {
         "variant": variant,
+        "imports_peak_rss_bytes": imports_rss,
+        **parts,
+        "chunks": len(X.chunks[0]) if hasattr(X, "chunks") and X.chunks else None,
         "load_seconds": load,
         "fit_seconds": seconds,
         "passes": passes["count"],
@@ -145,6 +199,19 @@ def fit_variant(variant: str, folder: Path) -> dict[str, Any]:
     }
 
 
+def _commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+        )
+        return done.stdout.strip() or None
+    except OSError:
+        return None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gigabytes", type=float, default=4.0)
@@ -152,18 +219,23 @@ def main() -> int:
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--out")
     ap.add_argument(
+        "--block-mb", type=float, help="block_bytes of open_disk_cache in MiB (default: glmlib's)"
+    )
+    ap.add_argument(
         "--variants", default="dask,npy,zarr,memory", help="comma-separated: dask,npy,zarr,memory"
     )
     args = ap.parse_args()
     folder = Path(args.folder)
     if args.variant:  # the child process
-        print(json.dumps(fit_variant(args.variant, folder)))
+        print(json.dumps(fit_variant(args.variant, folder, args.block_mb)))
         return 0
     n = write_dataset(folder, args.gigabytes)
     data_bytes = n * (P + 1) * 8
     for f in folder.glob("*.parquet"):  # into the page cache
         f.read_bytes()
     print(f"{n:,} rows x {P} features + y in Parquet: {data_bytes / 1e9:.2f} GB as float64")
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before}")
     results = {}
     for variant in args.variants.split(","):
         if variant in ("npy", "zarr"):  # the cache is built once, in its own process
@@ -185,8 +257,9 @@ def main() -> int:
                 f"{variant} cache built in {build['cache_seconds']:.1f} s, "
                 f"peak RSS {build['peak_rss_bytes'] / 1e9:.2f} GB"
             )
+        block = ["--block-mb", str(args.block_mb)] if args.block_mb else []
         done = subprocess.run(
-            [sys.executable, __file__, "--folder", str(folder), "--variant", variant],
+            [sys.executable, __file__, "--folder", str(folder), "--variant", variant, *block],
             capture_output=True,
             text=True,
             check=True,
@@ -197,7 +270,10 @@ def main() -> int:
             f"{variant:6s}: fit {r['fit_seconds']:.1f} s, "
             f"{r['passes']} passes, {r['seconds_per_pass']:.2f} s per pass, "
             f"peak RSS {r['peak_rss_bytes'] / 1e9:.2f} GB "
-            f"({r['peak_rss_bytes'] / data_bytes:.0%} of the data)"
+            f"({r['peak_rss_bytes'] / data_bytes:.0%} of the data; imports "
+            f"{r['imports_peak_rss_bytes'] / 1e9:.2f} GB, peak anon "
+            f"{r.get('peak_RssAnon_bytes', 0) / 1e9:.2f} GB, file "
+            f"{r.get('peak_RssFile_bytes', 0) / 1e9:.2f} GB)"
         )
     import numpy as np
 
@@ -226,7 +302,11 @@ def main() -> int:
             "files": len(list(folder.glob("*.parquet"))),
             "results": results,
             "summary": summary,
+            "load_average_before": load_before,
             "load_average_after": os.getloadavg(),
+            "block_mb": args.block_mb,
+            "commit": _commit(),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
         }
         Path(args.out).write_text(json.dumps(out, indent=1))

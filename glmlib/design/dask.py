@@ -15,9 +15,16 @@ partition lengths and column extremes come from one pass; X.T @ v and the
 Gram matrix a Newton iteration needs come from one pass
 (:meth:`DaskDesign.rmatvec_gram`, which the solver uses when a design offers
 it); X @ 0 costs none. :func:`disk_cache` decodes a collection once into
-uncompressed floats on local disk (NumPy files read memory-mapped, or Zarr),
-so that later passes read floats instead of decoding files (disk for 8
-bytes per value).
+uncompressed floats on local disk (NumPy files, or Zarr), so that later
+passes read floats instead of decoding files (disk for 8 bytes per value).
+
+Memory: a task holds one block of rows. The NumPy cache is read in blocks of
+at most ``block_bytes`` (16 MiB by default) with explicit reads
+(:func:`read_npy_rows`), not memory-mapped: pages of a mapped file count in
+the process's resident memory for as long as the mapping lives, a read's
+buffer only while its task runs. Products over a larger partition (a
+Parquet file decoded whole) are formed over slices of rows of the same
+budget, so a task copies at most that much beside its partition.
 
 What stays in memory are the vectors of length n (y, weights, offset and the
 solver's linear predictor and working weights; a few times 8n bytes, against
@@ -28,7 +35,7 @@ and the solver is unchanged.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -42,9 +49,15 @@ __all__ = [
     "validated_matrix",
     "disk_cache",
     "open_disk_cache",
+    "read_npy_rows",
+    "block_rows",
+    "BLOCK_BYTES",
 ]
 
 _ZARR_CHUNK_BYTES = 16 * 2**20
+#: Default memory budget of one block of rows: what a task reads from a disk
+#: cache at once, and the largest slice of a partition a product copies.
+BLOCK_BYTES = 16 * 2**20
 _MANIFEST = "glmlib-cache.json"
 _EXTRA = "Dask fits need dask: pip install 'glmlib[distributed]'"
 
@@ -131,7 +144,14 @@ def _block_stats(block: Any, p: int) -> tuple[int, bool, np.ndarray, np.ndarray]
     return b.shape[0], bool(np.isfinite(b).all()), b.max(axis=0), b.min(axis=0)
 
 
-def disk_cache(X: Any, path: str | Any, *, format: str = "npy", overwrite: bool = False) -> Any:
+def disk_cache(
+    X: Any,
+    path: str | Any,
+    *,
+    format: str = "npy",
+    overwrite: bool = False,
+    block_bytes: int | None = None,
+) -> Any:
     """Decode a Dask collection once into float files on local disk; the Dask array that reads them.
 
     For out-of-core fits that pass over X many times (Newton iterations,
@@ -153,17 +173,22 @@ def disk_cache(X: Any, path: str | Any, *, format: str = "npy", overwrite: bool 
     format : {"npy", "zarr"}, default "npy"
         ``"npy"``: Dask's ``to_npy_stack`` layout (one NumPy ``.npy`` file per
         partition and an ``info`` file; ``dask.array.from_npy_stack`` opens
-        it), read memory-mapped: a pass reads the page cache without copying.
+        it), read in blocks of rows with explicit reads (see ``block_bytes``).
         ``"zarr"``: a Zarr group of uncompressed arrays in 16 MB chunks (any
         Zarr reader opens it), read through Zarr's codec pipeline: measured
         3-5x slower per pass than ``"npy"`` on a loaded 2-core machine.
     overwrite : bool, default False
         Replace an existing cache at ``path``.
+    block_bytes : int, optional
+        Memory budget of one block of rows read from a ``"npy"`` cache (see
+        :func:`open_disk_cache`; default 16 MiB).
 
     Returns
     -------
     dask.array.Array
-        X read from the cache: one chunk per partition of X, float64 (or
+        X read from the cache: ``"npy"``, one chunk per block of rows within
+        ``block_bytes`` of each partition (one per partition when a partition
+        fits); ``"zarr"``, one chunk per partition of X; float64 (or
         float32 when X was float32). :func:`open_disk_cache` opens the cache
         again, in this or another process, with the column names of a
         DataFrame.
@@ -217,11 +242,26 @@ def disk_cache(X: Any, path: str | Any, *, format: str = "npy", overwrite: bool 
             pickle.dump(info, f)
     with open(os.path.join(path, _MANIFEST), "w") as f:
         json.dump(manifest, f)
-    return open_disk_cache(path)[0]
+    return open_disk_cache(path, block_bytes=block_bytes)[0]
 
 
-def open_disk_cache(path: str | Any) -> tuple[Any, list[str] | None]:
-    """(the Dask array, the column names or None) of a cache written by :func:`disk_cache`."""
+def open_disk_cache(
+    path: str | Any, *, block_bytes: int | None = None
+) -> tuple[Any, list[str] | None]:
+    """(the Dask array, the column names or None) of a cache written by :func:`disk_cache`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The cache's directory.
+    block_bytes : int, optional
+        Memory budget of one block of rows (default :data:`BLOCK_BYTES`,
+        16 MiB). A NumPy cache's partitions are split into Dask chunks of at
+        most this many bytes (at least one row), each read with explicit
+        reads into its own buffer (:func:`read_npy_rows`), so a pass holds a
+        few blocks in memory, not memory-mapped partitions. A Zarr cache
+        keeps one chunk per partition.
+    """
     import json
     import os
 
@@ -235,7 +275,7 @@ def open_disk_cache(path: str | Any) -> tuple[Any, list[str] | None]:
     if manifest.get("glmlib") != "disk_cache":
         raise ValueError(f"{path!r} is not a cache written by glmlib.disk_cache")
     if manifest["format"] == "npy":
-        X = da.from_npy_stack(path, mmap_mode="r")
+        X = _npy_blocks(path, manifest, BLOCK_BYTES if block_bytes is None else block_bytes)
     else:
         zarr = _zarr()
         parts = []
@@ -245,6 +285,63 @@ def open_disk_cache(path: str | Any) -> tuple[Any, list[str] | None]:
             parts.append(da.from_zarr(z, chunks=z.shape, name=name))
         X = da.concatenate(parts, axis=0)  # one Dask chunk per partition
     return X, manifest["columns"]
+
+
+def block_rows(p: int, itemsize: int, block_bytes: int) -> int:
+    """Rows of a block of ``p`` columns within ``block_bytes`` (at least one row)."""
+    if block_bytes < 1:
+        raise ValueError(f"block_bytes must be positive, got {block_bytes}")
+    return max(1, int(block_bytes) // max(1, p * itemsize))
+
+
+def _npy_blocks(path: str, manifest: dict[str, Any], block_bytes: int) -> Any:
+    """The Dask array of a NumPy cache: each partition's file in blocks of rows within the budget."""
+    import os
+
+    _, da = _dask()
+    dtype = np.dtype(manifest["dtype"])
+    p = int(manifest["p"])
+    step = block_rows(p, dtype.itemsize, block_bytes)
+    name = f"glmlib-npy-cache-{uuid.uuid4().hex}"
+    graph: dict[Any, Any] = {}
+    chunks: list[int] = []
+    for i, rows in enumerate(manifest["rows"]):
+        file = os.path.join(path, f"{i}.npy")
+        for start in range(0, max(int(rows), 1), step):
+            count = min(step, int(rows) - start)
+            graph[(name, len(chunks), 0)] = (read_npy_rows, file, start, count)
+            chunks.append(count)
+    return da.Array(graph, name, (tuple(chunks), (p,)), dtype=dtype)
+
+
+def read_npy_rows(file: str | Any, start: int, count: int) -> np.ndarray:
+    """Rows ``start:start + count`` of a 2-D C-ordered ``.npy`` file, read into a new array.
+
+    An explicit read (``readinto`` a buffer of ``count`` rows) rather than a
+    memory map: the buffer is the only memory it holds, and it is freed with
+    the array. Equal to ``np.load(file, mmap_mode="r")[start:start + count]``.
+    """
+    with open(file, "rb", buffering=0) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if len(shape) != 2 or fortran:
+            raise ValueError(f"{file!r} is not a 2-D C-ordered array")
+        count = max(0, min(int(count), int(shape[0]) - int(start)))
+        out = np.empty((count, int(shape[1])), dtype=dtype)
+        if out.size == 0:
+            return out
+        f.seek(int(start) * int(shape[1]) * dtype.itemsize, 1)
+        view = memoryview(cast(Any, out.reshape(-1).view(np.uint8)))
+        done = 0
+        while done < len(view):
+            got = f.readinto(view[done:])
+            if not got:
+                raise EOFError(f"{file!r} ends before row {int(start) + count}")
+            done += got
+    return out
 
 
 def _zarr() -> Any:
@@ -416,12 +513,23 @@ def _block_rmatvec(block: np.ndarray, v: np.ndarray, start: int, stop: int) -> n
 def _block_gram(
     block: np.ndarray, d: np.ndarray, start: int, stop: int, intercept: bool
 ) -> np.ndarray:
+    """The Gram matrix of one partition, summed over slices of rows within :data:`BLOCK_BYTES`.
+
+    A slice is copied C-ordered (a partition decoded from Parquet is
+    column-major), so the copy is one slice, never the whole partition.
+    """
     from .dense import DenseDesign
 
-    return np.asarray(
-        DenseDesign(np.ascontiguousarray(block), Backend("numpy")).gram(d[start:stop], intercept),
-        dtype=np.float64,
-    )
+    block = np.asarray(block)
+    step = block_rows(block.shape[1], block.dtype.itemsize, BLOCK_BYTES)
+    total: np.ndarray | None = None
+    for a in range(0, max(block.shape[0], 1), step):
+        part = np.ascontiguousarray(block[a : a + step])
+        g = DenseDesign(part, Backend("numpy")).gram(
+            d[start + a : start + a + part.shape[0]], intercept
+        )
+        total = np.asarray(g, dtype=np.float64) if total is None else total + g
+    return total  # type: ignore[return-value]
 
 
 def _block_rmatvec_gram(

@@ -8,6 +8,9 @@
 * ``predict`` on a Dask collection returns a Dask array equal to the
   in-memory prediction.
 * Bad input is refused with a clear error.
+* Memory: a NumPy disk cache is read in blocks of rows within a byte budget
+  by explicit reads (the same rows as a memory map), and a partition's Gram
+  matrix is formed over slices within the budget (the same matrix).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pooled_cases import FAMILIES, PENALTIES, RTOL, ZERO_ATOL, estimator, make_d
 
 import glmlib
 from glmlib._backend import Backend
-from glmlib.design.dask import DaskDesign, dask_matrix
+from glmlib.design import dask as dask_design
+from glmlib.design.dask import DaskDesign, block_rows, dask_matrix, read_npy_rows
 
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
@@ -251,3 +255,59 @@ def test_disk_caches_on_a_two_worker_cluster(tmp_path):
             Xc = glmlib.disk_cache(da.from_array(X, chunks=(350, -1)), tmp_path / fmt, format=fmt)
             got = estimator("poisson", "log", "lasso").fit(Xc, y, sample_weight=w, offset=off)
             assert_same_fit(got, ref, fmt)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_read_npy_rows_equals_the_memory_map(tmp_path, dtype):
+    """Explicit reads of rows give what a memory map's slice gives, at every boundary."""
+    X = np.random.default_rng(0).standard_normal((1001, 7)).astype(dtype)
+    file = tmp_path / "x.npy"
+    np.save(file, X)
+    mapped = np.load(file, mmap_mode="r")
+    for start, count in [(0, 1001), (0, 1), (3, 250), (750, 251), (1000, 1), (990, 50), (1001, 5)]:
+        got = read_npy_rows(file, start, count)
+        assert got.dtype == dtype and got.flags.c_contiguous and not isinstance(got, np.memmap)
+        np.testing.assert_array_equal(got, mapped[start : start + count])
+    np.save(file, np.asfortranarray(X))
+    with pytest.raises(ValueError, match="C-ordered"):
+        read_npy_rows(file, 0, 10)
+
+
+def test_disk_cache_blocks_honour_the_memory_budget(tmp_path):
+    """open_disk_cache(block_bytes=...) splits partitions into chunks within the budget."""
+    X = np.random.default_rng(1).standard_normal((2300, 5))
+    store = tmp_path / "cache"
+    whole = glmlib.disk_cache(da.from_array(X, chunks=(1000, -1)), store)
+    assert whole.chunks[0] == (1000, 1000, 300)  # 40 kB partitions: within the 16 MiB default
+    row_bytes = 5 * 8
+    for budget in (row_bytes * 64, row_bytes * 64 + 39, 4096, 1, 10**9):
+        Xc, _ = glmlib.open_disk_cache(store, block_bytes=budget)
+        rows = block_rows(5, 8, budget)
+        assert max(Xc.chunks[0]) == min(rows, 1000)
+        assert max(Xc.chunks[0]) * row_bytes <= max(budget, row_bytes)  # at least one row
+        assert sum(Xc.chunks[0]) == 2300
+        np.testing.assert_array_equal(Xc.compute(), X)
+    Xc, _ = glmlib.open_disk_cache(store, block_bytes=row_bytes * 300)
+    assert Xc.chunks[0] == (300, 300, 300, 100) * 2 + (300,)  # blocks never span two files
+    with pytest.raises(ValueError, match="block_bytes"):
+        glmlib.open_disk_cache(store, block_bytes=0)
+
+
+def test_fit_on_small_blocks_equals_in_memory_fit(tmp_path, monkeypatch):
+    """Blocks of a few rows (cache) and Gram slices within a partition change no result."""
+    X, y, w, off = make_data("binomial", n=1500)
+    ref = estimator("binomial", "logit", "enet").fit(X, y, sample_weight=w, offset=off)
+    Xc = glmlib.disk_cache(da.from_array(X, chunks=(400, -1)), tmp_path / "c", block_bytes=2000)
+    assert max(Xc.chunks[0]) == block_rows(X.shape[1], 8, 2000) < 400
+    got = estimator("binomial", "logit", "enet").fit(Xc, y, sample_weight=w, offset=off)
+    assert_same_fit(got, ref, "cache blocks")
+    # Partitions larger than the budget (a decoded Parquet file), column-major as pandas gives them
+    monkeypatch.setattr(dask_design, "BLOCK_BYTES", 3000)
+    Xf = da.from_array(np.asfortranarray(X), chunks=(500, -1))
+    design = DaskDesign(dask_matrix(Xf)[0], Backend("numpy"))
+    d = w / w.sum()
+    for intercept in (True, False):
+        dense = glmlib.design.dense.DenseDesign(X, Backend("numpy")).gram(d, intercept)
+        np.testing.assert_allclose(design.gram(d, intercept), dense, rtol=1e-12, atol=1e-15)
+    got = estimator("binomial", "logit", "enet").fit(Xf, y, sample_weight=w, offset=off)
+    assert_same_fit(got, ref, "Gram slices")
