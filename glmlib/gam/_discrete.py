@@ -91,13 +91,15 @@ def discrete_design(
     if setting == "auto" and n < AUTO_MIN_ROWS:
         return None
     found = []
+    n_unique = 0
     for term in terms:
         data, labels = term_columns(term, table)
         codes, first = joint_codes(data)
         found.append((term, data, labels, codes, first))
-    if setting == "auto":
-        n_unique = sum(first.shape[0] for *_, first in found)
-        if n_unique > AUTO_MAX_UNIQUE_FRACTION * n:
+        n_unique += first.shape[0]
+        # The count only grows: stop at the first term that decides "dense"
+        # (with continuous covariates, the first smooth already does).
+        if setting == "auto" and n_unique > AUTO_MAX_UNIQUE_FRACTION * n:
             return None
     bases = []
     for term, data, labels, codes, first in found:
