@@ -311,6 +311,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         Returns its parameters over all columns (zero coefficients) and R's
         null deviance.
         """
+        theta, _, loss = self._null_fit(prob)
+        return theta, 2.0 * loss * prob.weight_sum
+
+    def _null_fit(self, prob: Problem) -> tuple[Any, Any, float]:
+        """The null model's parameters (all columns), linear predictor and loss."""
         xp = prob.xp
         p = prob.design.p
         if self.fit_intercept:
@@ -320,8 +325,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         else:
             eta_null = prob.offset
             theta = xp.zeros(p, dtype=xp.float64, device=device_of(prob.y))
-        null_dev = self._deviance(prob, eta_null)
-        return theta, null_dev
+        return theta, eta_null, float(prob.loss(eta_null))
 
     @staticmethod
     def _deviance(prob: Problem, eta: Any) -> float:
@@ -329,7 +333,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         return 2.0 * float(prob.loss(eta)) * prob.weight_sum
 
     def _solve(
-        self, prob: Problem, theta: Any, screen: tuple[float, float] | None = None
+        self,
+        prob: Problem,
+        theta: Any,
+        screen: tuple[float, float] | None = None,
+        start: tuple[Any, float] | None = None,
     ) -> FitResult:
         """Minimise from ``theta`` (all columns) with the configured solver.
 
@@ -357,15 +365,28 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             sampled_start=True,
         )
         prob = prob.with_row_sample()
+        # ``start``: theta's linear predictor and loss, when the caller knows
+        # them (the null model's), so the first iteration need not form them.
+        eta, loss = (None, None) if start is None else start
         if has_l1 and screen is not None:
             alpha, l1_ratio = screen
-            grad = to_numpy(prob.full_gradient(prob.eta(theta)))
+            grad = to_numpy(prob.full_gradient(prob.eta(theta) if eta is None else eta))
             pf = self._penalty_factor(p)
             res, _ = screened_newton(
-                prob, theta, grad, alpha, alpha, l1_ratio, pf, inner=choice.inner, **kw
+                prob,
+                theta,
+                grad,
+                alpha,
+                alpha,
+                l1_ratio,
+                pf,
+                inner=choice.inner,
+                eta=eta,
+                loss=loss,
+                **kw,
             )
         else:
-            res = solve(prob, theta, choice, **kw)
+            res = solve(prob, theta, choice, eta=eta, loss=loss, **kw)
         if not math.isfinite(res.objective):
             raise ValueError(
                 f"no valid coefficients found: the {prob.family.link.name} link gives means outside "
@@ -903,10 +924,12 @@ class GLM(_GLMBase):
             data = self._prepare(X, y, sample_weight, offset, penalized=alpha > 0)
         self._warn_about_columns(data)
         prob = self._problem(data, alpha, l1_ratio)
-        theta, null_dev = self._null_model(prob)
+        theta, eta_null, null_loss = self._null_fit(prob)
+        null_dev = 2.0 * null_loss * prob.weight_sum
+        start: tuple[Any, float] | None = (eta_null, null_loss)
         if not self.fit_intercept:
-            theta = _wls_start(prob)
-        res = self._solve(prob, theta, screen=(alpha, l1_ratio))
+            theta, start = _wls_start(prob), None
+        res = self._solve(prob, theta, screen=(alpha, l1_ratio), start=start)
         rank = None
         if res.rank_deficient and not prob.penalized:
             res, rank = _minimum_norm(prob, res)
