@@ -168,7 +168,8 @@ class DenseDesign(AllRowsHere):
         result, then ``u_b = row_pass(start, stop, v)`` (a per-row function of
         v, such as the working weights at a trial point) and X_b.T @ u_b are
         formed while X_b is still in cache: the line search's X @ step and the
-        next gradient's X.T @ score read X once instead of twice.
+        next gradient's X.T @ score read X once instead of twice. Where
+        ``row_pass`` returns None, X.T @ u is not formed (zeros are returned).
         """
         X = self.X
         out = np.empty(self.n)
@@ -180,7 +181,9 @@ class DenseDesign(AllRowsHere):
             v = out[start:stop]
             np.matmul(block, beta, out=v)
             v += shift
-            grad += block.T @ row_pass(start, stop, v)
+            u = row_pass(start, stop, v)
+            if u is not None:
+                grad += block.T @ u
         return out, grad
 
     def _row_blocks(self) -> Any:
@@ -216,9 +219,15 @@ class DenseDesign(AllRowsHere):
         dev = self._device()
         g = xp.zeros((self.p, self.p), dtype=xp.float64, device=dev)
         col = xp.zeros(self.p, dtype=xp.float64, device=dev)
+        buf = np.empty((min(chunk, self.n), self.p)) if self.can_fuse_rows else None
         for start in range(0, self.n, chunk):
             s = self._cast(sqrt_d[start : start + chunk])
-            block = self.X[start : start + chunk] * s[:, None]
+            if buf is None:
+                block = self.X[start : start + chunk] * s[:, None]
+            else:  # one buffer for every block: no allocation per block
+                block = np.multiply(
+                    self.X[start : start + chunk], s[:, None], out=buf[: s.shape[0]]
+                )
             g = g + xp.astype(block.T @ block, xp.float64)
             if intercept:
                 col = col + xp.astype(block.T @ s, xp.float64)
@@ -313,6 +322,22 @@ class GatheredDense(AllRowsHere):
         sqrt_d = np.sqrt(np.asarray(d, dtype=np.float64))
         g = np.zeros((self.p, self.p))
         col = np.zeros(self.p)
+        if self.rows_idx is not None and self.cols is None and not self._reduced:
+            # Row samples: gather and scale each block in one compiled loop
+            # into one reused buffer (np.take and the product took two copies).
+            chunk = _chunk_rows(self.p, True)
+            buf = np.empty((min(chunk, self.n), self.p))
+            for start in range(0, self.n, chunk):
+                stop = min(start + chunk, self.n)
+                s = sqrt_d[start:stop]
+                block = buf[: stop - start]
+                _gather_scaled_rows(self.X, self.rows_idx[start:stop], s, block)
+                g += block.T @ block
+                if intercept:
+                    col += block.T @ s
+            if not intercept:
+                return g
+            return _with_intercept(self.xp, g, col, np.sum(d))
         for start, stop, block in self._blocks():
             s = sqrt_d[start:stop].astype(self.dtype, copy=False)
             block = block * s[:, None]
@@ -331,6 +356,16 @@ class GatheredDense(AllRowsHere):
                 top = np.maximum(top, block.max(axis=0))
                 bottom = np.minimum(bottom, block.min(axis=0))
         return (top - bottom).astype(np.float64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_scaled_rows(X, rows, s, out):  # pragma: no cover - compiled
+    """out[i] = X[rows[i]] * s[i] for a C-ordered X."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        si = s[i]
+        for j in range(X.shape[1]):
+            out[i, j] = X[r, j] * si
 
 
 @numba.njit(cache=True, nogil=True)

@@ -249,7 +249,10 @@ def newton(
         pending_gram = fisher = None  # as score: not held through the line search
         step, ok, decrease = model.step(theta, grad, hess)
         rank_deficient |= not ok
-        ls = _line_search(prob, theta, eta, f, step, decrease)
+        # A full step below tol ends the fit whatever the step size (change
+        # only shrinks with t): its pass need not form the next X.T @ score.
+        last = may_stop and model.scaled_change(step, hess) <= tol
+        ls = _line_search(prob, theta, eta, f, step, decrease, need_x_score=not last)
         if ls is None:
             history.append({**_record(it, f, 0.0, 0.0, False), **extra})
             if not may_stop:  # the hook's next penalty may give a step that descends
@@ -381,17 +384,24 @@ class _StepModel:
 
 
 def _line_search(
-    prob: Problem, theta: Any, eta: Any, f: float, step: Any, model_decrease: float
+    prob: Problem,
+    theta: Any,
+    eta: Any,
+    f: float,
+    step: Any,
+    model_decrease: float,
+    need_x_score: bool = True,
 ) -> tuple[Any, Any, float, float, Any] | None:
     """Backtracking (Armijo) along ``step``; X @ step is formed once, so trials cost O(n).
 
     Returns (theta, eta, objective, step size, X @ step), or None when no step
-    size decreases the objective.
+    size decreases the objective. ``need_x_score=False``: the fit ends after
+    this step, so the full step's pass leaves out the next X.T @ score.
     """
     l1, l2 = prob.penalties()
     # The full step's trial, X @ step and the next gradient's X.T @ score
     # from one pass over X where the problem allows (Problem.full_step_trial).
-    first = prob.full_step_trial(eta, step, theta + step, l1, l2)
+    first = prob.full_step_trial(eta, step, theta + step, l1, l2, need_x_score)
     if first is None:
         b0_step, beta_step = prob.split(step)
         x_step = prob.design.matvec(beta_step) + b0_step

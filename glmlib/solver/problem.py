@@ -121,7 +121,15 @@ class Problem:
             return self
         rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
         idx = self.backend.asarray(rows.astype(np.int64))
-        return replace(self, row_sample=(idx, design.rows(idx)))
+        sampled = replace(self, row_sample=(idx, design.rows(idx)))
+        # Same rows, y, weights and design: what this problem has found per
+        # row still holds (the null model's fused pass gives the first
+        # iteration's working weights; the kernel's constant is one pass).
+        sampled._eta_state, sampled._counted = self._eta_state, self._counted
+        sampled._kernel, sampled._kernel_constant = self._kernel, self._kernel_constant
+        sampled._last_mu, sampled._last_weights = self._last_mu, self._last_weights
+        sampled._last_x_score = self._last_x_score
+        return sampled
 
     def sampled_gram(self, fisher: Any) -> Any | None:
         """X'WX estimated from the row sample (None when it has no weight)."""
@@ -260,15 +268,16 @@ class Problem:
         return eta_t, value if math.isfinite(value) else math.inf
 
     def full_step_trial(
-        self, eta: Any, step: Any, theta: Any, l1: Any, l2: Any
+        self, eta: Any, step: Any, theta: Any, l1: Any, l2: Any, need_x_score: bool = True
     ) -> tuple[Any, Any, float] | None:
         """(X @ step, eta + X @ step, the objective at ``theta``) from one pass over X, or None.
 
         The line search's first trial (step size 1, usually accepted): the
         design forms X @ step block by block, the fused kernel the loss and
         the working weights, and the design X.T @ score while each block is
-        in cache, kept for :meth:`x_score` at the trial point. None where the
-        design (a float64 host X) or the kernel does not allow it.
+        in cache, kept for :meth:`x_score` at the trial point (left out with
+        ``need_x_score=False``). None where the design (a float64 host X) or
+        the kernel does not allow it.
         """
         design = self.design
         if not (self._fusable(eta) and getattr(design, "can_fuse_rows", False)):
@@ -288,12 +297,12 @@ class Problem:
             )  # fmt: skip
             total[0] += part
             ok[0] = ok[0] and good
-            return score[start:stop]
+            return score[start:stop] if need_x_score else None
 
         fused_pass = design.matvec_rmatvec  # type: ignore[attr-defined]  # dense designs only
         x_step, x_score = fused_pass(beta_step, float(b0_step), row_pass)
         self._last_weights = (eta_t, score, fisher)
-        self._last_x_score = (eta_t, x_score)
+        self._last_x_score = (eta_t, x_score) if need_x_score else (None, None)
         loss = total[0] + self._kernel_constant if ok[0] else math.inf
         value = float(self.reduce(np.float64(loss))) + self.penalty(theta, l1, l2)
         return x_step, eta_t, value if math.isfinite(value) else math.inf

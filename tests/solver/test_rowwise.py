@@ -155,3 +155,17 @@ def test_torch_arrays_take_the_unfused_path():
     host = replace(host, y=y, weights=np.full(200, 1 / 200), offset=np.zeros(200))
     assert_close(float(prob.loss(eta)), host.loss(eta.numpy()))
     assert_all_close(fisher.numpy(), host.score_fisher(eta.numpy())[1])
+
+
+def test_log1p_of_the_logit_pass_is_within_two_ulp():
+    """The logit pass's log(1 + a), 0 <= a <= 1, against NumPy's log1p."""
+    from glmlib.solver.rowwise import _log1p_unit
+
+    a = np.concatenate(
+        [np.random.default_rng(0).random(20_000), np.logspace(-300, 0, 2_000), [0.0, 1.0, 1e-17]]
+    )
+    got = np.array([_log1p_unit(x) for x in a])
+    ref = np.log1p(a)
+    np.testing.assert_array_equal(got[a == 0], 0.0)
+    rel = np.abs(got - ref)[a > 0] / ref[a > 0]
+    assert rel.max() <= 2 * np.finfo(np.float64).eps
