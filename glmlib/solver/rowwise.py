@@ -145,7 +145,10 @@ def kernel_constant(prob: Any, kernel: RowKernel) -> float | None:
     shortcut is off (large counts).
     """
     if kernel is _logit_pass:
-        return float(_binomial_constant(prob.y, prob.weights))
+        y = prob.y
+        if not np.any((y > 0.0) & (y < 1.0)):  # 0/1 responses: every term is 0 (vectorised test)
+            return 0.0
+        return float(_binomial_constant(y, prob.weights))
     state = prob._eta_loss_state()
     return None if state is None else float(state["constant"])
 
