@@ -748,8 +748,8 @@ class GLM(_GLMBase):
         FISTA (GPU) on the p x p quadratic model. ``"lbfgs"``: L-BFGS-B,
         for p too large for a Gram matrix. ``"auto"`` picks IRLS without L1,
         proximal Newton with L1, and L-BFGS above 4000 features. On dense X
-        with at least 2048 (p + 1) rows, IRLS and proximal Newton form their
-        first Hessians from a fixed random eighth of the rows (seed 0, so
+        with at least 4096 (p + 1) rows, IRLS and proximal Newton form their
+        first Hessians from a fixed random sixteenth of the rows (seed 0, so
         fits are reproducible) until a step changes the linear predictor by
         less than 0.01; later iterations, the convergence test and the Fisher
         matrix behind standard errors use all rows.

@@ -824,7 +824,7 @@ def test_solvers_agree(family, solver, alpha, l1_ratio, tol, fit_intercept):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("family", ["binomial", "poisson", "gamma"])
 def test_large_n_fit_with_sampled_start_matches_statsmodels(family, backend):
-    """n = 40,000 rows, p = 4: the first Newton steps use a 1/8 row sample's Hessian,
+    """n = 40,000 rows, p = 4: the first Newton steps use a 1/16 row sample's Hessian,
     the last ones exact ones, so coefficients and standard errors still equal
     statsmodels' to 1e-6 relative."""
     if backend == "torch":

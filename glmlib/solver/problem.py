@@ -33,12 +33,14 @@ __all__ = ["FitResult", "Problem"]
 
 _UNSET = object()
 # Sampled Hessians for cold starts: the first Newton iterations, far from the
-# solution, use X'WX of a random 1/8 of the rows (scaled to the full weight);
+# solution, use X'WX of a random 1/16 of the rows (scaled to the full weight;
+# 1/8 took the same iterations on the benchmarks' ridge problems at twice the
+# cost, benchmarks/README.md "Ridge fits against L-BFGS");
 # :func:`glmlib.solver.newton.newton` switches to the exact Gram matrix once a
 # step is small. Only dense designs with at least _SAMPLE_MIN_ROWS rows per
 # coefficient qualify (sparse one-hot columns with rare levels would be
 # missing from the sample).
-_SAMPLE_FRACTION = 8
+_SAMPLE_FRACTION = 16
 _SAMPLE_MIN_ROWS = 256
 
 
@@ -109,7 +111,7 @@ class Problem:
         return self._counted
 
     def with_row_sample(self, seed: int = 0) -> Problem:
-        """This problem with a random 1/8 of X's rows kept for sampled Hessians.
+        """This problem with a random 1/16 of X's rows kept for sampled Hessians.
 
         Unchanged when the design does not qualify (sparse, or fewer than
         256 rows per coefficient after sampling).

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import glmlib.solver.null as null
+import glmlib.solver.problem as problem_mod
 from glmlib._backend import Backend, to_numpy
 from glmlib.design.make import make_design
 from glmlib.families import Tweedie, get_family
@@ -179,7 +180,7 @@ def test_sampled_start_reaches_the_exact_solution_with_one_full_gram_fewer(
     prob = problem(family, "logit" if family == "binomial" else "log", n=40_000, p=4, l1=l1, l2=l2)
     sampled_prob = prob.with_row_sample()
     idx, sample = sampled_prob.row_sample
-    assert sample.n == prob.design.n // 8 and np.all(np.diff(idx) > 0)
+    assert sample.n == prob.design.n // problem_mod._SAMPLE_FRACTION and np.all(np.diff(idx) > 0)
     calls = _count_grams(monkeypatch, type(prob.design))
     exact = newton(prob, start(prob), tol=1e-8, reuse_last_model=reuse)
     exact_full = calls.count(prob.design.n)
