@@ -395,8 +395,24 @@ class Poisson(Family):
         return value, ok, mu
 
     def _aic_term(self, y, mu, w, dev, total=_local_total):
-        logpmf = _np_xlogy(y, mu) - mu - gammaln(y + 1)
+        logpmf = _np_xlogy(y, mu) - mu - _log_factorial(y)
         return -2.0 * total(logpmf * w)
+
+
+# Counts up to this size take log(y!) from a table (one gammaln per distinct
+# count instead of one per row: 5 ms against 16 ms at n = 1e6).
+_FACTORIAL_TABLE_MAX = 1 << 16
+
+
+def _log_factorial(y: Any) -> Any:
+    """gammaln(y + 1), looked up in a table for a NumPy vector of small integer counts."""
+    if isinstance(y, np.ndarray) and y.dtype == np.float64 and y.ndim == 1 and y.size:
+        top = float(np.max(y))
+        if 0.0 <= float(np.min(y)) and top <= _FACTORIAL_TABLE_MAX:
+            k = y.astype(np.intp)
+            if np.array_equal(k, y):  # integer counts: the table holds the same values
+                return gammaln(np.arange(int(top) + 1, dtype=np.float64) + 1.0)[k]
+    return gammaln(y + 1)
 
 
 class Gamma(Family):

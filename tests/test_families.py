@@ -396,3 +396,16 @@ def test_binomial_aic_for_single_binary_trials_is_the_deviance():
     np.testing.assert_allclose(
         Binomial().r_aic(y, mu, np.ones(5), rank=3, deviance=dev), expected, rtol=1e-13
     )
+
+
+def test_log_factorial_table_equals_gammaln():
+    """Poisson's AIC term takes log(y!) of integer counts from a table: the same values
+    as gammaln(y + 1), exactly; other responses fall back to gammaln."""
+    from scipy.special import gammaln
+
+    from glmlib.families import _log_factorial
+
+    y = np.random.default_rng(0).poisson(3.0, size=10_000).astype(np.float64)
+    np.testing.assert_array_equal(_log_factorial(y), gammaln(y + 1))
+    for other in (y + 0.5, -y, np.array([1e6, 2.0])):
+        np.testing.assert_array_equal(_log_factorial(other), gammaln(other + 1))
