@@ -9,6 +9,10 @@ least 0.9 n float64 are listed by the line that made them.
 Usage::
 
     python benchmarks/trace_nvectors.py --n 200000 --problem logistic_l1
+    python benchmarks/trace_nvectors.py --n 200000 --problem logistic_l2 --dask  # DaskDesign
+
+With ``--dask``, X is a Dask array of 20 row chunks (in memory): the fit
+takes :class:`glmlib.design.dask.DaskDesign`'s path.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def main() -> None:
     ap.add_argument(
         "--problem", default="logistic_l1", choices=["logistic_l1", "logistic_l2", "poisson_l2"]
     )
+    ap.add_argument("--dask", action="store_true")
     args = ap.parse_args()
     n = args.n
     family = "poisson" if args.problem == "poisson_l2" else "binomial"
@@ -36,6 +41,15 @@ def main() -> None:
     X = np.ascontiguousarray(X, dtype=np.float64)
     alpha, l1 = (0.038, 1.0) if args.problem == "logistic_l1" else (1e-3, 0.0)
     glmlib.GLM(family=family, alpha=alpha, l1_ratio=l1, tol=1e-4).fit(X[:5000], y[:5000])  # warm up
+    if args.dask:  # the Dask path's own compilation and imports
+        import dask.array as da
+
+        Xs = da.from_array(X[:20000], chunks=(1000, X.shape[1]))
+        glmlib.GLM(family=family, alpha=alpha, l1_ratio=l1, tol=1e-4).fit(Xs, y[:20000])
+    if args.dask:
+        import dask.array as da
+
+        X = da.from_array(X, chunks=(n // 20, X.shape[1]))
     vec = n * 8
     tracemalloc.start(12)
     base = tracemalloc.get_traced_memory()[0]
