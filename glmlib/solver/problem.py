@@ -52,7 +52,10 @@ class Problem:
 
     design: Design
     y: Any
-    weights: Any  # normalised to sum to one over all rows
+    # Normalised to sum to one over all rows. weights and offset may be
+    # constant vectors (glmlib._backend.constant_vector: one number, stride 0)
+    # when the caller gave none; they are only read, never written.
+    weights: Any
     offset: Any
     family: Family
     l1: Any

@@ -16,7 +16,9 @@ reproduces the unfused formulas of :mod:`glmlib.families` and
 compares them to 1e-12). NumPy arrays only: :func:`fused_kernel` returns None
 for other backends, other families, and problems with zero-weight rows left
 out of the loss, and :class:`~glmlib.solver.problem.Problem` then evaluates
-the unfused way.
+the unfused way. Absent weights and the null model's eta arrive as constant
+vectors (stride 0) and are passed to the compiled loops as one number read at
+index 0, so that the loops see C-ordered, writable arrays only.
 """
 
 from __future__ import annotations
