@@ -23,6 +23,8 @@ from ._linalg import SymmetricFactor, device_of, pinv_solve
 __all__ = [
     "BACKENDS",
     "Backend",
+    "constant_value",
+    "constant_vector",
     "namespace",
     "resolve_backend",
     "resolve_device",
@@ -40,6 +42,23 @@ BACKENDS = ("numpy", "torch", "cupy")
 def namespace(*arrays: Any) -> ModuleType:
     """Return the array-API namespace shared by ``arrays``."""
     return array_api_compat.array_namespace(*arrays)
+
+
+def constant_vector(n: int, value: float) -> np.ndarray:
+    """A read-only float64 vector of n equal entries stored as one number (stride 0).
+
+    What an absent ``sample_weight`` (ones) or ``offset`` (zeros) becomes on
+    the NumPy backend: arithmetic with it gives the values a full vector would,
+    without n floats kept alive through a fit.
+    """
+    return np.broadcast_to(np.float64(value), (n,))
+
+
+def constant_value(v: Any) -> float | None:
+    """The common value of a :func:`constant_vector` (stride 0), None for any other array."""
+    if isinstance(v, np.ndarray) and v.ndim == 1 and v.shape[0] > 0 and v.strides == (0,):
+        return float(v[0])
+    return None
 
 
 def _torch() -> ModuleType:

@@ -14,7 +14,14 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._backend import Backend, device_of, resolve_backend, to_numpy
+from ._backend import (
+    Backend,
+    constant_value,
+    constant_vector,
+    device_of,
+    resolve_backend,
+    to_numpy,
+)
 from ._formula import apply_formula, formula_design
 from ._inference import FitStatistics, wald_table
 from ._linalg import SymmetricFactor, rank_rtol
@@ -150,9 +157,18 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 y = column_or_1d(y, warn=True)
         y = validate_vector(y, n, "y")
         family.check_y(to_numpy(y))
-        w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
+        # Absent weights and offset: constant vectors stored as one number
+        # (NumPy only), not n floats held through the fit.
+        host = backend.name == "numpy"
+        if sample_weight is None and host:
+            w = constant_vector(n, 1.0)
+        else:
+            w = validate_vector(sample_weight, n, "sample_weight", allow_none_value=1.0)
         check_sample_weight(w, positive_sum=min_samples > 0)  # a shard's sum: checked pooled
-        off = validate_vector(offset, n, "offset", allow_none_value=0.0)
+        if offset is None and host:
+            off = constant_vector(n, 0.0)
+        else:
+            off = validate_vector(offset, n, "offset", allow_none_value=0.0)
         design: Any
         if dask_design is not None:
             design = dask_design
@@ -268,10 +284,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         w = data.w if weights is None else weights
         pf = b.asarray(self._penalty_factor(data.design.p), dtype=np.float64)
         w_sum = data.design.reduce(b.xp.sum(w))
+        c = constant_value(w)
         unpenalized = Problem(
             design=data.design,
             y=data.y,
-            weights=w / w_sum,
+            weights=w / w_sum if c is None else constant_vector(w.shape[0], c / w_sum),
             offset=data.offset,
             family=data.family,
             l1=0.0 * pf,
@@ -320,7 +337,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         p = prob.design.p
         if self.fit_intercept:
             b0 = null_intercept(prob, self.tol, self.max_iter)
-            eta_null = prob.offset + b0
+            c = constant_value(prob.offset)
+            if c is None:
+                eta_null = prob.offset + b0
+            else:  # no offset: a constant linear predictor, stored as one number
+                eta_null = constant_vector(prob.offset.shape[0], c + float(b0[0]))
             theta = xp.concat([b0, xp.zeros(p, dtype=xp.float64, device=device_of(b0))])
         else:
             eta_null = prob.offset

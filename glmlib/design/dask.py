@@ -414,6 +414,11 @@ class DaskDesign(AllRowsHere):
         Column maxima and minima, when validation already computed them.
     """
 
+    #: Out of core, a fit's vectors of n floats are most of its memory: the
+    #: solver holds as few as it can, at the cost of extra passes over n rows
+    #: (not over X; see :meth:`glmlib.solver.problem.Problem.trial_objective`).
+    lean_rows = True
+
     def __init__(self, X: Any, backend: Backend, extremes: tuple[Any, Any] | None = None) -> None:
         if backend.name != "numpy":
             raise ValueError("Dask fits run on the numpy backend (device='cpu')")

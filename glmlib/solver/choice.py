@@ -21,7 +21,7 @@ The rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -124,7 +124,7 @@ def elastic_net(prob: Problem, alpha: float, l1_ratio: float, penalty_factor: An
     coefficient's penalty; the intercept is never penalised.
     """
     pf = prob.backend.asarray(penalty_factor, dtype=np.float64)
-    return replace(prob, l1=alpha * l1_ratio * pf, l2=alpha * (1.0 - l1_ratio) * pf)
+    return prob.with_penalties(alpha * l1_ratio * pf, alpha * (1.0 - l1_ratio) * pf)
 
 
 def solve(

@@ -204,11 +204,16 @@ def newton(
             grad = prob.gradient(score, feature_grad if it == 1 else None, x_score=x_score)
         if hook is None:
             score = None  # not needed past the gradient: n floats less at the peak
+            if pending_gram is not None:
+                fisher = None  # the Gram matrix is formed: n floats less
         if sampled:
             approx = prob.sampled_gram(fisher)
             if approx is None:
                 sampled = False
             else:
+                # Not held through the line search; formed again (one pass
+                # over n rows, not over X) in the rare case the step fails.
+                fisher = None
                 step, _, decrease = model.step(theta, grad, approx)
                 ls = _line_search(prob, theta, eta, f, step, decrease)
                 if ls is not None:
@@ -224,6 +229,7 @@ def newton(
             # Chord steps converge linearly, so they stop at a tighter threshold.
             stop_tol = tol * _CHORD_STOP_FACTOR if on_warm_hess else tol
             if change <= stop_tol or on_warm_hess:
+                fisher = None  # as for sampled steps: formed again if the step fails
                 ls = _line_search(prob, theta, eta, f, step, decrease)
                 agrees = ls is not None and _model_agrees(
                     f, ls[2], ls[3], model.predicted_change(step, decrease, hess)
@@ -236,6 +242,8 @@ def newton(
                         break
                     continue
         on_warm_hess = False
+        if fisher is None and (pending_gram is None or hook is not None):
+            fisher = prob.score_fisher(eta)[1]
         if pending_gram is not None:
             hess = pending_gram
         else:
@@ -404,7 +412,8 @@ def _line_search(
     first = prob.full_step_trial(eta, step, theta + step, l1, l2, need_x_score)
     if first is None:
         b0_step, beta_step = prob.split(step)
-        x_step = prob.design.matvec(beta_step) + b0_step
+        x_step = prob.design.matvec(beta_step)
+        x_step += b0_step  # in place: one n-vector, not two, at once
     else:
         x_step = first[0]
     t = 1.0

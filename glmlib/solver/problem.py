@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import Backend, device_of
+from .._backend import Backend, constant_value, constant_vector, device_of
 from ..design.protocol import Design, ReduceOp
 from ..families import Family
 from .rowwise import fused_kernel, kernel_constant
@@ -54,7 +54,10 @@ class Problem:
 
     design: Design
     y: Any
-    weights: Any  # normalised to sum to one over all rows
+    # Normalised to sum to one over all rows. weights and offset may be
+    # constant vectors (glmlib._backend.constant_vector: one number, stride 0)
+    # when the caller gave none; they are only read, never written.
+    weights: Any
     offset: Any
     family: Family
     l1: Any
@@ -105,6 +108,10 @@ class Problem:
     def counted_rows(self) -> Any:
         """Boolean mask of the rows with positive weight, or None when every row counts."""
         if self._counted is _UNSET:
+            c = constant_value(self.weights)
+            if c is not None:  # absent weights: no mask of n booleans to form
+                self._counted = None if c > 0 or self.admissible == "all" else self.weights > 0
+                return self._counted
             mask = self.weights > 0
             every = self.admissible == "all" or bool(self.xp.all(mask))
             self._counted = None if every else mask
@@ -123,15 +130,23 @@ class Problem:
             return self
         rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
         idx = self.backend.asarray(rows.astype(np.int64))
-        sampled = replace(self, row_sample=(idx, design.rows(idx)))
-        # Same rows, y, weights and design: what this problem has found per
-        # row still holds (the null model's fused pass gives the first
-        # iteration's working weights; the kernel's constant is one pass).
-        sampled._eta_state, sampled._counted = self._eta_state, self._counted
-        sampled._kernel, sampled._kernel_constant = self._kernel, self._kernel_constant
-        sampled._last_mu, sampled._last_weights = self._last_mu, self._last_weights
-        sampled._last_x_score = self._last_x_score
-        return sampled
+        return self._moving_caches(replace(self, row_sample=(idx, design.rows(idx))))
+
+    def with_penalties(self, l1: Any, l2: Any) -> Problem:
+        """This problem with per-feature penalties ``l1`` and ``l2`` (its caches move to it)."""
+        return self._moving_caches(replace(self, l1=l1, l2=l2))
+
+    def _moving_caches(self, other: Problem) -> Problem:
+        """``other`` (a copy of this problem over the same rows) given this one's last weights.
+
+        Moved, not shared: the caller goes on with ``other``, and n-vectors
+        left in this problem's caches would stay alive through its fit.
+        """
+        other._last_weights, self._last_weights = self._last_weights, (None, None, None)
+        other._last_x_score, self._last_x_score = self._last_x_score, (None, None)
+        other._last_mu, self._last_mu = self._last_mu, (None, None)
+        other._kernel, other._kernel_constant = self._kernel, self._kernel_constant
+        return other
 
     def sampled_gram(self, fisher: Any) -> Any | None:
         """X'WX estimated from the row sample (None when it has no weight)."""
@@ -166,7 +181,9 @@ class Problem:
             row_sample=sample,
         )
         restricted._eta_state = self._eta_state  # same y and weights
-        restricted._kernel, restricted._kernel_constant = self._kernel, self._kernel_constant
+        # The working weights (not X.T @ score: other columns) carry over.
+        restricted = self._moving_caches(restricted)
+        restricted._last_x_score = (None, None)
         return restricted
 
     def quadratic_penalty(self, theta: Any) -> tuple[Any, Any]:
@@ -209,6 +226,9 @@ class Problem:
         b0, beta = self.split(theta)
         if getattr(self.design, "can_fuse_rows", False) and not bool(self.xp.any(beta != 0)):
             # X @ 0 is 0 for a finite host X: no pass (cold starts from the null model).
+            c = constant_value(self.offset)
+            if c is not None:  # and no offset: a constant, stored as one number
+                return constant_vector(self.design.n, (0.0 + float(b0)) + c)
             return self.xp.zeros(self.design.n, dtype=self.xp.float64) + b0 + self.offset
         return self.design.matvec(beta) + b0 + self.offset
 
@@ -259,10 +279,14 @@ class Problem:
 
         With a fused kernel (:mod:`glmlib.solver.rowwise`) one pass forms the
         trial point, its loss and its working weights, which
-        :meth:`score_fisher` then returns if the point is accepted.
+        :meth:`score_fisher` then returns if the point is accepted. A design
+        that asks for few n-vectors (``lean_rows``: Dask's out-of-core X)
+        gets the loss only; the weights are formed again at the accepted
+        point, a pass over n rows that holds 2 n-vectors fewer at the trial.
         """
         if self._fusable(eta):
-            eta_t, loss = self._fused_pass(eta, x_step, t)
+            lean = getattr(self.design, "lean_rows", False)
+            eta_t, loss = self._fused_pass(eta, x_step, t, weights=not lean)
         else:
             eta_t = eta + t * x_step
             loss = self.loss(eta_t)
@@ -317,14 +341,19 @@ class Problem:
     def score_fisher(self, eta: Any) -> tuple[Any, Any]:
         """The score and Fisher weights at eta (:meth:`working_weights` without mu).
 
-        Taken from the last fused pass when it was at this same eta.
+        Taken from the last fused pass when it was at this same eta, and
+        handed over: the problem keeps no reference, so that the caller
+        frees them (2 n-vectors) by dropping its own.
         """
         last_eta, score, fisher = self._last_weights
+        self._last_weights = (None, None, None)
         if last_eta is eta and score is not None:
             return score, fisher
         if self._fusable(eta):
             self._fused_pass(eta, None, 0.0)
-            return self._last_weights[1], self._last_weights[2]
+            score, fisher = self._last_weights[1:]
+            self._last_weights = (None, None, None)
+            return score, fisher
         return self.working_weights(eta)[1:]
 
     def _fusable(self, eta: Any) -> bool:
@@ -341,19 +370,23 @@ class Problem:
             and eta.ndim == 1
         )
 
-    def _fused_pass(self, eta: Any, x_step: Any, t: float) -> tuple[Any, Any]:
-        """(eta + t * x_step or eta, the loss there) by the fused kernel; keeps the weights."""
+    def _fused_pass(self, eta: Any, x_step: Any, t: float, weights: bool = True) -> tuple[Any, Any]:
+        """(eta + t * x_step or eta, the loss there) by the fused kernel.
+
+        ``weights``: also form the working weights there and keep them.
+        """
         self._last_weights = (None, None, None)  # free the old weights before the new ones
         self._last_x_score = (None, None)
         n = eta.shape[0]
         has_step = x_step is not None
         eta_t = np.empty(n) if has_step else eta
-        score, fisher = np.empty(n), np.empty(n)
+        score, fisher = (np.empty(n), np.empty(n)) if weights else (None, None)
         total, ok = self._kernel(
             eta, x_step if has_step else eta, float(t), has_step,
-            self.y, self.weights, eta_t, score, fisher,
+            self.y, self.weights, eta_t if has_step else np.empty(1), score, fisher,
         )  # fmt: skip
-        self._last_weights = (eta_t, score, fisher)
+        if weights:
+            self._last_weights = (eta_t, score, fisher)
         value = total + self._kernel_constant if ok else math.inf
         return eta_t, self.reduce(np.float64(value))
 

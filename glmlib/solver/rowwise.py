@@ -16,7 +16,9 @@ reproduces the unfused formulas of :mod:`glmlib.families` and
 compares them to 1e-12). NumPy arrays only: :func:`fused_kernel` returns None
 for other backends, other families, and problems with zero-weight rows left
 out of the loss, and :class:`~glmlib.solver.problem.Problem` then evaluates
-the unfused way.
+the unfused way. Absent weights and the null model's eta arrive as constant
+vectors (stride 0) and are passed to the compiled loops as one number read at
+index 0, so that the loops see C-ordered, writable arrays only.
 """
 
 from __future__ import annotations
@@ -34,8 +36,37 @@ from ..links import Log, Logit
 __all__ = ["RowKernel", "fused_kernel", "kernel_constant"]
 
 #: (eta0, step, t, has_step, y, w, eta_out, score, fisher) -> (sum_i w_i d_i / 2
-#: without the family's constant, whether every eta is finite)
+#: without the family's constant, whether every eta is finite). eta0, step and
+#: w may be constant vectors (:func:`glmlib._backend.constant_vector`, stride 0);
+#: score and fisher None: the loss only (no working weights written).
 RowKernel = Callable[..., tuple[float, bool]]
+
+
+def _packed(v: np.ndarray) -> tuple[np.ndarray, int]:
+    """(array, index stride): a constant vector as one writable number read at index 0.
+
+    The compiled passes then see C-ordered arrays only (one specialisation,
+    no read-only stride-0 views) and read ``v[i * stride]``.
+    """
+    if v.strides == (0,):
+        return np.full(1, v[0] if v.shape[0] else 0.0), 0
+    return v, 1
+
+
+def _row_kernel(compiled: Any) -> RowKernel:
+    """The :data:`RowKernel` over ``compiled``, which takes index strides for eta0, step and w."""
+
+    def run(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # noqa: ANN001, ANN202
+        (eta0, es), (step, ss), (w, ws) = _packed(eta0), _packed(step), _packed(w)
+        has_weights = score is not None
+        if not has_weights:
+            score = fisher = np.empty(1)  # not written
+        return compiled(
+            eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
+        )
+
+    run.compiled = compiled  # type: ignore[attr-defined]
+    return run
 
 
 @numba.njit(cache=True, nogil=True)
@@ -55,7 +86,9 @@ def _log1p_unit(a):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _logit_pass(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # pragma: no cover
+def _logit_compiled(
+    eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
+):  # pragma: no cover
     """Binomial, logit link: d/2 = y softplus(-eta) + (1 - y) softplus(eta) (+ entropy).
 
     eta is clipped to +-log((1 - eps) / eps) for the loss and mu = expit(eta)
@@ -66,12 +99,12 @@ def _logit_pass(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # pragm
     bound = math.log((1.0 - eps) / eps)
     total = 0.0
     ok = True
-    for i in range(eta0.shape[0]):
+    for i in range(y.shape[0]):
         if has_step:
-            e = eta0[i] + t * step[i]
+            e = eta0[i * es] + t * step[i * ss]
             eta_out[i] = e
         else:
-            e = eta0[i]
+            e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
         ec = min(max(e, -bound), bound)
@@ -80,19 +113,22 @@ def _logit_pass(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # pragm
         sp_pos = max(ec, 0.0) + lg  # softplus(eta)
         sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
         yi = y[i]
-        wi = w[i]
+        wi = w[i * ws]
         total += wi * (yi * sp_neg + (1.0 - yi) * sp_pos)
         # expit(eta) from the same exp(-|eta|); past the clipping bound mu is
         # clipped to eps or 1 - eps anyway.
-        mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
-        mu = min(max(mu, eps), 1.0 - eps)
-        score[i] = (yi - mu) * wi
-        fisher[i] = wi * (mu * (1.0 - mu))
+        if has_weights:
+            mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
+            mu = min(max(mu, eps), 1.0 - eps)
+            score[i] = (yi - mu) * wi
+            fisher[i] = wi * (mu * (1.0 - mu))
     return total, ok
 
 
 @numba.njit(cache=True, nogil=True)
-def _log_pass(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # pragma: no cover
+def _log_compiled(
+    eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
+):  # pragma: no cover
     """Poisson, log link: d/2 = exp(eta) - y eta (+ y log y - y).
 
     eta is clipped to +-(log(max float) - 10) for both the loss and
@@ -101,26 +137,31 @@ def _log_pass(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # pragma:
     bound = math.log(np.finfo(np.float64).max) - 10.0
     total = 0.0
     ok = True
-    for i in range(eta0.shape[0]):
+    for i in range(y.shape[0]):
         if has_step:
-            e = eta0[i] + t * step[i]
+            e = eta0[i * es] + t * step[i * ss]
             eta_out[i] = e
         else:
-            e = eta0[i]
+            e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
         ec = min(max(e, -bound), bound)
         mu = math.exp(ec)
         yi = y[i]
-        wi = w[i]
+        wi = w[i * ws]
         total += wi * mu - (wi * yi) * ec
-        score[i] = (yi - mu) * wi
-        fisher[i] = wi * mu
+        if has_weights:
+            score[i] = (yi - mu) * wi
+            fisher[i] = wi * mu
     return total, ok
 
 
+_logit_pass = _row_kernel(_logit_compiled)
+_log_pass = _row_kernel(_log_compiled)
+
+
 @numba.njit(cache=True, nogil=True)
-def _binomial_constant(y, w):  # pragma: no cover - compiled
+def _binomial_constant(y, w, ws):  # pragma: no cover - compiled
     """sum_i w_i [y_i log y_i + (1 - y_i) log(1 - y_i)] (0 log 0 = 0), in one pass.
 
     The constant of the binomial loss from eta (``Binomial.eta_loss_state``);
@@ -133,7 +174,7 @@ def _binomial_constant(y, w):  # pragma: no cover - compiled
         if yi == 0.0 or yi == 1.0:
             continue
         q = 1.0 - yi
-        total += w[i] * (yi * math.log(max(yi, tiny)) + q * math.log(max(q, tiny)))
+        total += w[i * ws] * (yi * math.log(max(yi, tiny)) + q * math.log(max(q, tiny)))
     return total
 
 
@@ -148,8 +189,10 @@ def kernel_constant(prob: Any, kernel: RowKernel) -> float | None:
         y = prob.y
         if not np.any((y > 0.0) & (y < 1.0)):  # 0/1 responses: every term is 0 (vectorised test)
             return 0.0
-        return float(_binomial_constant(y, prob.weights))
-    state = prob._eta_loss_state()
+        return float(_binomial_constant(y, *_packed(prob.weights)))
+    # Not cached on the problem: the state's w * y (n floats) would stay alive
+    # through the fit, and the fused pass does not need it.
+    state = prob.family.eta_loss_state(prob.y, prob.weights)
     return None if state is None else float(state["constant"])
 
 
