@@ -6,6 +6,9 @@ many files (logistic data, p = 50), then in a fresh process per variant:
 * ``dask``: ``GLM("binomial", alpha=1e-4).fit`` on ``dask.dataframe.read_parquet``
   (threaded scheduler): every pass over X reads the files again, partition by
   partition;
+* ``parquet``: the same fit on :func:`glmlib.parquet_matrix` of the files
+  (pyarrow decodes each row group in batches straight into one float64
+  array, no pandas), y from ``dask.dataframe.read_parquet``;
 * ``npy`` and ``zarr``: the same fit on :func:`glmlib.disk_cache` of the
   files' features in that format (decoded once into uncompressed floats next
   to the folder, in a process of its own, timed and measured apart:
@@ -127,7 +130,7 @@ def fit_variant(variant: str, folder: Path, block_mb: float | None = None) -> di
     from glmlib.design import dense as _dense
 
     sampler = _RssSampler()
-    if variant.split("-")[0] in ("dask", "npy", "zarr"):
+    if variant.split("-")[0] in ("dask", "npy", "zarr", "parquet"):
         import dask.dataframe  # noqa: F401  (counted with the imports)
     else:
         import pandas  # noqa: F401
@@ -136,7 +139,7 @@ def fit_variant(variant: str, folder: Path, block_mb: float | None = None) -> di
     passes = {"count": 0, "seconds": 0.0}
     # Only the fit's own design: the Dask design's partitions use DenseDesign inside.
     # A pass is a product over all rows of X; X @ 0 (no pass) is not counted.
-    dask_variant = variant.split("-")[0] in ("dask", "npy", "zarr")
+    dask_variant = variant.split("-")[0] in ("dask", "npy", "zarr", "parquet")
     for cls in (_dask.DaskDesign,) if dask_variant else (_dense.DenseDesign,):
         for name in ("matvec", "rmatvec", "gram", "rmatvec_gram"):
             original = getattr(cls, name, None)
@@ -161,6 +164,9 @@ def fit_variant(variant: str, folder: Path, block_mb: float | None = None) -> di
         frame = dd.read_parquet(str(folder / "*.parquet"))
         X, y = frame[columns], frame["y"]
         fmt = variant.split("-")[0]
+        if fmt == "parquet":
+            budget = None if block_mb is None else int(block_mb * 2**20)
+            X = glmlib.parquet_matrix(str(folder / "*.parquet"), columns, block_bytes=budget)
         store = folder.parent / f"{folder.name}-cache-{fmt}"
         if variant.endswith("-build"):  # decode once into uncompressed floats on disk
             glmlib.disk_cache(X, store, format=fmt, overwrite=True)
@@ -222,7 +228,9 @@ def main() -> int:
         "--block-mb", type=float, help="block_bytes of open_disk_cache in MiB (default: glmlib's)"
     )
     ap.add_argument(
-        "--variants", default="dask,npy,zarr,memory", help="comma-separated: dask,npy,zarr,memory"
+        "--variants",
+        default="dask,parquet,npy,zarr,memory",
+        help="comma-separated: dask,parquet,npy,zarr,memory",
     )
     args = ap.parse_args()
     folder = Path(args.folder)
