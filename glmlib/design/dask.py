@@ -443,7 +443,11 @@ class ParquetRowGroup:
 
         dtype = np.dtype(self.dtype)
         p = len(self.columns)
-        pf = pq.ParquetFile(self.file, pre_buffer=False, buffer_size=1 << 20)
+        # Each column being read holds its read buffer, a decoded page (1 MB
+        # by default) and a dictionary page: reads of 64 KiB rather than 1 MiB
+        # measured 105-112 MB of pyarrow's pool per row group of 50 columns
+        # instead of 158 MB (216 MB with the column chunks read whole).
+        pf = pq.ParquetFile(self.file, pre_buffer=False, buffer_size=1 << 16)
         done = 0
         try:
             for batch in pf.iter_batches(
