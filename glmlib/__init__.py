@@ -38,6 +38,8 @@ MixedPrecisionWarning
     Issued when ``precision="mixed"`` falls back to full precision.
 disk_cache, open_disk_cache
     Decode a Dask collection once to local disk for out-of-core fits.
+parquet_matrix
+    Parquet columns as a Dask array decoded by pyarrow, for out-of-core fits.
 
 Layout
 ------
@@ -65,7 +67,7 @@ from ._backend import resolve_device
 from ._versions import show_versions
 from .bayes import BayesianGLM
 from .classifier import GLMClassifier, GLMClassifierCV
-from .design.dask import disk_cache, open_disk_cache
+from .design.dask import disk_cache, open_disk_cache, parquet_matrix
 from .design.mixed import MixedPrecisionWarning
 from .gam import GAM
 from .glm import GLM
@@ -88,6 +90,7 @@ __all__ = [
     "glm_path",
     "links",
     "open_disk_cache",
+    "parquet_matrix",
     "resolve_device",
     "show_versions",
 ]

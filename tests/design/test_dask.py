@@ -8,6 +8,9 @@
 * ``predict`` on a Dask collection returns a Dask array equal to the
   in-memory prediction.
 * Bad input is refused with a clear error.
+* ``parquet_matrix`` (Parquet row groups decoded by pyarrow in batches into
+  one array) gives the files' values; the fit on it equals the in-memory fit
+  to 1e-10.
 * Memory: a NumPy disk cache is read in blocks of rows within a byte budget
   by explicit reads (the same rows as a memory map), and a partition's Gram
   matrix is formed over slices within the budget (the same matrix).
@@ -311,3 +314,99 @@ def test_fit_on_small_blocks_equals_in_memory_fit(tmp_path, monkeypatch):
         np.testing.assert_allclose(design.gram(d, intercept), dense, rtol=1e-12, atol=1e-15)
     got = estimator("binomial", "logit", "enet").fit(Xf, y, sample_weight=w, offset=off)
     assert_same_fit(got, ref, "Gram slices")
+
+
+def _pyarrow_files(tmp_path, frame, parts, row_group_size):
+    """``frame`` written by pyarrow in ``parts`` files of row groups of ``row_group_size`` rows."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    files = []
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        files.append(tmp_path / f"part-{i}.parquet")
+        table = pa.Table.from_pandas(frame.iloc[rows], preserve_index=False)
+        pq.write_table(table, files[-1], row_group_size=row_group_size)
+    return files
+
+
+def test_parquet_matrix_fit_equals_in_memory_fit(tmp_path):
+    """parquet_matrix: row groups decoded in batches into one array; the fit equals the in-memory fit."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y, w, off = make_data("binomial", n=3000)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame["k"] = np.arange(len(frame)) % 7  # an integer column, converted to float64
+    frame["y"] = y
+    files = _pyarrow_files(tmp_path, frame, parts=4, row_group_size=300)
+    features = [c for c in frame.columns if c != "y"]
+    # 3 rows per decoded batch: many batches per row group, and a last short one
+    Xp = glmlib.parquet_matrix(str(tmp_path / "*.parquet"), features, block_bytes=3 * 8 * 7)
+    assert isinstance(Xp, da.Array) and Xp.dtype == np.float64
+    groups = [pq.read_metadata(f).row_group(g).num_rows for f in files for g in range(3)]
+    assert Xp.chunks[0] == tuple(groups) and sum(groups) == 3000  # one chunk per row group
+    dense = frame[features].to_numpy(np.float64)
+    np.testing.assert_array_equal(Xp.compute(), dense)
+    ref = estimator("binomial", "logit", "enet").fit(dense, y, sample_weight=w, offset=off)
+    got = estimator("binomial", "logit", "enet").fit(Xp, y, sample_weight=w, offset=off)
+    assert_same_fit(got, ref)
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+    # A list of files, the default budget, y read by Dask from the same files
+    Xl = glmlib.parquet_matrix([str(f) for f in files], features)
+    yd = dd.read_parquet(str(tmp_path / "*.parquet"), columns=["y"])["y"]
+    got = estimator("binomial", "logit", "enet").fit(Xl, yd, sample_weight=w, offset=off)
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-10)
+    # All columns by default, float32 on request
+    X32 = glmlib.parquet_matrix(files[0], dtype=np.float32)
+    first = frame.iloc[: len(frame) // 4]
+    assert X32.dtype == np.float32 and X32.shape == first.shape
+    np.testing.assert_array_equal(X32.compute(), first.to_numpy(np.float32))
+
+
+def test_parquet_matrix_refuses_bad_input(tmp_path):
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2.0, 3.0]})
+    _pyarrow_files(tmp_path, frame, parts=1, row_group_size=10)
+    with pytest.raises(ValueError, match="missing values"):
+        glmlib.parquet_matrix(str(tmp_path / "*.parquet")).compute()
+    np.testing.assert_array_equal(
+        glmlib.parquet_matrix(str(tmp_path / "part-0.parquet"), ["b"]).compute(), [[1], [2], [3]]
+    )
+    with pytest.raises(ValueError, match="no Parquet files"):
+        glmlib.parquet_matrix(str(tmp_path / "none-*.parquet"))
+    with pytest.raises(ValueError, match="dtype"):
+        glmlib.parquet_matrix(str(tmp_path / "*.parquet"), dtype=np.int64)
+
+
+def test_parquet_design_streams_row_groups(tmp_path, monkeypatch):
+    """A design over parquet_matrix runs its products over decoded batches, never a row group."""
+    X, y, w, off = make_data("poisson", n=1000)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    _pyarrow_files(tmp_path, frame, parts=3, row_group_size=150)
+    Xp = glmlib.parquet_matrix(str(tmp_path / "*.parquet"), block_bytes=7 * 8 * X.shape[1])
+    Xv, _, top, bottom = dask_design.validated_matrix(Xp)  # validation streams too
+    np.testing.assert_array_equal(top, X.max(axis=0))
+    np.testing.assert_array_equal(bottom, X.min(axis=0))
+
+    def no_whole_row_group(*a, **k):
+        raise AssertionError("a row group was decoded whole")
+
+    monkeypatch.setattr(dask_design.ParquetRowGroup, "read", no_whole_row_group)
+    design = DaskDesign(Xv, Backend("numpy"))
+    assert design._sources is not None and len(design._sources) == len(Xp.chunks[0])
+    dense = glmlib.design.dense.DenseDesign(X, Backend("numpy"))
+    rng = np.random.default_rng(0)
+    beta, v, d = rng.standard_normal(X.shape[1]), rng.standard_normal(1000), rng.random(1000)
+    np.testing.assert_allclose(design.matvec(beta), X @ beta, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(design.rmatvec(v), X.T @ v, rtol=1e-12, atol=1e-12)
+    for intercept in (True, False):
+        np.testing.assert_allclose(
+            design.gram(d, intercept), dense.gram(d, intercept), rtol=1e-12, atol=1e-12
+        )
+        g_v, g = design.rmatvec_gram(v, d, intercept)
+        np.testing.assert_allclose(g_v, X.T @ v, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(g, dense.gram(d, intercept), rtol=1e-12, atol=1e-12)
+    sub = design.subset([2, 0])  # columns picked by name in each row group
+    np.testing.assert_allclose(sub.matvec(beta[:2]), X[:, [2, 0]] @ beta[:2], rtol=1e-12)
+    assert sub._sources[0].columns == ["x2", "x0"]
+    ref = estimator("poisson", "log", "enet").fit(X, y, sample_weight=w, offset=off)
+    got = estimator("poisson", "log", "enet").fit(Xp, y, sample_weight=w, offset=off)
+    assert_same_fit(got, ref)
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-10)
