@@ -41,6 +41,8 @@ __all__ = ["CategoricalDesign", "CategoricalLayout", "is_categorical"]
 
 # Unseen levels named in the error message of predict.
 _SHOW_UNSEEN = 5
+#: Fewest levels for which the Newton step eliminates a categorical's diagonal block first.
+MIN_DIAGONAL_BLOCK = 64
 
 
 def is_categorical(dtype: Any) -> bool:
@@ -234,6 +236,21 @@ class CategoricalDesign(AllRowsHere):
             widths[k] * widths[q] for k in range(len(widths)) for q in range(k + 1, len(widths))
         ]
         self.pair_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    @property
+    def diagonal_block(self) -> np.ndarray | None:
+        """Design columns whose Gram block is diagonal: the levels of the widest categorical.
+
+        Each row is in one level of a categorical, so X'WX is diagonal
+        between its levels; the Newton step then solves through the Schur
+        complement onto the other columns (:class:`glmlib._arrow.ArrowFactor`).
+        None when no categorical has :data:`MIN_DIAGONAL_BLOCK` levels (a
+        dense factorisation costs as little).
+        """
+        if not self.level_cols:
+            return None
+        widest = max(self.level_cols, key=len)
+        return widest if len(widest) >= MIN_DIAGONAL_BLOCK else None
 
     @property
     def m(self) -> int:
