@@ -41,6 +41,8 @@ __all__ = ["CategoricalDesign", "CategoricalLayout", "is_categorical"]
 
 # Unseen levels named in the error message of predict.
 _SHOW_UNSEEN = 5
+# Rows per block of the fused line-search pass (a few hundred kB of codes, X and weights).
+_FUSED_ROWS = 1 << 14
 #: Fewest levels for which the Newton step eliminates a categorical's diagonal block first.
 MIN_DIAGONAL_BLOCK = 64
 
@@ -275,6 +277,34 @@ class CategoricalDesign(AllRowsHere):
         out[self.flat_cols] = levels
         return out
 
+    #: :meth:`matvec_rmatvec` applies (the solver's line search fuses its passes).
+    can_fuse_rows = True
+
+    def matvec_rmatvec(self, beta: Any, shift: float, row_pass: Any) -> tuple[Any, Any]:
+        """(X @ beta + shift, X.T @ u) from one pass over the rows.
+
+        Block by block of rows, v = X_b @ beta + shift is written to the
+        first result, then ``u_b = row_pass(start, stop, v)`` (the working
+        weights at the line search's trial point) and X_b.T @ u_b are formed
+        while the block's codes and numeric values are in cache, as the dense
+        design does (:meth:`glmlib.design.dense.DenseDesign.matvec_rmatvec`).
+        """
+        beta = np.asarray(beta, dtype=np.float64)
+        beta_num, beta_levels = beta[self.num_cols], beta[self.flat_cols]
+        out = np.empty(self.n)
+        num = np.zeros(self.m)
+        levels = np.zeros(self.level_start[-1])
+        for start in range(0, self.n, _FUSED_ROWS):
+            stop = min(start + _FUSED_ROWS, self.n)
+            X_b, codes_b = self.X_num[start:stop], self.codes[start:stop]
+            v = out[start:stop]
+            _matvec_into(X_b, beta_num, codes_b, self.level_start, beta_levels, shift, v)
+            _rmatvec_add(X_b, codes_b, self.level_start, row_pass(start, stop, v), num, levels)
+        grad = np.zeros(self.p)
+        grad[self.num_cols] = num
+        grad[self.flat_cols] = levels
+        return out, grad
+
     def gram(self, d: Any, intercept: bool = True) -> np.ndarray:
         """[1, X].T diag(d) [1, X] (d >= 0), float64; without the 1 when ``intercept=False``.
 
@@ -408,6 +438,35 @@ def _rmatvec(X, codes, level_start, v):  # pragma: no cover - compiled
             if c >= 0:
                 levels[level_start[k] + c] += vi
     return num, levels
+
+
+@numba.njit(cache=True, nogil=True)
+def _matvec_into(X, beta_num, codes, level_start, beta_levels, shift, out):  # pragma: no cover
+    """out = X_num @ beta_num + the level coefficients + shift (as :func:`_matvec`)."""
+    n, m = X.shape
+    for i in range(n):
+        s = 0.0
+        for a in range(m):
+            s += X[i, a] * beta_num[a]
+        for k in range(codes.shape[1]):
+            c = codes[i, k]
+            if c >= 0:
+                s += beta_levels[level_start[k] + c]
+        out[i] = s + shift
+
+
+@numba.njit(cache=True, nogil=True)
+def _rmatvec_add(X, codes, level_start, v, num, levels):  # pragma: no cover - compiled
+    """num += X_num.T @ v; levels += the sum of v over each level's rows (as :func:`_rmatvec`)."""
+    n, m = X.shape
+    for i in range(n):
+        vi = v[i]
+        for a in range(m):
+            num[a] += X[i, a] * vi
+        for k in range(codes.shape[1]):
+            c = codes[i, k]
+            if c >= 0:
+                levels[level_start[k] + c] += vi
 
 
 @numba.njit(cache=True, nogil=True)

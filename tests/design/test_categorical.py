@@ -481,3 +481,31 @@ def test_fit_with_diagonal_block_equals_dense_one_hot_fit(family, alpha):
     np.testing.assert_allclose(cat.coef_, ref.coef_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(cat.intercept_, ref.intercept_, rtol=0, atol=1e-10)
     assert cat.deviance_ == pytest.approx(ref.deviance_, rel=1e-10)
+
+
+def test_fused_line_search_pass_matches_one_hot():
+    """matvec_rmatvec (the line search's one pass) against the explicit one-hot products."""
+    import glmlib.design.categorical as cat_mod
+
+    df = frame(n=1000)
+    _, design = design_of(df)
+    X = one_hot(df)
+    rng = np.random.default_rng(4)
+    beta = rng.normal(size=X.shape[1])
+    calls = []
+
+    def row_pass(start, stop, v):
+        calls.append((start, stop))
+        return np.sin(v) * (1.0 + np.arange(start, stop))
+
+    old = cat_mod._FUSED_ROWS
+    cat_mod._FUSED_ROWS = 300  # several blocks, the last one short
+    try:
+        out, grad = design.matvec_rmatvec(beta, 0.25, row_pass)
+    finally:
+        cat_mod._FUSED_ROWS = old
+    assert calls == [(0, 300), (300, 600), (600, 900), (900, 1000)]
+    eta = X @ beta + 0.25
+    np.testing.assert_allclose(out, eta, rtol=1e-12, atol=1e-12)
+    u = np.sin(eta) * (1.0 + np.arange(1000))
+    np.testing.assert_allclose(grad, X.T @ u, rtol=1e-12, atol=1e-12 * np.abs(X.T @ u).max())
