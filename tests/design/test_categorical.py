@@ -6,10 +6,13 @@ References, all independent of the categorical design:
   ``df[col] == level``: the design's X @ beta, X' v and column ranges equal
   it to 1e-12, its Gram matrix [1 X]' diag(d) [1 X] (with and without the
   intercept) to 1e-12 relative in float64 and 1e-5 with float32 numeric
-  columns (the numeric block is formed in float32, as the dense design does);
+  columns (tolerance kept from when the numeric block was formed in float32);
   column subsets equal slices of it;
 * glmlib's GLM and GLMCV on that one-hot matrix (dense NumPy and CSR):
-  coefficients to 1e-8, standard errors to 1e-6 relative;
+  coefficients to 1e-8, standard errors to 1e-6 relative; with a
+  categorical wide enough for the Newton step's Schur-complement solve
+  (glmlib/_arrow.py), weights and offsets, five families/penalties:
+  coefficients to 1e-10;
 * statsmodels' GLM on the dummy-coded matrix (first level dropped, with a
   constant) for the unpenalised fit: coefficients and standard errors to
   1e-6 relative.
