@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._arrow import ArrowFactor
 from .._backend import device_of, to_numpy
 from .inner import coordinate_descent, fista
 from .problem import FitResult, Problem
@@ -288,6 +289,19 @@ def newton(
     )
 
 
+def _factorize(prob: Problem, hess_s: Any) -> Any:
+    """The factorisation of the penalised Hessian for the Newton step.
+
+    A design may name columns whose Gram block is diagonal (a categorical's
+    levels, ``diagonal_block``); without a penalty matrix, which could fill
+    that block, the step then eliminates them first (:class:`ArrowFactor`).
+    """
+    block = getattr(prob.design, "diagonal_block", None)
+    if block is None or prob.penalty_matrix is not None or not isinstance(hess_s, np.ndarray):
+        return prob.backend.factorize(hess_s)
+    return ArrowFactor(hess_s, block + int(prob.fit_intercept))
+
+
 def _max_abs(xp: Any, a: Any) -> Any:
     """max |a| (0 for no local rows)."""
     return xp.max(xp.abs(a)) if a.shape[0] else xp.asarray(0.0, dtype=xp.float64)
@@ -345,7 +359,7 @@ class _StepModel:
         ok = True
         if not self.has_l1:
             if self._factored is None or self._factored[0] is not hess:
-                self._factored = (hess, prob.backend.factorize(hess_s))
+                self._factored = (hess, _factorize(prob, hess_s))
             factor = self._factored[1]
             step = factor.solve(-grad_s)
             return step, factor.ok, float(xp.sum(grad_s * step))

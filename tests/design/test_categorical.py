@@ -6,10 +6,13 @@ References, all independent of the categorical design:
   ``df[col] == level``: the design's X @ beta, X' v and column ranges equal
   it to 1e-12, its Gram matrix [1 X]' diag(d) [1 X] (with and without the
   intercept) to 1e-12 relative in float64 and 1e-5 with float32 numeric
-  columns (the numeric block is formed in float32, as the dense design does);
+  columns (tolerance kept from when the numeric block was formed in float32);
   column subsets equal slices of it;
 * glmlib's GLM and GLMCV on that one-hot matrix (dense NumPy and CSR):
-  coefficients to 1e-8, standard errors to 1e-6 relative;
+  coefficients to 1e-8, standard errors to 1e-6 relative; with a
+  categorical wide enough for the Newton step's Schur-complement solve
+  (glmlib/_arrow.py), weights and offsets, five families/penalties:
+  coefficients to 1e-10;
 * statsmodels' GLM on the dummy-coded matrix (first level dropped, with a
   constant) for the unpenalised fit: coefficients and standard errors to
   1e-6 relative.
@@ -435,3 +438,77 @@ def test_torch_backend_uses_the_one_hot_matrix():
     got = quiet_fit(GLM(family="poisson", alpha=1e-3, backend="torch"), df, y)
     np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-8)
     np.testing.assert_allclose(got.predict(df), ref.predict(df), rtol=1e-8)
+
+
+def wide_frame(n=6000, seed=7):
+    """A categorical with more levels than MIN_DIAGONAL_BLOCK (the Newton step's arrow solve)."""
+    rng = np.random.default_rng(seed)
+    k = 90
+    p = 1.0 / (np.arange(k) + 3.0)
+    return pd.DataFrame(
+        {
+            "big": pd.Categorical(rng.choice(k, n, p=p / p.sum()), categories=np.arange(k)),
+            "x0": rng.normal(size=n),
+            "small": pd.Categorical(rng.choice(["p", "q", "r", "s"], n)),
+            "x1": rng.uniform(-1.0, 1.0, n),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "alpha"),
+    [("poisson", 1e-4), ("binomial", 1e-3), ("gamma", 1e-4), ("gaussian", 0.0), ("poisson", 0.0)],
+)
+def test_fit_with_diagonal_block_equals_dense_one_hot_fit(family, alpha):
+    """Weights and offsets; the widest categorical's block is eliminated first (ArrowFactor)."""
+    from glmlib.design.categorical import MIN_DIAGONAL_BLOCK
+
+    df = wide_frame()
+    layout, design = design_of(df)
+    assert len(design.diagonal_block) == 90 >= MIN_DIAGONAL_BLOCK
+    X = one_hot(df, drop_first=alpha == 0)  # unpenalised fits drop each first level
+    rng = np.random.default_rng(3)
+    n = len(df)
+    offset = rng.uniform(-0.2, 0.2, n)
+    w = rng.uniform(0.5, 2.0, n)
+    eta = -0.5 + 0.3 * X[:, -1] + 0.2 * np.sin(np.arange(n)) + offset
+    y = {
+        "poisson": lambda: rng.poisson(np.exp(eta)).astype(float),
+        "binomial": lambda: (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(float),
+        "gamma": lambda: rng.gamma(2.0, np.exp(eta) / 2.0),
+        "gaussian": lambda: eta + rng.normal(size=n),
+    }[family]()
+    kw = dict(family=family, alpha=alpha, tol=1e-12, max_iter=200)
+    cat = quiet_fit(GLM(**kw), df, y, sample_weight=w, offset=offset)
+    ref = quiet_fit(GLM(**kw), X, y, sample_weight=w, offset=offset)
+    np.testing.assert_allclose(cat.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(cat.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+    assert cat.deviance_ == pytest.approx(ref.deviance_, rel=1e-10)
+
+
+def test_fused_line_search_pass_matches_one_hot():
+    """matvec_rmatvec (the line search's one pass) against the explicit one-hot products."""
+    import glmlib.design.categorical as cat_mod
+
+    df = frame(n=1000)
+    _, design = design_of(df)
+    X = one_hot(df)
+    rng = np.random.default_rng(4)
+    beta = rng.normal(size=X.shape[1])
+    calls = []
+
+    def row_pass(start, stop, v):
+        calls.append((start, stop))
+        return np.sin(v) * (1.0 + np.arange(start, stop))
+
+    old = cat_mod._FUSED_ROWS
+    cat_mod._FUSED_ROWS = 300  # several blocks, the last one short
+    try:
+        out, grad = design.matvec_rmatvec(beta, 0.25, row_pass)
+    finally:
+        cat_mod._FUSED_ROWS = old
+    assert calls == [(0, 300), (300, 600), (600, 900), (900, 1000)]
+    eta = X @ beta + 0.25
+    np.testing.assert_allclose(out, eta, rtol=1e-12, atol=1e-12)
+    u = np.sin(eta) * (1.0 + np.arange(1000))
+    np.testing.assert_allclose(grad, X.T @ u, rtol=1e-12, atol=1e-12 * np.abs(X.T @ u).max())
