@@ -290,7 +290,8 @@ class CategoricalDesign(AllRowsHere):
         first result, then ``u_b = row_pass(start, stop, v)`` (the working
         weights at the line search's trial point) and X_b.T @ u_b are formed
         while the block's codes and numeric values are in cache, as the dense
-        design does (:meth:`glmlib.design.dense.DenseDesign.matvec_rmatvec`).
+        design does (:meth:`glmlib.design.dense.DenseDesign.matvec_rmatvec`);
+        when ``row_pass`` returns None, X.T @ u is not formed (zeros are returned).
         """
         beta = np.asarray(beta, dtype=np.float64)
         beta_num, beta_levels = beta[self.num_cols], beta[self.flat_cols]
@@ -302,7 +303,9 @@ class CategoricalDesign(AllRowsHere):
             X_b, codes_b = self.X_num[start:stop], self.codes[start:stop]
             v = out[start:stop]
             _matvec_into(X_b, beta_num, codes_b, self.level_start, beta_levels, shift, v)
-            _rmatvec_add(X_b, codes_b, self.level_start, row_pass(start, stop, v), num, levels)
+            u = row_pass(start, stop, v)
+            if u is not None:  # None: the caller needs no X.T @ u (zeros are returned)
+                _rmatvec_add(X_b, codes_b, self.level_start, u, num, levels)
         grad = np.zeros(self.p)
         grad[self.num_cols] = num
         grad[self.flat_cols] = levels
