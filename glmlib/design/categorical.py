@@ -412,43 +412,23 @@ class CategoricalDesign(AllRowsHere):
         return sp.csr_matrix(coo)
 
 
-@numba.njit(cache=True, nogil=True)
-def _matvec(X, beta_num, codes, level_start, beta_levels):  # pragma: no cover - compiled
+def _matvec(X, beta_num, codes, level_start, beta_levels):
     """X_num @ beta_num plus the coefficient of each row's level of each categorical."""
-    n, m = X.shape
-    out = np.empty(n)
-    for i in range(n):
-        s = 0.0
-        for a in range(m):
-            s += X[i, a] * beta_num[a]
-        for k in range(codes.shape[1]):
-            c = codes[i, k]
-            if c >= 0:
-                s += beta_levels[level_start[k] + c]
-        out[i] = s
+    out = np.empty(X.shape[0])
+    _matvec_into(X, beta_num, codes, level_start, beta_levels, 0.0, out)
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _rmatvec(X, codes, level_start, v):  # pragma: no cover - compiled
+def _rmatvec(X, codes, level_start, v):
     """(X_num.T @ v, sum of v over the rows of each level)."""
-    n, m = X.shape
-    num = np.zeros(m)
-    levels = np.zeros(level_start[-1])
-    for i in range(n):
-        vi = v[i]
-        for a in range(m):
-            num[a] += X[i, a] * vi
-        for k in range(codes.shape[1]):
-            c = codes[i, k]
-            if c >= 0:
-                levels[level_start[k] + c] += vi
+    num, levels = np.zeros(X.shape[1]), np.zeros(level_start[-1])
+    _rmatvec_add(X, codes, level_start, v, num, levels)
     return num, levels
 
 
 @numba.njit(cache=True, nogil=True)
 def _matvec_into(X, beta_num, codes, level_start, beta_levels, shift, out):  # pragma: no cover
-    """out = X_num @ beta_num + the level coefficients + shift (as :func:`_matvec`)."""
+    """out = X_num @ beta_num + each row's level coefficients + shift."""
     n, m = X.shape
     for i in range(n):
         s = 0.0
@@ -463,7 +443,7 @@ def _matvec_into(X, beta_num, codes, level_start, beta_levels, shift, out):  # p
 
 @numba.njit(cache=True, nogil=True)
 def _rmatvec_add(X, codes, level_start, v, num, levels):  # pragma: no cover - compiled
-    """num += X_num.T @ v; levels += the sum of v over each level's rows (as :func:`_rmatvec`)."""
+    """num += X_num.T @ v; levels += the sum of v over each level's rows."""
     n, m = X.shape
     for i in range(n):
         vi = v[i]
