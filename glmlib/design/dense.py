@@ -322,6 +322,16 @@ class GatheredDense(AllRowsHere):
         sqrt_d = np.sqrt(np.asarray(d, dtype=np.float64))
         g = np.zeros((self.p, self.p))
         col = np.zeros(self.p)
+        for s, block in self._scaled_blocks(sqrt_d):
+            g += (block.T @ block).astype(np.float64, copy=False)
+            if intercept:
+                col += (block.T @ s).astype(np.float64, copy=False)
+        if not intercept:
+            return g
+        return _with_intercept(self.xp, g, col, np.sum(d))
+
+    def _scaled_blocks(self, sqrt_d: np.ndarray) -> Any:
+        """(s, diag(s) X_b) for each gathered block of rows, s its part of ``sqrt_d``."""
         if self.rows_idx is not None and self.cols is None and not self._reduced:
             # Row samples: gather and scale each block in one compiled loop
             # into one reused buffer (np.take and the product took two copies).
@@ -330,23 +340,12 @@ class GatheredDense(AllRowsHere):
             for start in range(0, self.n, chunk):
                 stop = min(start + chunk, self.n)
                 s = sqrt_d[start:stop]
-                block = buf[: stop - start]
-                _gather_scaled_rows(self.X, self.rows_idx[start:stop], s, block)
-                g += block.T @ block
-                if intercept:
-                    col += block.T @ s
-            if not intercept:
-                return g
-            return _with_intercept(self.xp, g, col, np.sum(d))
+                _gather_scaled_rows(self.X, self.rows_idx[start:stop], s, buf[: stop - start])
+                yield s, buf[: stop - start]
+            return
         for start, stop, block in self._blocks():
             s = sqrt_d[start:stop].astype(self.dtype, copy=False)
-            block = block * s[:, None]
-            g += (block.T @ block).astype(np.float64, copy=False)
-            if intercept:
-                col += (block.T @ s).astype(np.float64, copy=False)
-        if not intercept:
-            return g
-        return _with_intercept(self.xp, g, col, np.sum(d))
+            yield s, block * s[:, None]
 
     def column_range(self) -> np.ndarray:
         top = np.full(self.p, -np.inf)
