@@ -40,6 +40,8 @@ from typing import Any, cast
 import numpy as np
 
 from .._backend import Backend
+from . import parquet as _pq
+from .parquet import ParquetRowGroup, parquet_matrix, read_parquet_rows
 from .protocol import AllRowsHere
 
 __all__ = [
@@ -60,13 +62,6 @@ _ZARR_CHUNK_BYTES = 16 * 2**20
 #: Default memory budget of one block of rows: what a task reads from a disk
 #: cache at once, and the largest slice of a partition a product copies.
 BLOCK_BYTES = 16 * 2**20
-#: Rows pyarrow decodes at once for :func:`parquet_matrix` (at most this many
-#: bytes, within ``block_bytes``): a batch transposed in the CPU's cache is
-#: measured about 2x faster than 16 MiB batches.
-_DECODE_BYTES = 4 * 2**20
-#: The row groups behind each :func:`parquet_matrix` array, by the array's
-#: name: a design over such an array streams its products over decoded batches.
-_PARQUET_SOURCES: dict[Any, list[Any]] = {}
 _MANIFEST = "glmlib-cache.json"
 _EXTRA = "Dask fits need dask: pip install 'glmlib[distributed]'"
 
@@ -127,7 +122,7 @@ def validated_matrix(X: Any) -> tuple[Any, list[str] | None, np.ndarray, np.ndar
     dask, da = _dask()
     Xd, names = dask_matrix(X, known_rows=False)
     p = int(Xd.shape[1])
-    blocks = _sources(Xd) or _row_blocks(Xd)
+    blocks = _pq.sources_of(Xd) or _row_blocks(Xd)
     stats = dask.compute(*[dask.delayed(_block_stats, pure=True)(b, p) for b in blocks])
     rows = tuple(int(r) for r, _, _, _ in stats)
     if not all(ok for _, ok, _, _ in stats):
@@ -148,15 +143,12 @@ def _row_blocks(X: Any) -> list[Any]:
 
 def _block_stats(block: Any, p: int) -> tuple[int, bool, np.ndarray, np.ndarray]:
     """(rows, all finite, column maxima, column minima) of one partition (or row group)."""
-    rows, finite, top, bottom = 0, True, np.full(p, -np.inf), np.full(p, np.inf)
-    parts = block.batches() if isinstance(block, ParquetRowGroup) else [np.asarray(block)]
-    for b in parts:
-        if b.shape[0] == 0:
-            continue
-        rows += b.shape[0]
-        finite = finite and bool(np.isfinite(b).all())
-        top, bottom = np.maximum(top, b.max(axis=0)), np.minimum(bottom, b.min(axis=0))
-    return rows, finite, top, bottom
+    if isinstance(block, ParquetRowGroup):
+        return _pq.stats(block)
+    b = np.asarray(block)
+    if b.shape[0] == 0:
+        return 0, True, np.full(p, -np.inf), np.full(p, np.inf)
+    return b.shape[0], bool(np.isfinite(b).all()), b.max(axis=0), b.min(axis=0)
 
 
 def disk_cache(
@@ -302,214 +294,12 @@ def open_disk_cache(
     return X, manifest["columns"]
 
 
-def parquet_matrix(
-    files: Any,
-    columns: list[str] | None = None,
-    *,
-    dtype: Any = np.float64,
-    block_bytes: int | None = None,
-) -> Any:
-    """Columns of Parquet files as a Dask array read with pyarrow, one chunk per row group.
-
-    An alternative to ``dask.dataframe.read_parquet(...)[columns]`` for
-    out-of-core fits that uses less memory per partition: each row group is
-    decoded by pyarrow in batches of rows within ``block_bytes`` straight into
-    one C-ordered array of ``dtype`` (:func:`read_parquet_rows`), without a
-    pandas DataFrame or a whole decoded Arrow table beside it, and pyarrow's
-    memory pool returns its unused memory after each row group. Measured on
-    100 MB row groups: about 0.4 GB of resident memory per partition read
-    through pandas, against the array and a few batches here (see
-    benchmarks/README.md, "Out of core with Dask").
-
-    Parameters
-    ----------
-    files : str, path-like or sequence of them
-        Parquet files, or a glob pattern (``"data/*.parquet"``), read in
-        sorted order.
-    columns : list of str, optional
-        The feature columns (default: all columns of the first file), numeric.
-    dtype : float64 or float32, default float64
-    block_bytes : int, optional
-        Memory budget of one decoded batch of rows (default
-        :data:`BLOCK_BYTES`, 16 MiB). A chunk is one row group: its size is
-        set when the files are written (``pyarrow.parquet.write_table``'s
-        ``row_group_size``), so row groups of a few hundred MB cost that much
-        memory per task.
-
-    Returns
-    -------
-    dask.array.Array
-        n x len(columns), row counts known from the files' metadata (no pass).
-
-    Examples
-    --------
-    >>> X = glmlib.parquet_matrix("data/*.parquet", features)  # doctest: +SKIP
-    >>> y = dask.dataframe.read_parquet("data/*.parquet", columns=["y"])["y"]  # doctest: +SKIP
-    >>> GLM("binomial").fit(X, y)  # doctest: +SKIP
-    """
-    import glob
-    import os
-
-    import pyarrow.parquet as pq
-
-    _, da = _dask()
-    if isinstance(files, (str, os.PathLike)):
-        path = os.fspath(files)
-        found = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
-    else:
-        found = [os.fspath(f) for f in files]
-    if not found:
-        raise ValueError(f"no Parquet files match {files!r}")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
-    budget = BLOCK_BYTES if block_bytes is None else int(block_bytes)
-    if columns is None:
-        columns = list(pq.read_schema(found[0]).names)
-    columns = [str(c) for c in columns]
-    step = block_rows(len(columns), dtype.itemsize, min(budget, _DECODE_BYTES))
-    name = f"glmlib-parquet-{uuid.uuid4().hex}"
-    graph: dict[Any, Any] = {}
-    chunks: list[int] = []
-    sources: list[ParquetRowGroup] = []
-    for file in found:
-        meta = pq.read_metadata(file)
-        for g in range(meta.num_row_groups):
-            rows = int(meta.row_group(g).num_rows)
-            sources.append(ParquetRowGroup(file, g, columns, dtype.str, step, rows))
-            graph[(name, len(chunks), 0)] = (_read_source, sources[-1])
-            chunks.append(rows)
-    _PARQUET_SOURCES[name] = sources
-    return da.Array(graph, name, (tuple(chunks), (len(columns),)), dtype=dtype)
-
-
-def read_parquet_rows(
-    file: str | Any, row_group: int, columns: list[str], dtype: Any, batch_rows: int
-) -> np.ndarray:
-    """One row group's ``columns`` as a C-ordered array, decoded ``batch_rows`` rows at a time.
-
-    Equal to ``pq.read_table(file).to_pandas()[columns].to_numpy(dtype)`` on
-    that row group; see :class:`ParquetRowGroup`.
-    """
-    import pyarrow.parquet as pq
-
-    rows = int(pq.read_metadata(file).row_group(row_group).num_rows)
-    return ParquetRowGroup(file, row_group, columns, dtype, batch_rows, rows).read()
-
-
-class ParquetRowGroup:
-    """One row group of a Parquet file's ``columns``, decoded by pyarrow on demand (picklable).
-
-    :meth:`batches` decodes ``batch_rows`` rows at a time, so beside one batch
-    pyarrow holds its read buffers, not the row group decoded; the design's
-    products run over these batches without ever forming the row group
-    (:func:`parquet_matrix`), and :meth:`read` copies them into one C-ordered
-    array. Unused memory of pyarrow's pool is returned after each row group.
-    """
-
-    __slots__ = ("file", "row_group", "columns", "dtype", "batch_rows", "rows")
-
-    def __init__(
-        self, file: str, row_group: int, columns: list[str], dtype: str, batch_rows: int, rows: int
-    ) -> None:
-        self.file, self.row_group, self.columns = file, int(row_group), list(columns)
-        self.dtype, self.batch_rows, self.rows = dtype, max(1, int(batch_rows)), int(rows)
-
-    def __dask_tokenize__(self) -> Any:
-        return (type(self).__name__, self.file, self.row_group, tuple(self.columns), self.dtype)
-
-    def __reduce__(self) -> Any:  # __slots__ without __dict__: pickle by arguments
-        return (
-            ParquetRowGroup,
-            (self.file, self.row_group, self.columns, self.dtype, self.batch_rows, self.rows),
-        )
-
-    def subset(self, cols: Any) -> ParquetRowGroup:
-        """The same row group with the columns at positions ``cols``."""
-        names = [self.columns[int(c)] for c in np.asarray(cols).reshape(-1)]
-        return ParquetRowGroup(
-            self.file, self.row_group, names, self.dtype, self.batch_rows, self.rows
-        )
-
-    def batches(self) -> Any:
-        """Yield the row group's rows as (rows, columns) arrays, in order.
-
-        Each is the transpose of a C-ordered (columns, rows) buffer filled one
-        contiguous column at a time (a Fortran-ordered view); Raises ValueError on
-        a column with missing values.
-        """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        dtype = np.dtype(self.dtype)
-        p = len(self.columns)
-        # Each column being read holds its read buffer, a decoded page (1 MB
-        # by default) and a dictionary page: reads of 64 KiB rather than 1 MiB
-        # measured 105-112 MB of pyarrow's pool per row group of 50 columns
-        # instead of 158 MB (216 MB with the column chunks read whole).
-        pf = pq.ParquetFile(self.file, pre_buffer=False, buffer_size=1 << 16)
-        done = 0
-        try:
-            for batch in pf.iter_batches(
-                batch_size=self.batch_rows,
-                row_groups=[self.row_group],
-                columns=self.columns,
-                use_threads=False,
-            ):
-                cols = np.empty((p, batch.num_rows), dtype=dtype)
-                for j in range(p):
-                    col = batch.column(j)
-                    if col.null_count:
-                        raise ValueError(
-                            f"column {self.columns[j]!r} of {self.file!r} has missing values"
-                        )
-                    cols[j] = col.to_numpy(zero_copy_only=False)
-                del batch
-                done += cols.shape[1]
-                yield cols.T
-        finally:
-            pf.close()
-            pa.default_memory_pool().release_unused()
-        if done != self.rows:
-            raise ValueError(
-                f"{self.file!r} row group {self.row_group} has {done} rows, expected {self.rows}"
-            )
-
-    def read(self) -> np.ndarray:
-        """All rows as one C-ordered array."""
-        out = np.empty((self.rows, len(self.columns)), dtype=np.dtype(self.dtype))
-        start = 0
-        for b in self.batches():
-            out[start : start + b.shape[0]] = b
-            start += b.shape[0]
-        return out
-
-
-def _read_source(source: ParquetRowGroup) -> np.ndarray:
-    return source.read()
-
-
-def _sources(X: Any) -> list[ParquetRowGroup] | None:
-    """The row groups behind a :func:`parquet_matrix` array (unchanged), else None."""
-    found = _PARQUET_SOURCES.get(getattr(X, "name", None))
-    if found is None or len(found) != len(X.chunks[0]) or len(X.chunks[1]) != 1:
-        return None
-    return found
-
-
 def _slices(block: Any, step: int) -> Any:
     """Yield (first row, C-ordered rows) of a partition, at most ``step`` rows at a time.
 
-    A :class:`ParquetRowGroup` is decoded batch by batch (never whole); an
-    array is copied slice by slice (a partition decoded by pandas is
+    An array is copied slice by slice (a partition decoded by pandas is
     column-major), so a product copies one slice, never the whole partition.
     """
-    if isinstance(block, ParquetRowGroup):
-        start = 0
-        for b in block.batches():
-            yield start, np.ascontiguousarray(b)
-            start += b.shape[0]
-        return
     block = np.asarray(block)
     for a in range(0, max(block.shape[0], 1), step):
         yield a, np.ascontiguousarray(block[a : a + step])
@@ -641,9 +431,10 @@ class DaskDesign(AllRowsHere):
     extremes : (ndarray, ndarray), optional
         Column maxima and minima, when validation already computed them.
     sources : list of ParquetRowGroup, optional
-        The row groups behind X, one per chunk (found for an array from
-        :func:`parquet_matrix`): products then run over decoded batches
-        without forming a row group.
+        The row groups behind X, one per chunk (found in the task graph of
+        an array from :func:`parquet_matrix`): products then read the row
+        groups column by column (:mod:`glmlib.design.parquet`) instead of
+        computing the chunks.
     """
 
     #: Out of core, a fit's vectors of n floats are most of its memory: the
@@ -671,7 +462,7 @@ class DaskDesign(AllRowsHere):
             zip(np.concatenate([[0], stops[:-1]]).tolist(), stops.tolist(), strict=True)
         )
         self._extremes = extremes
-        self._sources = sources if sources is not None else _sources(X)
+        self._sources = sources if sources is not None else _pq.sources_of(X)
 
     def _blocks(self) -> list[Any]:
         return list(self._sources) if self._sources else _row_blocks(self.X)
@@ -687,11 +478,33 @@ class DaskDesign(AllRowsHere):
         if not np.any(b):  # X @ 0 (X is finite, or has no columns): no pass
             return np.zeros(self.n)
         if self._sources:
-            dask, _ = _dask()
-            parts = [dask.delayed(_block_matvec, pure=True)(s, b) for s in self._sources]
-            return np.concatenate(dask.compute(*parts)).astype(np.float64, copy=False)
+            return self._sources_matvec(b)
         out = self.X.map_blocks(_block_matvec, b, drop_axis=1, dtype=np.float64)
         return np.asarray(out.compute(), dtype=np.float64)
+
+    def _sources_matvec(self, beta: np.ndarray) -> np.ndarray:
+        """X @ beta over :func:`parquet_matrix` row groups, read column by column.
+
+        On a scheduler in this process (threads, or synchronous) each row
+        group writes its rows of one preallocated vector; elsewhere (a
+        cluster) the parts are returned and concatenated.
+        """
+        dask, _ = _dask()
+        if _in_process():
+            out = np.empty(self.n)
+            shared = self._shared(out)
+            dask.compute(
+                *[
+                    dask.delayed(_source_matvec_into, pure=False)(s, beta, shared, a, b)
+                    for s, (a, b) in zip(self._sources, self._bounds, strict=True)
+                ]
+            )
+            return out
+        parts = [
+            dask.delayed(_pq.matvec_into, pure=True)(s, beta, np.empty(s.rows))
+            for s in self._sources
+        ]
+        return np.concatenate(dask.compute(*parts))
 
     def rmatvec(self, v: Any) -> Any:
         """X.T @ v (one pass; per-partition products summed in the graph)."""
@@ -709,30 +522,31 @@ class DaskDesign(AllRowsHere):
         """[1, X].T diag(d) [1, X] (one pass; per-partition Gram matrices summed in the graph)."""
         if self.p == 0:  # only the intercept's entry, sum(d): no pass
             return np.full((int(intercept), int(intercept)), np.sum(d), dtype=np.float64)
-        dask, _ = _dask()
-        shared = self._shared(np.asarray(d, dtype=np.float64))
-        parts = [
-            dask.delayed(_block_gram, pure=True)(block, shared, start, stop, intercept)
-            for block, (start, stop) in zip(self._blocks(), self._bounds, strict=True)
-        ]
-        return np.asarray(_tree_sum(dask, parts).compute(), dtype=np.float64)
+        return self._gram_pass(None, d, intercept)[1]
 
     def rmatvec_gram(self, v: Any, d: Any, intercept: bool = True) -> tuple[Any, Any]:
         """(X.T @ v, :meth:`gram` of d) from one pass: each partition is read once for both."""
         if self.p == 0:
             return self.rmatvec(v), self.gram(d, intercept)
+        return self._gram_pass(v, d, intercept)
+
+    def _gram_pass(self, v: Any, d: Any, intercept: bool) -> tuple[Any, Any]:
+        """(X.T @ v or None, the Gram matrix of d), per partition, summed pairwise in the graph."""
         dask, _ = _dask()
-        shared_v = self._shared(np.asarray(v, dtype=np.float64))
+        shared_v = None if v is None else self._shared(np.asarray(v, dtype=np.float64))
         shared_d = self._shared(np.asarray(d, dtype=np.float64))
+        # Row groups share their blocks within this pass (one per thread at work)
+        buffers = self._shared(_pq.Buffers()) if self._sources else None
         parts = [
-            dask.delayed(_block_rmatvec_gram, pure=True)(
-                block, shared_v, shared_d, start, stop, intercept
+            dask.delayed(_block_products, pure=True)(
+                block, shared_v, shared_d, start, stop, intercept, buffers
             )
             for block, (start, stop) in zip(self._blocks(), self._bounds, strict=True)
         ]
         packed = np.asarray(_tree_sum(dask, parts).compute(), dtype=np.float64)
+        q = 0 if v is None else self.p
         k = self.p + int(intercept)
-        return packed[: self.p], packed[self.p :].reshape(k, k)
+        return (None if v is None else packed[:q]), packed[q:].reshape(k, k)
 
     def column_range(self) -> np.ndarray:
         if self._extremes is None:
@@ -751,19 +565,28 @@ class DaskDesign(AllRowsHere):
         return DaskDesign(self.X[:, cols], self.backend, ext, sources)
 
 
+def _in_process() -> bool:
+    """Whether the active scheduler runs tasks in this process (threads or synchronous)."""
+    import dask.local
+    import dask.threaded
+
+    scheduler = dask.base.get_scheduler()
+    return scheduler is None or scheduler in (dask.threaded.get, dask.local.get_sync)
+
+
+def _source_matvec_into(
+    source: ParquetRowGroup, beta: np.ndarray, out: np.ndarray, start: int, stop: int
+) -> None:
+    _pq.matvec_into(source, beta, out[start:stop])
+
+
 def _block_matvec(block: Any, beta: np.ndarray) -> np.ndarray:
-    if isinstance(block, ParquetRowGroup):
-        parts = [np.asarray(b @ beta, dtype=np.float64) for _, b in _slices(block, 1)]
-        return np.concatenate(parts) if parts else np.zeros(0)
     return np.asarray(block @ beta, dtype=np.float64)
 
 
 def _block_rmatvec(block: Any, v: np.ndarray, start: int, stop: int) -> np.ndarray:
     if isinstance(block, ParquetRowGroup):
-        total = np.zeros(len(block.columns))
-        for a, b in _slices(block, 1):
-            total += b.T @ v[start + a : start + a + b.shape[0]].astype(b.dtype)
-        return total
+        return _pq.rmatvec(block, v[start:stop])
     return np.asarray(block.T @ v[start:stop].astype(block.dtype), dtype=np.float64)
 
 
@@ -771,14 +594,12 @@ def _block_gram(block: Any, d: np.ndarray, start: int, stop: int, intercept: boo
     """The Gram matrix of one partition, summed over slices of rows within :data:`BLOCK_BYTES`.
 
     A slice is copied C-ordered (a partition decoded from Parquet is
-    column-major), so the copy is one slice, never the whole partition; a
-    :class:`ParquetRowGroup` is summed over its decoded batches.
+    column-major), so the copy is one slice, never the whole partition.
     """
     from .dense import DenseDesign
 
-    p = len(block.columns) if isinstance(block, ParquetRowGroup) else np.shape(block)[1]
-    itemsize = np.dtype(block.dtype).itemsize
-    step = block_rows(p, itemsize, BLOCK_BYTES)
+    p = np.shape(block)[1]
+    step = block_rows(p, np.dtype(block.dtype).itemsize, BLOCK_BYTES)
     total: np.ndarray | None = None
     for a, part in _slices(block, step):
         g = DenseDesign(part, Backend("numpy")).gram(
@@ -788,27 +609,24 @@ def _block_gram(block: Any, d: np.ndarray, start: int, stop: int, intercept: boo
     return total  # type: ignore[return-value]
 
 
-def _block_rmatvec_gram(
-    block: np.ndarray, v: np.ndarray, d: np.ndarray, start: int, stop: int, intercept: bool
+def _block_products(
+    block: Any,
+    v: np.ndarray | None,
+    d: np.ndarray,
+    start: int,
+    stop: int,
+    intercept: bool,
+    buffers: _pq.Buffers | None,
 ) -> np.ndarray:
-    """X.T @ v and the Gram matrix of one partition, packed into one vector (summed pairwise).
+    """[X.T @ v,] and the Gram matrix of one partition, packed into one vector (summed pairwise).
 
-    A :class:`ParquetRowGroup` is decoded once: each batch gives both products.
+    A :class:`ParquetRowGroup` is decoded once for both
+    (:func:`glmlib.design.parquet.gram_products`).
     """
     if isinstance(block, ParquetRowGroup):
-        from .dense import DenseDesign
-
-        total: np.ndarray | None = None
-        for a, b in _slices(block, 1):
-            rows = slice(start + a, start + a + b.shape[0])
-            g = DenseDesign(b, Backend("numpy")).gram(d[rows], intercept)
-            packed = np.concatenate([b.T @ v[rows].astype(b.dtype), np.ravel(g)])
-            total = packed.astype(np.float64) if total is None else total + packed
-        k = len(block.columns) + int(intercept)
-        return np.zeros(len(block.columns) + k * k) if total is None else total
-    return np.concatenate(
-        [
-            _block_rmatvec(block, v, start, stop),
-            _block_gram(block, d, start, stop, intercept).ravel(),
-        ]
-    )
+        part_v = None if v is None else v[start:stop]
+        return _pq.gram_products(block, part_v, d[start:stop], intercept, buffers)
+    gram = _block_gram(block, d, start, stop, intercept).ravel()
+    if v is None:
+        return gram
+    return np.concatenate([_block_rmatvec(block, v, start, stop), gram])
