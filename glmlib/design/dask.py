@@ -490,19 +490,19 @@ class DaskDesign(AllRowsHere):
         cluster) the parts are returned and concatenated.
         """
         dask, _ = _dask()
+        sources = cast(list[ParquetRowGroup], self._sources)
         if _in_process():
             out = np.empty(self.n)
             shared = self._shared(out)
             dask.compute(
                 *[
                     dask.delayed(_source_matvec_into, pure=False)(s, beta, shared, a, b)
-                    for s, (a, b) in zip(self._sources, self._bounds, strict=True)
+                    for s, (a, b) in zip(sources, self._bounds, strict=True)
                 ]
             )
             return out
         parts = [
-            dask.delayed(_pq.matvec_into, pure=True)(s, beta, np.empty(s.rows))
-            for s in self._sources
+            dask.delayed(_pq.matvec_into, pure=True)(s, beta, np.empty(s.rows)) for s in sources
         ]
         return np.concatenate(dask.compute(*parts))
 
@@ -530,23 +530,45 @@ class DaskDesign(AllRowsHere):
             return self.rmatvec(v), self.gram(d, intercept)
         return self._gram_pass(v, d, intercept)
 
-    def _gram_pass(self, v: Any, d: Any, intercept: bool) -> tuple[Any, Any]:
-        """(X.T @ v or None, the Gram matrix of d), per partition, summed pairwise in the graph."""
+    def rmatvec_gram_rows(self, rows: Any, intercept: bool = True) -> tuple[Any, Any, float] | None:
+        """(X.T @ score, :meth:`gram` of fisher, sum(score)), the weights formed per partition.
+
+        ``rows(start, stop, score, fisher)`` fills the working weights of a
+        partition's rows (:meth:`glmlib.solver.problem.Problem.weights_by_rows`),
+        so the pass holds them for the partitions in flight only, never as
+        two vectors of n floats. None (the solver forms them whole) without
+        columns or on a scheduler outside this process.
+        """
+        if self.p == 0 or not _in_process():
+            return None
+        x_score, gram, total = self._gram_pass(None, None, intercept, rows)
+        return x_score, gram, total
+
+    def _gram_pass(self, v: Any, d: Any, intercept: bool, rows: Any = None) -> tuple[Any, ...]:
+        """(X.T @ v or None, the Gram matrix of d), per partition, summed pairwise in the graph.
+
+        With ``rows``: v and d are the working weights it forms per partition,
+        and (X.T @ v, the Gram matrix, sum(v)) is returned.
+        """
         dask, _ = _dask()
         shared_v = None if v is None else self._shared(np.asarray(v, dtype=np.float64))
-        shared_d = self._shared(np.asarray(d, dtype=np.float64))
+        shared_d = None if d is None else self._shared(np.asarray(d, dtype=np.float64))
+        shared_rows = None if rows is None else self._shared(rows)
         # Row groups share their blocks within this pass (one per thread at work)
         buffers = self._shared(_pq.Buffers()) if self._sources else None
         parts = [
             dask.delayed(_block_products, pure=True)(
-                block, shared_v, shared_d, start, stop, intercept, buffers
+                block, shared_v, shared_d, start, stop, intercept, buffers, shared_rows
             )
             for block, (start, stop) in zip(self._blocks(), self._bounds, strict=True)
         ]
         packed = np.asarray(_tree_sum(dask, parts).compute(), dtype=np.float64)
-        q = 0 if v is None else self.p
+        q = self.p if (v is not None or rows is not None) else 0
         k = self.p + int(intercept)
-        return (None if v is None else packed[:q]), packed[q:].reshape(k, k)
+        gram = packed[q + int(rows is not None) :].reshape(k, k)
+        if rows is not None:
+            return packed[:q], gram, float(packed[q])
+        return (None if v is None else packed[:q]), gram
 
     def column_range(self) -> np.ndarray:
         if self._extremes is None:
@@ -617,12 +639,22 @@ def _block_products(
     stop: int,
     intercept: bool,
     buffers: _pq.Buffers | None,
+    rows: Any = None,
 ) -> np.ndarray:
     """[X.T @ v,] and the Gram matrix of one partition, packed into one vector (summed pairwise).
 
     A :class:`ParquetRowGroup` is decoded once for both
-    (:func:`glmlib.design.parquet.gram_products`).
+    (:func:`glmlib.design.parquet.gram_products`). With ``rows``, v and d
+    are the working weights it forms for this partition's rows, and sum(v)
+    is packed between the two products.
     """
+    if rows is not None:
+        m = stop - start
+        score, fisher = np.empty(m), np.empty(m)
+        rows(start, stop, score, fisher)
+        packed = _block_products(block, score, fisher, 0, m, intercept, buffers)
+        p = len(block.columns) if isinstance(block, ParquetRowGroup) else np.shape(block)[1]
+        return np.concatenate([packed[:p], [np.sum(score)], packed[p:]])
     if isinstance(block, ParquetRowGroup):
         part_v = None if v is None else v[start:stop]
         return _pq.gram_products(block, part_v, d[start:stop], intercept, buffers)

@@ -191,16 +191,28 @@ def newton(
     # offer X.T @ v and the Gram matrix from one pass; the Gram matrix is then
     # formed with every gradient, used whenever this iteration needs one.
     fused = getattr(prob.design, "rmatvec_gram", None)
+    # Such a design may also form the working weights itself, partition by
+    # partition, from the problem's row kernel: the score and Fisher weights
+    # (2 n-vectors) are then never whole in memory.
+    by_rows = getattr(prob.design, "rmatvec_gram_rows", None)
     change = math.inf
     extra: dict[str, float]  # the hook's entries for the history row
     for it in range(1, max_iter + 1):
         ls = x_step = None  # the last step's X @ step is not held through this iteration
-        score, fisher = prob.score_fisher(eta)
-        pending_gram = None
-        if fused is not None and not sampled:
+        formed = None
+        if by_rows is not None and not sampled and hook is None:
+            rows = prob.weights_by_rows(eta)
+            formed = None if rows is None else by_rows(rows, prob.fit_intercept)
+        score = fisher = pending_gram = None
+        if formed is not None:
+            x_score, pending_gram, score_sum = formed
+            grad = prob.gradient(None, x_score=x_score, score_sum=score_sum)
+        elif fused is not None and not sampled:
+            score, fisher = prob.score_fisher(eta)
             x_score, pending_gram = fused(score, fisher, prob.fit_intercept)
             grad = prob.gradient(score, x_score=x_score)
         else:
+            score, fisher = prob.score_fisher(eta)
             x_score = prob.x_score(eta)  # formed by the line search's pass, if it could
             grad = prob.gradient(score, feature_grad if it == 1 else None, x_score=x_score)
         if hook is None:

@@ -32,6 +32,8 @@ from .rowwise import fused_kernel, kernel_constant
 __all__ = ["FitResult", "Problem"]
 
 _UNSET = object()
+#: The kernel's eta output where there is no step (not written).
+_NO_OUT = np.empty(1)
 # Sampled Hessians for cold starts: the first Newton iterations, far from the
 # solution, use X'WX of a random 1/16 of the rows (scaled to the full weight;
 # 1/8 took the same iterations on the benchmarks' ridge problems at twice the
@@ -436,12 +438,16 @@ class Problem:
             score, fisher = xp.where(counted, score, 0.0), xp.where(counted, fisher, 0.0)
         return mu, score, fisher
 
-    def gradient(self, score: Any, features: Any = None, x_score: Any = None) -> Any:
+    def gradient(
+        self, score: Any, features: Any = None, x_score: Any = None, score_sum: Any = None
+    ) -> Any:
         """Gradient of the smooth loss in theta from the score weights (one X.T @ v).
 
         ``features``: the coefficients' part when already known (the path's
         KKT check computed it), so that only the intercept's is formed.
         ``x_score``: X.T @ score already formed (by a design's fused pass).
+        ``score_sum``: the sum of the score over this process's rows, already
+        formed (then ``score`` may be None).
         """
         xp = self.xp
         if features is not None:
@@ -449,8 +455,31 @@ class Problem:
         else:
             grad = -(self.design.rmatvec(score) if x_score is None else x_score)
         if self.fit_intercept:
-            grad = xp.concat([-self.reduce(xp.sum(score))[None], grad])
+            total = xp.sum(score) if score_sum is None else xp.asarray(score_sum)
+            grad = xp.concat([-self.reduce(total)[None], grad])
         return grad
+
+    def weights_by_rows(self, eta: Any) -> Any:
+        """``rows(start, stop, score, fisher)``: the working weights at eta of rows start:stop.
+
+        Fills ``score`` and ``fisher`` (float64 vectors of stop - start) by
+        the fused kernel, so that a design can form them partition by
+        partition (``rmatvec_gram_rows``) and no n-vector of them exists;
+        None where no fused kernel applies (the caller forms them whole).
+        The kernel releases the GIL and writes only its outputs: partitions
+        may call it from several threads at once.
+        """
+        if not self._fusable(eta):
+            return None
+        self._last_weights = (None, None, None)
+        self._last_x_score = (None, None)
+        kernel, y, w = self._kernel, self.y, self.weights
+
+        def rows(start: int, stop: int, score: np.ndarray, fisher: np.ndarray) -> None:
+            part = eta[start:stop]
+            kernel(part, part, 0.0, False, y[start:stop], w[start:stop], _NO_OUT, score, fisher)
+
+        return rows
 
     def full_gradient(self, eta: Any) -> Any:
         """Gradient of the smooth loss in all p coefficients (for KKT checks)."""

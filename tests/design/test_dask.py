@@ -410,3 +410,41 @@ def test_parquet_design_streams_row_groups(tmp_path, monkeypatch):
     got = estimator("poisson", "log", "enet").fit(Xp, y, sample_weight=w, offset=off)
     assert_same_fit(got, ref)
     np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("family, link", [("binomial", "logit"), ("poisson", "log")])
+def test_working_weights_formed_per_partition(tmp_path, monkeypatch, family, link):
+    """Fits whose weights a row kernel forms partition by partition equal the in-memory fit.
+
+    The Newton iterations take X.T @ score, sum(score) and the Gram matrix from
+    ``rmatvec_gram_rows`` (no n-vector of weights); on a scheduler outside the
+    process it declines and the solver forms the weights whole: the same fit.
+    """
+    X, y, w, off = make_data(family, n=1200)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    _pyarrow_files(tmp_path, frame, parts=2, row_group_size=250)
+    ref = estimator(family, link, "ridge").fit(X, y, sample_weight=w, offset=off)
+    formed = []
+    original = DaskDesign.rmatvec_gram_rows
+
+    def counted(self, *a, **k):
+        out = original(self, *a, **k)
+        if self.p:  # the intercept-only fits have no columns and no pass
+            formed.append(out is not None)
+        return out
+
+    monkeypatch.setattr(DaskDesign, "rmatvec_gram_rows", counted)
+    for Xd in (glmlib.parquet_matrix(str(tmp_path / "*.parquet")), da.from_array(X, chunks=300)):
+        formed.clear()
+        got = estimator(family, link, "ridge").fit(Xd, y, sample_weight=w, offset=off)
+        assert formed and all(formed)
+        assert_same_fit(got, ref)
+        np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+    monkeypatch.setattr(dask_design, "_in_process", lambda: False)
+    formed.clear()
+    got = estimator(family, link, "ridge").fit(
+        glmlib.parquet_matrix(str(tmp_path / "*.parquet")), y, sample_weight=w, offset=off
+    )
+    assert formed and not any(formed)
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-10)
