@@ -7,8 +7,8 @@ many files (logistic data, p = 50), then in a fresh process per variant:
   (threaded scheduler): every pass over X reads the files again, partition by
   partition;
 * ``parquet``: the same fit on :func:`glmlib.parquet_matrix` of the files
-  (pyarrow decodes each row group in batches straight into one float64
-  array, no pandas), y from ``dask.dataframe.read_parquet``;
+  (pyarrow decodes the row groups column by column, no pandas; see
+  ``glmlib/design/parquet.py``), y from ``dask.dataframe.read_parquet``;
 * ``npy`` and ``zarr``: the same fit on :func:`glmlib.disk_cache` of the
   files' features in that format (decoded once into uncompressed floats next
   to the folder, in a process of its own, timed and measured apart:
@@ -22,6 +22,11 @@ Reported for each: peak resident memory of the process (imports included,
 with X and Gram matrices, counted) and the time per pass; and the largest
 coefficient difference between the two fits. The files are read once before
 timing, so they are in the page cache (as the issue's target assumes).
+
+``--write plain`` writes a new folder's files without compression or
+dictionary encoding (``to_parquet(compression=None, use_dictionary=False)``;
+the same values); by default pandas' defaults (snappy, a dictionary page
+tried, then plain pages). The json records how the files were written.
 
 Usage::
 
@@ -46,8 +51,16 @@ P = 50
 ROWS_PER_FILE = 250_000
 
 
-def write_dataset(folder: Path, gigabytes: float) -> int:
-    """The Parquet files (x0..x49, y), created if missing; returns the number of rows."""
+#: How the files are written: pandas' defaults (pyarrow: snappy, a dictionary
+#: page tried then plain pages), or ``plain`` (no compression, no dictionary).
+WRITE_OPTIONS = {"default": {}, "plain": {"compression": None, "use_dictionary": False}}
+
+
+def write_dataset(folder: Path, gigabytes: float, write: str = "default") -> int:
+    """The Parquet files (x0..x49, y), created if missing; returns the number of rows.
+
+    ``write``: a key of :data:`WRITE_OPTIONS` (the same values either way).
+    """
     import numpy as np
     import pandas as pd
 
@@ -65,7 +78,7 @@ def write_dataset(folder: Path, gigabytes: float) -> int:
         y = (rng.random(ROWS_PER_FILE) < 1 / (1 + np.exp(-(0.3 + X @ beta)))).astype(float)
         frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(P)])
         frame["y"] = y
-        frame.to_parquet(folder / f"part-{i:04d}.parquet", index=False)
+        frame.to_parquet(folder / f"part-{i:04d}.parquet", index=False, **WRITE_OPTIONS[write])
     marker.touch()
     return n_files * ROWS_PER_FILE
 
@@ -142,7 +155,10 @@ def fit_variant(variant: str, folder: Path, block_mb: float | None = None) -> di
     dask_variant = variant.split("-")[0] in ("dask", "npy", "zarr", "parquet")
     for cls in (_dask.DaskDesign,) if dask_variant else (_dense.DenseDesign,):
         # matvec_rmatvec: the dense design's fused X @ step and X.T @ score (one pass)
-        for name in ("matvec", "rmatvec", "gram", "rmatvec_gram", "matvec_rmatvec"):
+        # rmatvec_gram_rows: the Dask design's X.T @ score and X'WX with the weights
+        # formed per partition (one pass; None where it declines, then not counted)
+        names = ("matvec", "rmatvec", "gram", "rmatvec_gram", "matvec_rmatvec", "rmatvec_gram_rows")
+        for name in names:
             original = getattr(cls, name, None)
             if original is None:
                 continue
@@ -152,8 +168,9 @@ def fit_variant(variant: str, folder: Path, block_mb: float | None = None) -> di
                     return _f(self, *a, **k)
                 t = time.perf_counter()
                 out = _f(self, *a, **k)
-                passes["seconds"] += time.perf_counter() - t
-                passes["count"] += 1
+                if out is not None:
+                    passes["seconds"] += time.perf_counter() - t
+                    passes["count"] += 1
                 return out
 
             setattr(cls, name, counted)
@@ -214,6 +231,23 @@ def fit_variant(variant: str, folder: Path, block_mb: float | None = None) -> di
     }
 
 
+def _file_encoding(file: Path) -> dict[str, Any]:
+    """Codec, encodings and sizes of a file's first column chunk (how the files were written)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(file)
+    chunk = meta.row_group(0).column(0)
+    return {
+        "compression": chunk.compression,
+        "encodings": list(chunk.encodings),
+        "has_dictionary_page": bool(chunk.has_dictionary_page),
+        "row_groups": meta.num_row_groups,
+        "rows_per_row_group": meta.row_group(0).num_rows,
+        "file_bytes": file.stat().st_size,
+        "created_by": meta.created_by,
+    }
+
+
 def _commit() -> str | None:
     try:
         done = subprocess.run(
@@ -231,6 +265,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gigabytes", type=float, default=4.0)
     ap.add_argument("--folder", default="/tmp/glmlib-bench-parquet")
+    ap.add_argument(
+        "--write",
+        choices=sorted(WRITE_OPTIONS),
+        default="default",
+        help="how new files are written: default (snappy, dictionary tried) or plain "
+        "(no compression, no dictionary); existing files are used as they are",
+    )
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--out")
     ap.add_argument(
@@ -246,8 +287,10 @@ def main() -> int:
     if args.variant:  # the child process
         print(json.dumps(fit_variant(args.variant, folder, args.block_mb)))
         return 0
-    n = write_dataset(folder, args.gigabytes)
+    n = write_dataset(folder, args.gigabytes, args.write)
     data_bytes = n * (P + 1) * 8
+    encoding = _file_encoding(next(iter(sorted(folder.glob("*.parquet")))))
+    print(f"files: {encoding}")
     for f in folder.glob("*.parquet"):  # into the page cache
         f.read_bytes()
     print(f"{n:,} rows x {P} features + y in Parquet: {data_bytes / 1e9:.2f} GB as float64")
@@ -322,6 +365,7 @@ def main() -> int:
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),
             "block_mb": args.block_mb,
+            "file_encoding": encoding,
             "commit": _commit(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
