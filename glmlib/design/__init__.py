@@ -28,6 +28,9 @@ Modules:
     Host X passed to the device in row chunks (``GLM(stream_chunk_rows=k)``).
 ``dask``
     Dask collections: out-of-core and cluster fits (``disk_cache``).
+``parquet``
+    Parquet row groups read by pyarrow column by column (``parquet_matrix``),
+    and the Dask design's products over them.
 ``mixed``
     Gram matrices from a bfloat16 copy of X (``GLM(precision="mixed")``).
 

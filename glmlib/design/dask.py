@@ -24,12 +24,18 @@ at most ``block_bytes`` (16 MiB by default) with explicit reads
 the process's resident memory for as long as the mapping lives, a read's
 buffer only while its task runs. Products over a larger partition (a
 Parquet file decoded whole) are formed over slices of rows of the same
-budget, so a task copies at most that much beside its partition.
+budget, so a task copies at most that much beside its partition. An array
+from :func:`parquet_matrix` is not computed chunk by chunk: its row groups
+(found in its task graph) are read column by column by
+:mod:`glmlib.design.parquet`.
 
 What stays in memory are the vectors of length n (y, weights, offset and the
-solver's linear predictor and working weights; a few times 8n bytes, against
-X's 8np), so the design's reductions are the identity (:class:`AllRowsHere`)
-and the solver is unchanged.
+solver's linear predictor; a few times 8n bytes, against X's 8np), so the
+design's reductions are the identity (:class:`AllRowsHere`). The working
+weights of a Newton iteration are formed partition by partition in the Gram
+pass (:meth:`DaskDesign.rmatvec_gram_rows`, from the problem's row kernel)
+where the scheduler runs in this process, and X @ beta is written into one
+vector, not concatenated from parts.
 """
 
 from __future__ import annotations

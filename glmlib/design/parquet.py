@@ -374,13 +374,18 @@ def matvec_into(source: ParquetRowGroup, beta: np.ndarray, out: np.ndarray) -> n
 
     X is finite (validated), so a column times 0 adds exactly nothing.
     """
+    from scipy.linalg.blas import daxpy
+
     out[:] = 0.0
     wanted = np.flatnonzero(beta)
     for j, pieces in source.column_pieces(wanted.tolist()):
         start = 0
         for a in pieces:
             stop = start + a.shape[0]
-            out[start:stop] += a * beta[j]
+            if a.dtype == np.float64 and out.flags.c_contiguous:  # in place, no temporary
+                daxpy(a, out[start:stop], a=float(beta[j]))
+            else:
+                out[start:stop] += a * beta[j]
             start = stop
     return out
 
@@ -419,12 +424,12 @@ def gram_products(
 ) -> np.ndarray:
     """[X.T @ v,] then the Gram matrix [1, X].T diag(d) [1, X] of the row group, packed flat.
 
-    ``v`` and ``d`` are the row group's own rows (d >= 0). The columns are
-    copied into a Fortran-ordered block (from ``buffers``), X.T @ v is formed
-    from it, then the block is scaled in place by sqrt(d) and its Gram matrix
-    summed over slices of :data:`_GRAM_ROWS` rows in float64 (the dense
-    design's arithmetic); a row group over the block budget is summed over
-    its decoded batches instead.
+    ``v`` and ``d`` are the row group's own rows (d >= 0). Each decoded
+    column gives its entry of X.T @ v and is copied, scaled by sqrt(d), into
+    a Fortran-ordered block (from ``buffers``), whose Gram matrix is summed
+    over slices of :data:`_GRAM_ROWS` rows in float64 (the dense design's
+    arithmetic); a row group over the block budget is summed over its
+    decoded batches instead.
     """
     from .._backend import Backend
     from .dense import DenseDesign
@@ -446,12 +451,18 @@ def gram_products(
         return np.concatenate([xv, g.ravel()])
     pool = buffers if buffers is not None else Buffers()
     flat, block = pool.take(source.rows, p, dtype)
+    s = np.sqrt(d).astype(dtype, copy=False)
+    v_cast = None if v is None else v.astype(dtype, copy=False)
     try:
-        source.fill(block)
-        if v is not None:
-            xv = np.asarray(block.T @ v.astype(dtype, copy=False), dtype=np.float64)
-        s = np.sqrt(d).astype(dtype, copy=False)
-        np.multiply(block, s[:, None], out=block)
+        # Each column is read once: X.T @ v from it, then copied scaled by sqrt(d)
+        for j, pieces in source.column_pieces():
+            start = 0
+            for a in pieces:
+                stop = start + a.shape[0]
+                if v_cast is not None:
+                    xv[j] += float(a @ v_cast[start:stop])
+                np.multiply(a, s[start:stop], out=block[start:stop, j])
+                start = stop
         inner, col = g[int(intercept) :, int(intercept) :], np.zeros(p)
         for a in range(0, source.rows, _GRAM_ROWS):
             part = block[a : a + _GRAM_ROWS]
