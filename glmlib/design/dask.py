@@ -479,38 +479,36 @@ class DaskDesign(AllRowsHere):
         return dask.delayed(v, name=f"glmlib-vector-{uuid.uuid4().hex}")
 
     def matvec(self, beta: Any) -> Any:
-        """X @ beta (one pass; the result, n floats, in memory)."""
+        """X @ beta (one pass; the result, n floats, in memory).
+
+        On a scheduler in this process (threads, or synchronous) each
+        partition writes its rows of one preallocated vector; elsewhere (a
+        cluster) the parts are returned and concatenated (two vectors of n
+        floats at once). Row groups of :func:`parquet_matrix` are read
+        column by column.
+        """
         b = np.asarray(beta).astype(self.dtype)
         if not np.any(b):  # X @ 0 (X is finite, or has no columns): no pass
             return np.zeros(self.n)
-        if self._sources:
-            return self._sources_matvec(b)
-        out = self.X.map_blocks(_block_matvec, b, drop_axis=1, dtype=np.float64)
-        return np.asarray(out.compute(), dtype=np.float64)
-
-    def _sources_matvec(self, beta: np.ndarray) -> np.ndarray:
-        """X @ beta over :func:`parquet_matrix` row groups, read column by column.
-
-        On a scheduler in this process (threads, or synchronous) each row
-        group writes its rows of one preallocated vector; elsewhere (a
-        cluster) the parts are returned and concatenated.
-        """
         dask, _ = _dask()
-        sources = cast(list[ParquetRowGroup], self._sources)
         if _in_process():
             out = np.empty(self.n)
             shared = self._shared(out)
             dask.compute(
                 *[
-                    dask.delayed(_source_matvec_into, pure=False)(s, beta, shared, a, b)
-                    for s, (a, b) in zip(sources, self._bounds, strict=True)
+                    dask.delayed(_block_matvec_into, pure=False)(block, b, shared, start, stop)
+                    for block, (start, stop) in zip(self._blocks(), self._bounds, strict=True)
                 ]
             )
             return out
-        parts = [
-            dask.delayed(_pq.matvec_into, pure=True)(s, beta, np.empty(s.rows)) for s in sources
-        ]
-        return np.concatenate(dask.compute(*parts))
+        if self._sources:
+            parts = [
+                dask.delayed(_pq.matvec_into, pure=True)(s, b, np.empty(s.rows))
+                for s in self._sources
+            ]
+            return np.concatenate(dask.compute(*parts))
+        out = self.X.map_blocks(_block_matvec, b, drop_axis=1, dtype=np.float64)
+        return np.asarray(out.compute(), dtype=np.float64)
 
     def rmatvec(self, v: Any) -> Any:
         """X.T @ v (one pass; per-partition products summed in the graph)."""
@@ -602,10 +600,14 @@ def _in_process() -> bool:
     return scheduler is None or scheduler in (dask.threaded.get, dask.local.get_sync)
 
 
-def _source_matvec_into(
-    source: ParquetRowGroup, beta: np.ndarray, out: np.ndarray, start: int, stop: int
+def _block_matvec_into(
+    block: Any, beta: np.ndarray, out: np.ndarray, start: int, stop: int
 ) -> None:
-    _pq.matvec_into(source, beta, out[start:stop])
+    """out[start:stop] = block @ beta (a row group read column by column)."""
+    if isinstance(block, ParquetRowGroup):
+        _pq.matvec_into(block, beta, out[start:stop])
+    else:
+        np.matmul(block, beta, out=out[start:stop])
 
 
 def _block_matvec(block: Any, beta: np.ndarray) -> np.ndarray:

@@ -90,12 +90,16 @@ def test_float32_columns(data):
 
 
 def test_matvec_on_a_scheduler_elsewhere(data, monkeypatch):
-    """Where tasks cannot write the caller's vector (a cluster), the parts are concatenated."""
+    """X @ beta written into one vector in this process; concatenated parts on a cluster."""
     X, files = data
     design = DaskDesign(glmlib.parquet_matrix(files), Backend("numpy"))
     beta = np.linspace(-1, 1, 6)
+    in_memory = DaskDesign(da.from_array(X, chunks=(300, -1)), Backend("numpy"))
+    for d in (design, in_memory):  # into one vector here, concatenated parts elsewhere
+        np.testing.assert_allclose(d.matvec(beta), X @ beta, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(dask_design, "_in_process", lambda: False)
-    np.testing.assert_allclose(design.matvec(beta), X @ beta, rtol=1e-12, atol=1e-12)
+    for d in (design, in_memory):
+        np.testing.assert_allclose(d.matvec(beta), X @ beta, rtol=1e-12, atol=1e-12)
 
 
 def test_sources_live_in_the_graph(data):
