@@ -395,24 +395,35 @@ class Poisson(Family):
         return value, ok, mu
 
     def _aic_term(self, y, mu, w, dev, total=_local_total):
-        logpmf = _np_xlogy(y, mu) - mu - _log_factorial(y)
-        return -2.0 * total(logpmf * w)
+        # log dpois(y, mu) = y log mu - mu - log y! = (y log y - y - log y!) - d/2
+        # for any link (d/2 = y log(y/mu) - (y - mu)), so -2 sum w log dpois is
+        # the deviance plus a term of y alone: no log of mu, one table lookup.
+        return dev - 2.0 * total(_saturated_loglik(y) * w)
 
 
-# Counts up to this size take log(y!) from a table (one gammaln per distinct
-# count instead of one per row: 5 ms against 16 ms at n = 1e6).
+# Counts up to this size take their terms from a table (one gammaln per
+# distinct count instead of one per row: 5 ms against 16 ms at n = 1e6).
 _FACTORIAL_TABLE_MAX = 1 << 16
 
 
-def _log_factorial(y: Any) -> Any:
-    """gammaln(y + 1), looked up in a table for a NumPy vector of small integer counts."""
+def _integer_counts(y: Any) -> np.ndarray | None:
+    """``y`` as intp indices when it is a NumPy vector of integer counts up to the table size."""
     if isinstance(y, np.ndarray) and y.dtype == np.float64 and y.ndim == 1 and y.size:
         top = float(np.max(y))
         if 0.0 <= float(np.min(y)) and top <= _FACTORIAL_TABLE_MAX:
             k = y.astype(np.intp)
-            if np.array_equal(k, y):  # integer counts: the table holds the same values
-                return gammaln(np.arange(int(top) + 1, dtype=np.float64) + 1.0)[k]
-    return gammaln(y + 1)
+            if np.array_equal(k, y):  # integer counts: a table holds the same values
+                return k
+    return None
+
+
+def _saturated_loglik(y: Any) -> Any:
+    """y log y - y - log y! (0 at y = 0): the Poisson log-likelihood at mu = y, per row."""
+    k = _integer_counts(y)
+    if k is not None:
+        levels = np.arange(int(k.max()) + 1, dtype=np.float64)
+        return (_np_xlogy(levels, levels) - levels - gammaln(levels + 1.0))[k]
+    return _np_xlogy(y, y) - y - gammaln(y + 1)
 
 
 class Gamma(Family):
