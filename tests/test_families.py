@@ -422,3 +422,14 @@ def test_poisson_aic_from_the_deviance_equals_the_loglik_sum():
     w = rng.uniform(0.1, 3.0, size=500)
     expected = -2 * np.sum(w * stats.poisson.logpmf(y, mu)) + 2 * 7
     np.testing.assert_allclose(Poisson().r_aic(y, mu, w, rank=7), expected, rtol=1e-12)
+
+
+def test_poisson_aic_needs_no_means_given_the_deviance():
+    """GLM.fit passes mu=None to Poisson's r_aic (aic_needs_mu is False): the same AIC."""
+    y, mu = COUNTS, MU_POS
+    w = np.array([1.0, 0.0, 2.0, 1.0, 0.5, 1.0])
+    dev = float(np.sum(w * Poisson().unit_deviance(y, mu)))
+    assert not Poisson.aic_needs_mu and Binomial.aic_needs_mu
+    np.testing.assert_allclose(
+        Poisson().r_aic(y, None, w, 3, deviance=dev), Poisson().r_aic(y, mu, w, 3), rtol=1e-13
+    )

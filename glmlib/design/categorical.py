@@ -124,12 +124,7 @@ class CategoricalLayout:
         """
         n = X.shape[0]
         numeric = [j for j, c in enumerate(self.categories) if c is None]
-        if numeric:
-            block = X.iloc[:, numeric]
-            single = all(dt == np.float32 for dt in block.dtypes)
-            X_num = check_array(block, dtype=np.float32 if single else np.float64, order="C")
-        else:
-            X_num = np.empty((n, 0))
+        X_num = _numeric_block(X, numeric) if numeric else np.empty((n, 0))
         num_cols: list[int] = []
         level_cols: list[np.ndarray] = []
         codes: list[np.ndarray] = []
@@ -153,6 +148,27 @@ class CategoricalLayout:
             col,
             backend,
         )
+
+
+def _numeric_block(X: pd.DataFrame, numeric: list[int]) -> np.ndarray:
+    """Columns ``numeric`` of X as one C-ordered array: float32 if all are, else float64.
+
+    Plain NumPy float columns of that dtype are copied column by column into
+    the result (one copy; a DataFrame's own array of them is column-major,
+    which ``check_array`` would copy twice) and checked finite by their sum;
+    anything else (integers, booleans, nullable dtypes, non-finite values)
+    goes through ``check_array``, which converts or raises.
+    """
+    dtypes = [X.dtypes.iloc[j] for j in numeric]
+    dtype = np.float32 if all(dt == np.float32 for dt in dtypes) else np.float64
+    if X.shape[0] and all(dt == dtype for dt in dtypes):
+        out = np.empty((X.shape[0], len(numeric)), dtype=dtype)
+        for a, j in enumerate(numeric):
+            out[:, a] = X.iloc[:, j].to_numpy()
+        with np.errstate(over="ignore"):
+            if np.isfinite(np.sum(out)):  # a sum of finite values that did not overflow
+                return out
+    return check_array(X.iloc[:, numeric], dtype=dtype, order="C")
 
 
 def _codes(values: pd.Series, levels: pd.Index, name: str) -> np.ndarray:

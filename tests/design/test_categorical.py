@@ -512,3 +512,44 @@ def test_fused_line_search_pass_matches_one_hot():
     np.testing.assert_allclose(out, eta, rtol=1e-12, atol=1e-12)
     u = np.sin(eta) * (1.0 + np.arange(1000))
     np.testing.assert_allclose(grad, X.T @ u, rtol=1e-12, atol=1e-12 * np.abs(X.T @ u).max())
+
+
+@pytest.mark.parametrize(
+    ("dtypes", "expected"),
+    [
+        ((np.float64, np.float64), np.float64),
+        ((np.float32, np.float32), np.float32),
+        ((np.float32, np.float64), np.float64),
+        ((np.int64, np.float64), np.float64),  # converted by check_array
+        ((bool, np.float32), np.float64),
+    ],
+)
+def test_numeric_block_equals_check_array(dtypes, expected):
+    """The numeric columns' block: the values and dtype of sklearn's check_array on them, C-ordered."""
+    from sklearn.utils.validation import check_array
+
+    from glmlib.design.categorical import _numeric_block
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "c": pd.Categorical(rng.integers(0, 3, 50)),
+            "x0": (rng.normal(size=50) * 10).astype(dtypes[0]),
+            "x1": (rng.normal(size=50) * 10).astype(dtypes[1]),
+        }
+    )
+    out = _numeric_block(df, [1, 2])
+    assert out.dtype == expected and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, check_array(df.iloc[:, [1, 2]], dtype=expected))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_numeric_block_rejects_non_finite_values_but_not_large_finite_ones(bad):
+    from glmlib.design.categorical import _numeric_block
+
+    df = pd.DataFrame({"x0": np.ones(4), "x1": np.ones(4)})
+    df.loc[2, "x1"] = bad
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        _numeric_block(df, [0, 1])
+    big = pd.DataFrame({"x0": np.full(4, 1e308), "x1": np.ones(4)})  # the sum overflows
+    np.testing.assert_array_equal(_numeric_block(big, [0, 1]), big.to_numpy())
