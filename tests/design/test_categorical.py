@@ -553,3 +553,22 @@ def test_numeric_block_rejects_non_finite_values_but_not_large_finite_ones(bad):
         _numeric_block(df, [0, 1])
     big = pd.DataFrame({"x0": np.full(4, 1e308), "x1": np.ones(4)})  # the sum overflows
     np.testing.assert_array_equal(_numeric_block(big, [0, 1]), big.to_numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_over_several_row_blocks(dtype):
+    """The Gram pass forms the numeric block per block of rows (_GRAM_ROWS): more rows than
+    two blocks, a ragged last block and runs of zero weights give the one-hot Gram matrix."""
+    from glmlib.design.categorical import _GRAM_ROWS
+
+    n = 2 * _GRAM_ROWS + 123
+    df = frame(n=n, dtype=dtype)
+    _, design = design_of(df)
+    X = one_hot(df)
+    d = weights(n)
+    d[_GRAM_ROWS - 5 : _GRAM_ROWS + 50] = 0.0  # zero weights across a block boundary
+    ref = reference_gram(X, d)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    got = design.gram(d)
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    np.testing.assert_array_equal(got, got.T)
