@@ -314,8 +314,10 @@ def _penalized_hessian(prob: Problem, hess: Any, l2: Any, s_full: Any) -> Any:
 
 
 def _max_abs(xp: Any, a: Any) -> Any:
-    """max |a| (0 for no local rows)."""
-    return xp.max(xp.abs(a)) if a.shape[0] else xp.asarray(0.0, dtype=xp.float64)
+    """max |a| (0 for no local rows), as max(max a, -min a): no n-vector |a|."""
+    if not a.shape[0]:
+        return xp.asarray(0.0, dtype=xp.float64)
+    return xp.maximum(xp.max(a), -xp.min(a))
 
 
 def _model_agrees(f: float, f_new: float, t: float, predicted: float) -> bool:
