@@ -572,3 +572,13 @@ def test_gram_over_several_row_blocks(dtype):
     got = design.gram(d)
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
     np.testing.assert_array_equal(got, got.T)
+
+
+def test_numeric_block_copies_several_row_blocks():
+    from glmlib.design.categorical import _COPY_ROWS, _numeric_block
+
+    n = _COPY_ROWS + 17
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"x0": rng.normal(size=n), "c": pd.Categorical(rng.integers(0, 3, n))})
+    df["x1"] = rng.normal(size=n)
+    np.testing.assert_array_equal(_numeric_block(df, [0, 2]), df[["x0", "x1"]].to_numpy())
