@@ -99,6 +99,10 @@ def _logit_compiled(
     bound = math.log((1.0 - eps) / eps)
     total = 0.0
     ok = True
+    # A constant eta (the null model's): its exp and log1p once, not per row.
+    same = es == 0 and not has_step
+    a0 = math.exp(-abs(min(max(eta0[0], -bound), bound))) if same else 0.0
+    lg0 = _log1p_unit(a0)
     for i in range(y.shape[0]):
         if has_step:
             e = eta0[i * es] + t * step[i * ss]
@@ -108,8 +112,8 @@ def _logit_compiled(
         if not abs(e) < math.inf:
             ok = False
         ec = min(max(e, -bound), bound)
-        a = math.exp(-abs(ec))
-        lg = _log1p_unit(a)
+        a = a0 if same else math.exp(-abs(ec))
+        lg = lg0 if same else _log1p_unit(a)
         sp_pos = max(ec, 0.0) + lg  # softplus(eta)
         sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
         yi = y[i]
@@ -137,6 +141,9 @@ def _log_compiled(
     bound = math.log(np.finfo(np.float64).max) - 10.0
     total = 0.0
     ok = True
+    # A constant eta (the null model's): its exp once, not per row.
+    same = es == 0 and not has_step
+    mu0 = math.exp(min(max(eta0[0], -bound), bound)) if same else 0.0
     for i in range(y.shape[0]):
         if has_step:
             e = eta0[i * es] + t * step[i * ss]
@@ -146,7 +153,7 @@ def _log_compiled(
         if not abs(e) < math.inf:
             ok = False
         ec = min(max(e, -bound), bound)
-        mu = math.exp(ec)
+        mu = mu0 if same else math.exp(ec)
         yi = y[i]
         wi = w[i * ws]
         total += wi * mu - (wi * yi) * ec

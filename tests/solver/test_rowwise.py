@@ -191,3 +191,22 @@ def test_poisson_constant_equals_eta_loss_state(scale):
     assert (got is None) == (state is None)
     if state is not None:
         assert_close(got, state["constant"])
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("value", [0.3, -2.0, 40.0, 800.0, -800.0, np.inf, np.nan])
+def test_constant_eta_equals_the_same_values_in_a_vector(family, link, value):
+    """A constant eta (stride 0, the null model's) takes the link's exp once: the loss, score
+    and Fisher weights are exactly those of the same values as an ordinary vector."""
+    from glmlib._backend import constant_vector
+
+    prob = problem(family, link, n=200)
+    const, full = constant_vector(200, value), np.full(200, value)
+    assert prob._fusable(const)
+    loss_c = float(prob.loss(const))
+    score_c, fisher_c = prob.score_fisher(const)
+    loss_f = float(prob.loss(full))
+    score_f, fisher_f = prob.score_fisher(full)
+    assert loss_c == loss_f or (math.isnan(loss_c) and math.isnan(loss_f))
+    np.testing.assert_array_equal(score_c, score_f)
+    np.testing.assert_array_equal(fisher_c, fisher_f)
