@@ -19,6 +19,11 @@ factorisation of A with D's columns eliminated first. Everything other than
 solves (inverse, log-determinant, rank, ...) and any A on which the test fails
 go to a :class:`SymmetricFactor` of A, built when first needed.
 
+A ridge penalty adds a diagonal to the Hessian; ``shift`` takes it as a
+vector, so that the Newton step need not form the dense A + diag(shift)
+(three p x p temporaries per step at p = 1116) unless the dense factor is
+needed.
+
 Tests: ``tests/test_arrow.py``.
 """
 
@@ -32,7 +37,20 @@ import scipy.linalg
 
 from ._linalg import CHOL_PIVOT_RTOL, SymmetricFactor
 
-__all__ = ["ArrowFactor"]
+__all__ = ["ArrowFactor", "with_diagonal"]
+
+
+def with_diagonal(a: np.ndarray, shift: Any) -> np.ndarray:
+    """A copy of square ``a`` plus ``diag(shift)`` (``a`` itself when ``shift`` is None).
+
+    The same values as ``a + np.eye(k) * shift``, from one copy of ``a``
+    instead of that expression's three k x k temporaries.
+    """
+    if shift is None:
+        return a
+    out = a.astype(np.result_type(a, shift))  # a copy, in the sum's dtype
+    out[np.diag_indices_from(out)] += shift
+    return out
 
 
 class ArrowFactor:
@@ -47,6 +65,9 @@ class ArrowFactor:
         not read).
     pivot_rtol : float
         As for :class:`SymmetricFactor`.
+    shift : ndarray of shape (k,) or None
+        A diagonal added to ``a``: the factor is that of ``a + diag(shift)``
+        (``a`` itself is not changed).
 
     Examples
     --------
@@ -57,12 +78,18 @@ class ArrowFactor:
     (True, True)
     """
 
-    def __init__(self, a: np.ndarray, diag: np.ndarray, pivot_rtol: float = CHOL_PIVOT_RTOL):
-        self.a = a
+    def __init__(
+        self,
+        a: np.ndarray,
+        diag: np.ndarray,
+        pivot_rtol: float = CHOL_PIVOT_RTOL,
+        shift: np.ndarray | None = None,
+    ):
+        self.a, self.shift = a, shift
         self.k = int(a.shape[0])
         diag = np.asarray(diag, dtype=np.int64)
         rest = np.setdiff1d(np.arange(self.k), diag)
-        dd = np.diagonal(a)
+        dd = np.diagonal(a) if shift is None else np.diagonal(a) + shift
         self.d = np.sqrt(np.where(dd > 0, dd, 1.0))
         self.diag_idx, self.rest = diag, rest
         self.schur = self._factor_schur(a, dd, pivot_rtol)
@@ -77,7 +104,11 @@ class ArrowFactor:
         d_r, d_d = self.d[rest], self.d[diag]
         # Scaled: D_s = I, B_s = B / (d_r d_d'), C_s = C / (d_r d_r').
         self.b_s = a[np.ix_(rest, diag)] / d_r[:, None] / d_d[None, :]
-        s = a[np.ix_(rest, rest)] / d_r[:, None] / d_r[None, :]
+        c = a[np.ix_(rest, rest)]  # a copy: the shift is added to it in place
+        if self.shift is not None:
+            c = c.astype(np.result_type(c, self.shift), copy=False)
+            c[np.diag_indices_from(c)] += self.shift[rest]
+        s = c / d_r[:, None] / d_r[None, :]
         s -= self.b_s @ self.b_s.T
         try:
             factor = scipy.linalg.cho_factor(s, lower=True, check_finite=False)[0]
@@ -91,11 +122,11 @@ class ArrowFactor:
 
     @cached_property
     def _dense(self) -> SymmetricFactor:
-        return SymmetricFactor(self.a)
+        return SymmetricFactor(with_diagonal(self.a, self.shift))
 
     def __getattr__(self, name: str) -> Any:
         # inverse, logdet, rank, keep, null_basis, ...: from the dense factor
-        if name.startswith("__") or name in ("_dense", "a"):
+        if name.startswith("__") or name in ("_dense", "a", "shift"):
             raise AttributeError(name)
         return getattr(self._dense, name)
 

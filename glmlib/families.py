@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
-from ._backend import namespace
+from ._backend import constant_value, namespace
 from .links import Identity, Inverse, InverseSquared, Link, Log, Logit, _max_exp, get_link
 
 
@@ -111,6 +111,9 @@ class Family:
     #: Whether d mu / d eta = V(mu) under ``canonical_link`` (the natural
     #: parameter is eta itself), so the score is w (y - mu) and the Fisher weight w V(mu).
     canonical_is_natural: bool = False
+    #: Whether :meth:`r_aic` needs the means when given the deviance (Poisson's
+    #: term is the deviance plus a term of y alone: ``mu=None`` is accepted).
+    aic_needs_mu: bool = True
 
     def __init__(self, link: str | Link | None = None) -> None:
         self.link = self.canonical_link() if link is None else get_link(link)
@@ -146,14 +149,15 @@ class Family:
     def _aic_term(
         self,
         y: np.ndarray,
-        mu: np.ndarray,
+        mu: Any,
         w: np.ndarray,
         dev: float,
         total: Callable[[Any], float] = _local_total,
     ) -> float:
         """R's ``family()$aic``: -2 log-likelihood (+2 for a free dispersion).
 
-        Sums over rows go through ``total`` (see :meth:`r_aic`).
+        Sums over rows go through ``total`` (see :meth:`r_aic`); ``mu`` is None
+        only where :attr:`aic_needs_mu` is false.
         """
         return math.nan
 
@@ -205,7 +209,7 @@ class Family:
     def r_aic(
         self,
         y: np.ndarray,
-        mu: np.ndarray,
+        mu: np.ndarray | None,
         w: np.ndarray,
         rank: int,
         deviance: float | None = None,
@@ -213,14 +217,16 @@ class Family:
     ) -> float:
         """AIC as R's ``glm()`` reports it: family aic term + 2 * rank.
 
-        ``deviance`` (sum w d, when the caller has it) saves a pass over the data.
+        ``deviance`` (sum w d, when the caller has it) saves a pass over the data;
+        with it, ``mu`` may be None where :attr:`aic_needs_mu` is false.
         ``total`` sums an array over all rows (default: ``np.sum`` of the local
         rows; a sharded fit passes one that adds the other processes' sums).
         """
         total = _local_total if total is None else total
         keep = w > 0
         if not np.all(keep):
-            y, mu, w = y[keep], mu[keep], w[keep]
+            y, w = y[keep], w[keep]
+            mu = None if mu is None else mu[keep]
         if deviance is None:
             deviance = total(w * np.asarray(self.unit_deviance(y, mu)))
         return self._aic_term(y, mu, w, deviance, total) + 2.0 * rank
@@ -357,6 +363,7 @@ class Poisson(Family):
     canonical_is_natural = True
     valid_links = ("log", "identity", "sqrt")
     has_dispersion = False
+    aic_needs_mu = False
 
     def variance(self, mu: Any) -> Any:
         return mu
@@ -395,24 +402,55 @@ class Poisson(Family):
         return value, ok, mu
 
     def _aic_term(self, y, mu, w, dev, total=_local_total):
-        logpmf = _np_xlogy(y, mu) - mu - _log_factorial(y)
-        return -2.0 * total(logpmf * w)
+        # log dpois(y, mu) = y log mu - mu - log y! = (y log y - y - log y!) - d/2
+        # for any link (d/2 = y log(y/mu) - (y - mu)), so -2 sum w log dpois is
+        # the deviance plus a term of y alone: no log of mu, one table lookup.
+        return dev - 2.0 * total(_weighted_saturated_loglik(y, w))
 
 
-# Counts up to this size take log(y!) from a table (one gammaln per distinct
-# count instead of one per row: 5 ms against 16 ms at n = 1e6).
+# Counts up to this size take their terms from a table (one gammaln per
+# distinct count instead of one per row: 5 ms against 16 ms at n = 1e6).
 _FACTORIAL_TABLE_MAX = 1 << 16
 
 
-def _log_factorial(y: Any) -> Any:
-    """gammaln(y + 1), looked up in a table for a NumPy vector of small integer counts."""
+def _integer_counts(y: Any) -> np.ndarray | None:
+    """``y`` as intp indices when it is a NumPy vector of integer counts up to the table size."""
     if isinstance(y, np.ndarray) and y.dtype == np.float64 and y.ndim == 1 and y.size:
         top = float(np.max(y))
         if 0.0 <= float(np.min(y)) and top <= _FACTORIAL_TABLE_MAX:
             k = y.astype(np.intp)
-            if np.array_equal(k, y):  # integer counts: the table holds the same values
-                return gammaln(np.arange(int(top) + 1, dtype=np.float64) + 1.0)[k]
-    return gammaln(y + 1)
+            if np.array_equal(k, y):  # integer counts: a table holds the same values
+                return k
+    return None
+
+
+def _saturated_loglik(y: Any) -> Any:
+    """y log y - y - log y! (0 at y = 0): the Poisson log-likelihood at mu = y, per row."""
+    k = _integer_counts(y)
+    if k is not None:
+        return _saturated_table(int(k.max()))[k]
+    return _np_xlogy(y, y) - y - gammaln(y + 1)
+
+
+def _saturated_table(top: int) -> np.ndarray:
+    """:func:`_saturated_loglik` of the counts 0, 1, ..., top."""
+    levels = np.arange(top + 1, dtype=np.float64)
+    return _np_xlogy(levels, levels) - levels - gammaln(levels + 1.0)
+
+
+def _weighted_saturated_loglik(y: Any, w: Any) -> Any:
+    """sum_i w_i (y_i log y_i - y_i - log y_i!), for :meth:`Poisson._aic_term`'s ``total``.
+
+    Integer counts go through a count of each value (no n-vector of terms).
+    """
+    k = _integer_counts(y)
+    if k is None:
+        return _saturated_loglik(y) * w
+    table = _saturated_table(int(k.max()))
+    c = constant_value(w)  # no sample weights: one count per value, times the weight
+    if c is not None:
+        return c * (np.bincount(k, minlength=table.size) @ table)
+    return np.bincount(k, weights=w, minlength=table.size) @ table
 
 
 class Gamma(Family):

@@ -455,8 +455,12 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             self.deviance_ = self._deviance(prob, res.eta)
         y = to_numpy(data.y)
         w = to_numpy(data.w)
-        mu = to_numpy(prob.family.link.inverse(res.eta))
         fam = prob.family
+        separation_check = fam.name == "binomial" and not prob.penalized
+        # The means (a pass over n rows) only where a statistic below reads them.
+        mu: Any = None
+        if fam.has_dispersion or fam.aic_needs_mu or separation_check:
+            mu = to_numpy(fam.link.inverse(res.eta))
 
         def total(a: Any) -> float:  # a sum over all rows (every process's, when sharded)
             return float(prob.reduce(prob.backend.asarray(np.sum(a, dtype=np.float64))))
@@ -509,7 +513,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        if fam.name == "binomial" and not prob.penalized:
+        if separation_check:
             eps = 10 * np.finfo(np.float64).eps
             if total((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)) > 0:
                 warnings.warn(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glmlib._arrow import ArrowFactor
+from glmlib._arrow import ArrowFactor, with_diagonal
 from glmlib._linalg import SymmetricFactor
 
 
@@ -68,3 +68,28 @@ def test_singular_schur_complement_is_not_ok():
     a[i, i] = a[j, j]
     assert not ArrowFactor(a, diag).ok
     assert not SymmetricFactor(a).ok
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shift_is_the_factor_of_a_plus_its_diagonal(seed):
+    """``shift`` (a ridge diagonal) gives the factorisation of a + diag(shift) without forming it;
+    ``a`` is left unchanged."""
+    a, diag = arrow(seed=seed)
+    shift = np.random.default_rng(seed).uniform(0.0, 1e-2, a.shape[0])
+    shift[0] = 0.0  # an unpenalised intercept
+    before = a.copy()
+    f, ref = ArrowFactor(a, diag, shift=shift), ArrowFactor(a + np.eye(a.shape[0]) * shift, diag)
+    assert f.ok and ref.ok
+    b = np.random.default_rng(seed).normal(size=a.shape[0])
+    np.testing.assert_array_equal(f.solve(b), ref.solve(b))
+    np.testing.assert_allclose(f.inverse(), ref.inverse(), rtol=1e-12)
+    np.testing.assert_array_equal(a, before)
+
+
+def test_with_diagonal_equals_adding_a_diagonal_matrix():
+    a, _ = arrow(k=10, r=3)
+    shift = np.linspace(0.0, 1.0, a.shape[0])
+    out = with_diagonal(a, shift)
+    np.testing.assert_array_equal(out, a + np.eye(a.shape[0]) * shift)
+    assert out is not a and with_diagonal(a, None) is a
+    assert with_diagonal(a.astype(np.float32), shift).dtype == np.float64  # as the sum's dtype

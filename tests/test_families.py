@@ -398,14 +398,38 @@ def test_binomial_aic_for_single_binary_trials_is_the_deviance():
     )
 
 
-def test_log_factorial_table_equals_gammaln():
-    """Poisson's AIC term takes log(y!) of integer counts from a table: the same values
-    as gammaln(y + 1), exactly; other responses fall back to gammaln."""
-    from scipy.special import gammaln
+def test_saturated_loglik_table_equals_direct_formula():
+    """Poisson's AIC term takes y log y - y - log y! of integer counts from a table: the
+    same values as the row-wise formula, exactly; other responses use that formula."""
+    from scipy.special import gammaln, xlogy
 
-    from glmlib.families import _log_factorial
+    from glmlib.families import _saturated_loglik
 
     y = np.random.default_rng(0).poisson(3.0, size=10_000).astype(np.float64)
-    np.testing.assert_array_equal(_log_factorial(y), gammaln(y + 1))
-    for other in (y + 0.5, -y, np.array([1e6, 2.0])):
-        np.testing.assert_array_equal(_log_factorial(other), gammaln(other + 1))
+    np.testing.assert_array_equal(_saturated_loglik(y), xlogy(y, y) - y - gammaln(y + 1))
+    for other in (y + 0.5, np.array([1e6, 2.0])):
+        direct = xlogy(other, other) - other - gammaln(other + 1)
+        np.testing.assert_array_equal(_saturated_loglik(other), direct)
+
+
+def test_poisson_aic_from_the_deviance_equals_the_loglik_sum():
+    """The AIC term is the deviance plus a term of y alone (any link): the same as
+    -2 sum w log dpois(y, mu) for large counts, zeros and fractional weights."""
+    rng = np.random.default_rng(1)
+    mu = rng.gamma(2.0, 50.0, size=500)
+    y = rng.poisson(mu).astype(np.float64)
+    y[:20] = 0.0
+    w = rng.uniform(0.1, 3.0, size=500)
+    expected = -2 * np.sum(w * stats.poisson.logpmf(y, mu)) + 2 * 7
+    np.testing.assert_allclose(Poisson().r_aic(y, mu, w, rank=7), expected, rtol=1e-12)
+
+
+def test_poisson_aic_needs_no_means_given_the_deviance():
+    """GLM.fit passes mu=None to Poisson's r_aic (aic_needs_mu is False): the same AIC."""
+    y, mu = COUNTS, MU_POS
+    w = np.array([1.0, 0.0, 2.0, 1.0, 0.5, 1.0])
+    dev = float(np.sum(w * Poisson().unit_deviance(y, mu)))
+    assert not Poisson.aic_needs_mu and Binomial.aic_needs_mu
+    np.testing.assert_allclose(
+        Poisson().r_aic(y, None, w, 3, deviance=dev), Poisson().r_aic(y, mu, w, 3), rtol=1e-13
+    )

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._arrow import ArrowFactor
+from .._arrow import ArrowFactor, with_diagonal
 from .._backend import device_of, to_numpy
 from .inner import coordinate_descent, fista
 from .problem import FitResult, Problem
@@ -301,22 +301,35 @@ def newton(
     )
 
 
-def _factorize(prob: Problem, hess_s: Any) -> Any:
-    """The factorisation of the penalised Hessian for the Newton step.
+def _factorize(prob: Problem, hess: Any, l2: Any, s_full: Any) -> Any:
+    """The factorisation of the penalised Hessian hess + diag(l2) (+ S) for the Newton step.
 
     A design may name columns whose Gram block is diagonal (a categorical's
     levels, ``diagonal_block``); without a penalty matrix, which could fill
-    that block, the step then eliminates them first (:class:`ArrowFactor`).
+    that block, the step then eliminates them first (:class:`ArrowFactor`),
+    which takes the ridge diagonal as it is (no dense hess + diag(l2)).
     """
     block = getattr(prob.design, "diagonal_block", None)
-    if block is None or prob.penalty_matrix is not None or not isinstance(hess_s, np.ndarray):
-        return prob.backend.factorize(hess_s)
-    return ArrowFactor(hess_s, block + int(prob.fit_intercept))
+    if block is None or prob.penalty_matrix is not None or not isinstance(hess, np.ndarray):
+        return prob.backend.factorize(_penalized_hessian(prob, hess, l2, s_full))
+    return ArrowFactor(hess, block + int(prob.fit_intercept), shift=np.asarray(l2))
+
+
+def _penalized_hessian(prob: Problem, hess: Any, l2: Any, s_full: Any) -> Any:
+    """hess + diag(l2) (+ ``s_full``, the padded penalty matrix, unless None), a new array."""
+    if isinstance(hess, np.ndarray):  # one copy, the diagonal added in place
+        hess_s = with_diagonal(hess, np.asarray(l2))
+    else:
+        xp = prob.xp
+        hess_s = hess + xp.eye(hess.shape[0], dtype=hess.dtype, device=device_of(hess)) * l2
+    return hess_s if s_full is None else hess_s + s_full
 
 
 def _max_abs(xp: Any, a: Any) -> Any:
-    """max |a| (0 for no local rows)."""
-    return xp.max(xp.abs(a)) if a.shape[0] else xp.asarray(0.0, dtype=xp.float64)
+    """max |a| (0 for no local rows), as max(max a, -min a): no n-vector |a|."""
+    if not a.shape[0]:
+        return xp.asarray(0.0, dtype=xp.float64)
+    return xp.maximum(xp.max(a), -xp.min(a))
 
 
 def _model_agrees(f: float, f_new: float, t: float, predicted: float) -> bool:
@@ -363,18 +376,20 @@ class _StepModel:
         """
         prob, xp, l2 = self.prob, self.prob.xp, self.l2
         grad_s = grad + l2 * theta
-        hess_s = hess + xp.eye(hess.shape[0], dtype=hess.dtype, device=device_of(hess)) * l2
+        s_full = None
         if prob.penalty_matrix is not None:
             s_theta, s_full = prob.quadratic_penalty(theta)
             grad_s = grad_s + s_theta
-            hess_s = hess_s + s_full
         ok = True
         if not self.has_l1:
+            # The penalised Hessian is formed only when it is factorised (not
+            # for a cached factor), and not at all by an arrow factorisation.
             if self._factored is None or self._factored[0] is not hess:
-                self._factored = (hess, _factorize(prob, hess_s))
+                self._factored = (hess, _factorize(prob, hess, l2, s_full))
             factor = self._factored[1]
             step = factor.solve(-grad_s)
             return step, factor.ok, float(xp.sum(grad_s * step))
+        hess_s = _penalized_hessian(prob, hess, l2, s_full)
         c = hess_s @ theta - grad_s
         if self.inner == "cd":
             new_np, _ = coordinate_descent(

@@ -99,6 +99,10 @@ def _logit_compiled(
     bound = math.log((1.0 - eps) / eps)
     total = 0.0
     ok = True
+    # A constant eta (the null model's): its exp and log1p once, not per row.
+    same = es == 0 and not has_step
+    a0 = math.exp(-abs(min(max(eta0[0], -bound), bound))) if same else 0.0
+    lg0 = _log1p_unit(a0)
     for i in range(y.shape[0]):
         if has_step:
             e = eta0[i * es] + t * step[i * ss]
@@ -108,8 +112,8 @@ def _logit_compiled(
         if not abs(e) < math.inf:
             ok = False
         ec = min(max(e, -bound), bound)
-        a = math.exp(-abs(ec))
-        lg = _log1p_unit(a)
+        a = a0 if same else math.exp(-abs(ec))
+        lg = lg0 if same else _log1p_unit(a)
         sp_pos = max(ec, 0.0) + lg  # softplus(eta)
         sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
         yi = y[i]
@@ -137,6 +141,9 @@ def _log_compiled(
     bound = math.log(np.finfo(np.float64).max) - 10.0
     total = 0.0
     ok = True
+    # A constant eta (the null model's): its exp once, not per row.
+    same = es == 0 and not has_step
+    mu0 = math.exp(min(max(eta0[0], -bound), bound)) if same else 0.0
     for i in range(y.shape[0]):
         if has_step:
             e = eta0[i * es] + t * step[i * ss]
@@ -146,7 +153,7 @@ def _log_compiled(
         if not abs(e) < math.inf:
             ok = False
         ec = min(max(e, -bound), bound)
-        mu = math.exp(ec)
+        mu = mu0 if same else math.exp(ec)
         yi = y[i]
         wi = w[i * ws]
         total += wi * mu - (wi * yi) * ec
@@ -178,22 +185,48 @@ def _binomial_constant(y, w, ws):  # pragma: no cover - compiled
     return total
 
 
+@numba.njit(cache=True, nogil=True)
+def _poisson_constant(y, w, ws):  # pragma: no cover - compiled
+    """(sum_i w_i (y_i log y_i - y_i), sum_i w_i y_i (1 + |log y_i|), sum_i w_i), in one pass.
+
+    The constant of the Poisson loss from eta and the scale that decides
+    whether that shortcut applies, as ``Poisson.eta_loss_state`` forms them
+    (log y with y clipped to the smallest normal number; rows with y = 0
+    add nothing to either sum), without its n-vectors.
+    """
+    tiny = np.finfo(np.float64).tiny
+    constant = 0.0
+    scale = 0.0
+    total_w = 0.0
+    for i in range(y.shape[0]):
+        wi = w[i * ws]
+        total_w += wi
+        yi = y[i]
+        if yi == 0.0:
+            continue
+        log_y = math.log(max(yi, tiny))
+        wy = wi * yi
+        constant += wy * log_y - wy
+        scale += wy * (1.0 + abs(log_y))
+    return constant, scale, total_w
+
+
 def kernel_constant(prob: Any, kernel: RowKernel) -> float | None:
     """The family's constant to add to the kernel's sum, or None: no fused pass for ``prob``.
 
-    Binomial: computed in one compiled pass (the unfused state's sign vector
-    is not needed). Poisson: from ``Family.eta_loss_state``, None where that
-    shortcut is off (large counts).
+    Each is computed in one compiled pass (the unfused state's n-vectors are
+    not needed). Poisson: None where ``Poisson.eta_loss_state`` turns its
+    shortcut off (large counts).
     """
     if kernel is _logit_pass:
         y = prob.y
         if not np.any((y > 0.0) & (y < 1.0)):  # 0/1 responses: every term is 0 (vectorised test)
             return 0.0
         return float(_binomial_constant(y, *_packed(prob.weights)))
-    # Not cached on the problem: the state's w * y (n floats) would stay alive
-    # through the fit, and the fused pass does not need it.
-    state = prob.family.eta_loss_state(prob.y, prob.weights)
-    return None if state is None else float(state["constant"])
+    constant, scale, total_w = _poisson_constant(prob.y, *_packed(prob.weights))
+    if not (total_w > 0 and scale / total_w <= Poisson._ETA_LOSS_MAX_SCALE):
+        return None
+    return float(constant)
 
 
 def fused_kernel(prob: Any) -> RowKernel | None:

@@ -512,3 +512,73 @@ def test_fused_line_search_pass_matches_one_hot():
     np.testing.assert_allclose(out, eta, rtol=1e-12, atol=1e-12)
     u = np.sin(eta) * (1.0 + np.arange(1000))
     np.testing.assert_allclose(grad, X.T @ u, rtol=1e-12, atol=1e-12 * np.abs(X.T @ u).max())
+
+
+@pytest.mark.parametrize(
+    ("dtypes", "expected"),
+    [
+        ((np.float64, np.float64), np.float64),
+        ((np.float32, np.float32), np.float32),
+        ((np.float32, np.float64), np.float64),
+        ((np.int64, np.float64), np.float64),  # converted by check_array
+        ((bool, np.float32), np.float64),
+    ],
+)
+def test_numeric_block_equals_check_array(dtypes, expected):
+    """The numeric columns' block: the values and dtype of sklearn's check_array on them, C-ordered."""
+    from sklearn.utils.validation import check_array
+
+    from glmlib.design.categorical import _numeric_block
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "c": pd.Categorical(rng.integers(0, 3, 50)),
+            "x0": (rng.normal(size=50) * 10).astype(dtypes[0]),
+            "x1": (rng.normal(size=50) * 10).astype(dtypes[1]),
+        }
+    )
+    out = _numeric_block(df, [1, 2])
+    assert out.dtype == expected and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, check_array(df.iloc[:, [1, 2]], dtype=expected))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_numeric_block_rejects_non_finite_values_but_not_large_finite_ones(bad):
+    from glmlib.design.categorical import _numeric_block
+
+    df = pd.DataFrame({"x0": np.ones(4), "x1": np.ones(4)})
+    df.loc[2, "x1"] = bad
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        _numeric_block(df, [0, 1])
+    big = pd.DataFrame({"x0": np.full(4, 1e308), "x1": np.ones(4)})  # the sum overflows
+    np.testing.assert_array_equal(_numeric_block(big, [0, 1]), big.to_numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_over_several_row_blocks(dtype):
+    """The Gram pass forms the numeric block per block of rows (_GRAM_ROWS): more rows than
+    two blocks, a ragged last block and runs of zero weights give the one-hot Gram matrix."""
+    from glmlib.design.categorical import _GRAM_ROWS
+
+    n = 2 * _GRAM_ROWS + 123
+    df = frame(n=n, dtype=dtype)
+    _, design = design_of(df)
+    X = one_hot(df)
+    d = weights(n)
+    d[_GRAM_ROWS - 5 : _GRAM_ROWS + 50] = 0.0  # zero weights across a block boundary
+    ref = reference_gram(X, d)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    got = design.gram(d)
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    np.testing.assert_array_equal(got, got.T)
+
+
+def test_numeric_block_copies_several_row_blocks():
+    from glmlib.design.categorical import _COPY_ROWS, _numeric_block
+
+    n = _COPY_ROWS + 17
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"x0": rng.normal(size=n), "c": pd.Categorical(rng.integers(0, 3, n))})
+    df["x1"] = rng.normal(size=n)
+    np.testing.assert_array_equal(_numeric_block(df, [0, 2]), df[["x0", "x1"]].to_numpy())

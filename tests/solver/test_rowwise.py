@@ -169,3 +169,44 @@ def test_log1p_of_the_logit_pass_is_within_two_ulp():
     np.testing.assert_array_equal(got[a == 0], 0.0)
     rel = np.abs(got - ref)[a > 0] / ref[a > 0]
     assert rel.max() <= 2 * np.finfo(np.float64).eps
+
+
+@pytest.mark.parametrize("scale", [0.5, 10.0, 200.0])
+def test_poisson_constant_equals_eta_loss_state(scale):
+    """The fused pass's Poisson constant (one compiled pass) is the one
+    ``Poisson.eta_loss_state`` forms, to 1e-12, with weights, zero counts and
+    fractional responses; None exactly where that state is None (large counts)."""
+    from glmlib.families import Poisson
+    from glmlib.solver.rowwise import _log_pass, kernel_constant
+
+    rng = np.random.default_rng(3)
+    prob = problem("poisson", "log", n=400)
+    y = rng.poisson(scale, 400).astype(np.float64)
+    y[:30] = 0.0
+    y[30:40] += 0.25
+    w = rng.uniform(0.0, 2.0, 400)
+    p = replace(prob, y=y, weights=w / w.sum())
+    state = Poisson().eta_loss_state(p.y, p.weights)
+    got = kernel_constant(p, _log_pass)
+    assert (got is None) == (state is None)
+    if state is not None:
+        assert_close(got, state["constant"])
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("value", [0.3, -2.0, 40.0, 800.0, -800.0, np.inf, np.nan])
+def test_constant_eta_equals_the_same_values_in_a_vector(family, link, value):
+    """A constant eta (stride 0, the null model's) takes the link's exp once: the loss, score
+    and Fisher weights are exactly those of the same values as an ordinary vector."""
+    from glmlib._backend import constant_vector
+
+    prob = problem(family, link, n=200)
+    const, full = constant_vector(200, value), np.full(200, value)
+    assert prob._fusable(const)
+    loss_c = float(prob.loss(const))
+    score_c, fisher_c = prob.score_fisher(const)
+    loss_f = float(prob.loss(full))
+    score_f, fisher_f = prob.score_fisher(full)
+    assert loss_c == loss_f or (math.isnan(loss_c) and math.isnan(loss_f))
+    np.testing.assert_array_equal(score_c, score_f)
+    np.testing.assert_array_equal(fisher_c, fisher_f)
