@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from .._backend import Backend, to_numpy
+from .._threads import blas_threads
 from .protocol import AllRowsHere
 
 __all__ = ["DenseDesign", "GatheredDense"]
@@ -170,10 +171,23 @@ class DenseDesign(AllRowsHere):
         formed while X_b is still in cache: the line search's X @ step and the
         next gradient's X.T @ score read X once instead of twice. Where
         ``row_pass`` returns None, X.T @ u is not formed (zeros are returned).
+
+        ``row_pass`` may also offer ``row_pass.over_rows(X, beta, shift, out,
+        grad)``: the same pass as one compiled loop over the rows of X, which
+        writes the first result into ``out`` and adds X.T @ u to ``grad``. It
+        is taken for a C-ordered X when BLAS runs on one thread: it reads each
+        row once, into L1, where the block loop reads X from memory for the
+        first product and from cache for the second, and calls ``row_pass`` on
+        each block (0.06 -> 0.04 s a pass at n = 1e6, p = 50; with more
+        threads BLAS's products are the faster).
         """
         X = self.X
         out = np.empty(self.n)
         grad = np.zeros(self.p)
+        over_rows = getattr(row_pass, "over_rows", None)
+        if over_rows is not None and X.flags.c_contiguous and blas_threads() == 1:
+            over_rows(X, np.ascontiguousarray(beta, dtype=np.float64), shift, out, grad)
+            return out, grad
         chunk = _chunk_rows(self.p, True)
         for start in range(0, self.n, chunk):
             stop = min(start + chunk, self.n)

@@ -325,6 +325,14 @@ class Problem:
             ok[0] = ok[0] and good
             return score[start:stop] if need_x_score else None
 
+        def over_rows(X: Any, beta: Any, shift: float, out: Any, grad: Any) -> None:
+            # The same pass as one compiled loop over X's rows (DenseDesign.matvec_rmatvec).
+            total[0], ok[0] = kernel.over_rows(
+                X, beta, shift, eta, y, w, out, eta_t, score, fisher,
+                grad if need_x_score else None,
+            )  # fmt: skip
+
+        row_pass.over_rows = over_rows  # type: ignore[attr-defined]
         fused_pass = design.matvec_rmatvec  # type: ignore[attr-defined]  # dense designs only
         x_step, x_score = fused_pass(beta_step, float(b0_step), row_pass)
         self._last_weights = (eta_t, score, fisher)

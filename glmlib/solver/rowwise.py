@@ -53,8 +53,12 @@ def _packed(v: np.ndarray) -> tuple[np.ndarray, int]:
     return v, 1
 
 
-def _row_kernel(compiled: Any) -> RowKernel:
-    """The :data:`RowKernel` over ``compiled``, which takes index strides for eta0, step and w."""
+def _row_kernel(compiled: Any, kind: int) -> RowKernel:
+    """The :data:`RowKernel` over ``compiled``, which takes index strides for eta0, step and w.
+
+    Its ``over_rows`` attribute runs the same per-row formulas fused with the
+    products by X (:func:`_over_rows_compiled`).
+    """
 
     def run(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # noqa: ANN001, ANN202
         (eta0, es), (step, ss), (w, ws) = _packed(eta0), _packed(step), _packed(w)
@@ -65,7 +69,22 @@ def _row_kernel(compiled: Any) -> RowKernel:
             eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
         )
 
+    def over_rows(X, beta, shift, eta0, y, w, x_step, eta_out, score, fisher, grad):  # noqa: ANN001, ANN202
+        """(X @ beta + shift into x_step, the trial at eta0 + x_step, X.T @ score added to grad).
+
+        X is C-ordered float64; ``grad`` None leaves X.T @ score out.
+        Returns what the kernel returns.
+        """
+        (eta0, es), (w, ws) = _packed(eta0), _packed(w)
+        need_grad = grad is not None
+        g = grad if need_grad else np.empty(0)
+        return _over_rows_compiled(
+            kind, X, beta, float(shift), eta0, es, y, w, ws, x_step, eta_out, score, fisher,
+            need_grad, g,
+        )  # fmt: skip
+
     run.compiled = compiled  # type: ignore[attr-defined]
+    run.over_rows = over_rows  # type: ignore[attr-defined]
     return run
 
 
@@ -86,15 +105,45 @@ def _log1p_unit(a):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _logit_compiled(
-    eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
-):  # pragma: no cover
-    """Binomial, logit link: d/2 = y softplus(-eta) + (1 - y) softplus(eta) (+ entropy).
+def _logit_row(e, yi, wi, eps, bound):  # pragma: no cover - compiled
+    """One row of the logit pass: (w d/2 without the constant, score, Fisher weight).
 
-    eta is clipped to +-log((1 - eps) / eps) for the loss and mu = expit(eta)
+    d/2 = y softplus(-eta) + (1 - y) softplus(eta) (+ entropy). eta is clipped
+    to +-``bound`` = +-log((1 - eps) / eps) for the loss and mu = expit(eta)
     to [eps, 1 - eps], as ``Binomial.eta_loss`` and ``Logit.inverse`` do; one
     exp(-|eta|) serves both the softplus and expit.
     """
+    ec = min(max(e, -bound), bound)
+    a = math.exp(-abs(ec))
+    lg = _log1p_unit(a)
+    sp_pos = max(ec, 0.0) + lg  # softplus(eta)
+    sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
+    loss = wi * (yi * sp_neg + (1.0 - yi) * sp_pos)
+    # expit(eta) from the same exp(-|eta|); past the clipping bound mu is
+    # clipped to eps or 1 - eps anyway.
+    mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
+    mu = min(max(mu, eps), 1.0 - eps)
+    return loss, (yi - mu) * wi, wi * (mu * (1.0 - mu))
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_row(e, yi, wi, bound):  # pragma: no cover - compiled
+    """One row of the log pass: (w d/2 without the constant, score, Fisher weight).
+
+    d/2 = exp(eta) - y eta (+ y log y - y). eta is clipped to +-``bound`` =
+    +-(log(max float) - 10) for both the loss and mu = exp(eta), as
+    ``Poisson.eta_loss`` and ``Log.inverse`` do.
+    """
+    ec = min(max(e, -bound), bound)
+    mu = math.exp(ec)
+    return wi * mu - (wi * yi) * ec, (yi - mu) * wi, wi * mu
+
+
+@numba.njit(cache=True, nogil=True)
+def _logit_compiled(
+    eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
+):  # pragma: no cover
+    """Binomial, logit link, over n rows (:func:`_logit_row` for each)."""
     eps = np.finfo(np.float64).eps
     bound = math.log((1.0 - eps) / eps)
     total = 0.0
@@ -107,21 +156,12 @@ def _logit_compiled(
             e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
-        ec = min(max(e, -bound), bound)
-        a = math.exp(-abs(ec))
-        lg = _log1p_unit(a)
-        sp_pos = max(ec, 0.0) + lg  # softplus(eta)
-        sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
-        yi = y[i]
         wi = w[i * ws]
-        total += wi * (yi * sp_neg + (1.0 - yi) * sp_pos)
-        # expit(eta) from the same exp(-|eta|); past the clipping bound mu is
-        # clipped to eps or 1 - eps anyway.
+        loss, sc, fi = _logit_row(e, y[i], wi, eps, bound)
+        total += loss
         if has_weights:
-            mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
-            mu = min(max(mu, eps), 1.0 - eps)
-            score[i] = (yi - mu) * wi
-            fisher[i] = wi * (mu * (1.0 - mu))
+            score[i] = sc
+            fisher[i] = fi
     return total, ok
 
 
@@ -129,11 +169,7 @@ def _logit_compiled(
 def _log_compiled(
     eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
 ):  # pragma: no cover
-    """Poisson, log link: d/2 = exp(eta) - y eta (+ y log y - y).
-
-    eta is clipped to +-(log(max float) - 10) for both the loss and
-    mu = exp(eta), as ``Poisson.eta_loss`` and ``Log.inverse`` do.
-    """
+    """Poisson, log link, over n rows (:func:`_log_row` for each)."""
     bound = math.log(np.finfo(np.float64).max) - 10.0
     total = 0.0
     ok = True
@@ -145,19 +181,75 @@ def _log_compiled(
             e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
-        ec = min(max(e, -bound), bound)
-        mu = math.exp(ec)
-        yi = y[i]
-        wi = w[i * ws]
-        total += wi * mu - (wi * yi) * ec
+        loss, sc, fi = _log_row(e, y[i], w[i * ws], bound)
+        total += loss
         if has_weights:
-            score[i] = (yi - mu) * wi
-            fisher[i] = wi * mu
+            score[i] = sc
+            fisher[i] = fi
     return total, ok
 
 
-_logit_pass = _row_kernel(_logit_compiled)
-_log_pass = _row_kernel(_log_compiled)
+# The dot product and the update of X.T @ score over one row may reassociate
+# their sums (so LLVM vectorises them, as BLAS does); the per-row formulas
+# above may not (they are compared to the unfused ones to 1e-12).
+_SUM_MATH = {"reassoc", "contract"}
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUM_MATH)
+def _dot(x, beta):  # pragma: no cover - compiled
+    s = 0.0
+    for j in range(x.shape[0]):
+        s += x[j] * beta[j]
+    return s
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUM_MATH)
+def _axpy(a, x, out):  # pragma: no cover - compiled
+    for j in range(x.shape[0]):
+        out[j] += a * x[j]
+
+
+_LOGIT, _LOG = 0, 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _over_rows_compiled(
+    kind, X, beta, shift, eta0, es, y, w, ws, x_step, eta_out, score, fisher, need_grad, grad
+):  # pragma: no cover
+    """A full-step trial row by row of a C-ordered X: one read of each row, while in L1.
+
+    For each row: x_step_i = x_i . beta + shift, eta_i = eta0_i + x_step_i,
+    the row's loss, score and Fisher weight (``kind``: :func:`_logit_row` or
+    :func:`_log_row`), and grad += score_i x_i when ``need_grad``.
+    """
+    eps = np.finfo(np.float64).eps
+    bound = (
+        math.log((1.0 - eps) / eps) if kind == _LOGIT else math.log(np.finfo(np.float64).max) - 10.0
+    )
+    total = 0.0
+    ok = True
+    for i in range(X.shape[0]):
+        xi = X[i]
+        xs = _dot(xi, beta) + shift
+        x_step[i] = xs
+        e = eta0[i * es] + xs
+        eta_out[i] = e
+        if not abs(e) < math.inf:
+            ok = False
+        if kind == _LOGIT:
+            loss, sc, fi = _logit_row(e, y[i], w[i * ws], eps, bound)
+        else:
+            loss, sc, fi = _log_row(e, y[i], w[i * ws], bound)
+        total += loss
+        score[i] = sc
+        fisher[i] = fi
+        if need_grad:
+            _axpy(sc, xi, grad)
+    return total, ok
+
+
+_logit_pass = _row_kernel(_logit_compiled, _LOGIT)
+_log_pass = _row_kernel(_log_compiled, _LOG)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -169,3 +169,60 @@ def test_log1p_of_the_logit_pass_is_within_two_ulp():
     np.testing.assert_array_equal(got[a == 0], 0.0)
     rel = np.abs(got - ref)[a > 0] / ref[a > 0]
     assert rel.max() <= 2 * np.finfo(np.float64).eps
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("need_x_score", [True, False])
+@pytest.mark.parametrize("constant_eta", [False, True])
+def test_row_by_row_trial_equals_the_block_loop(
+    family, link, need_x_score, constant_eta, monkeypatch
+):
+    """The full-step trial as one compiled loop over X's rows (taken with one BLAS thread)
+    against the block loop of BLAS products: X @ step, the trial point, its objective,
+    its working weights and X.T @ score, to 1e-12; unit weights and the null model's
+    constant eta arrive as stride-0 vectors, as in a fit."""
+    import glmlib.design.dense as dense
+    from glmlib._backend import constant_vector
+
+    rng = np.random.default_rng(4)
+    n = 3000  # several of the block loop's blocks (_chunk_rows: 1024 rows at least)
+    prob = replace(problem(family, link, n=n, l2=0.01), weights=constant_vector(n, 1.0 / n))
+    eta = constant_vector(n, 0.2) if constant_eta else etas(family, n, rng)
+    step = 0.3 * rng.normal(size=prob.design.p + 1)
+    theta = rng.normal(size=prob.design.p + 1)
+    l1, l2 = prob.penalties()
+    got = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(dense, "blas_threads", lambda threads=threads: threads)
+        p = replace(prob)
+        x_step, eta_t, f = p.full_step_trial(eta, step, theta, l1, l2, need_x_score)
+        x_score = p.x_score(eta_t)
+        got[threads] = (x_step, eta_t, f, *p.score_fisher(eta_t), x_score)
+    rows, blocks = got[1], got[2]
+    for a, b in zip(rows[:2] + rows[3:5], blocks[:2] + blocks[3:5], strict=True):
+        assert_all_close(a, b)
+    assert_close(rows[2], blocks[2])
+    if need_x_score:
+        np.testing.assert_allclose(rows[5], blocks[5], rtol=1e-12, atol=1e-14)
+    else:
+        assert rows[5] is None and blocks[5] is None
+
+
+def test_row_by_row_trial_needs_a_c_ordered_x(monkeypatch):
+    """An F-ordered X takes the block loop, whatever the threads."""
+    import glmlib.design.dense as dense
+
+    monkeypatch.setattr(dense, "blas_threads", lambda: 1)
+    prob = problem("poisson", "log", n=2000)
+    calls = []
+    kernel = prob._kernel if prob._fusable(np.zeros(1)) else None
+    assert kernel is not None
+    f_prob = replace(prob, design=type(prob.design)(np.asfortranarray(prob.design.X), prob.backend))
+    original = kernel.over_rows
+    monkeypatch.setattr(kernel, "over_rows", lambda *a: calls.append(1) or original(*a))
+    step = np.full(prob.design.p + 1, 0.01)
+    theta = step.copy()
+    f_prob.full_step_trial(np.zeros(2000), step, theta, *prob.penalties())
+    assert calls == []
+    prob.full_step_trial(np.zeros(2000), step, theta, *prob.penalties())
+    assert calls == [1]
