@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 from scipy.special import gammaln
 
@@ -165,6 +166,12 @@ class Family:
         row) override this and :meth:`eta_loss`.
         """
         return None
+
+    def eta_loss_constant(self, y: Any, w: Any) -> float | None:
+        """The ``"constant"`` of :meth:`eta_loss_state` alone (the fused passes need no other
+        part of the state), or None without the shortcut."""
+        state = self.eta_loss_state(y, w)
+        return None if state is None else float(state["constant"])
 
     def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any, Any]:
         """(sum_i w_i d(y_i, mu_i) / 2, whether every eta is admissible, mu or None) from eta.
@@ -388,6 +395,22 @@ class Poisson(Family):
         # sum w (y log y - y), with y log y = 0 at y = 0
         return {"wy": wy, "constant": wy @ log_y - xp.sum(wy)}
 
+    def eta_loss_constant(self, y: Any, w: Any) -> float | None:
+        """sum_i w_i (y_i log y_i - y_i), or None without the shortcut; for integer counts
+        from their weighted counts (one pass over y, no n-vector formed)."""
+        if not self.natural_link:
+            return None
+        counts = _weighted_counts(y, w)
+        if counts is None:
+            return super().eta_loss_constant(y, w)
+        k = np.arange(counts.shape[0], dtype=np.float64)
+        log_k = np.log(np.maximum(k, np.finfo(np.float64).tiny))
+        if not float(counts @ (k * (1.0 + np.abs(log_k)))) / float(np.sum(counts)) <= (
+            self._ETA_LOSS_MAX_SCALE
+        ):
+            return None
+        return float(counts @ (k * log_k) - counts @ k)
+
     def eta_loss(self, y: Any, eta: Any, w: Any, state: Any) -> tuple[Any, Any, Any]:
         ok, eta = _finite_within(eta, _max_exp(eta))
         mu = namespace(eta).exp(eta)  # = self.link.inverse(eta)
@@ -395,24 +418,65 @@ class Poisson(Family):
         return value, ok, mu
 
     def _aic_term(self, y, mu, w, dev, total=_local_total):
-        logpmf = _np_xlogy(y, mu) - mu - _log_factorial(y)
-        return -2.0 * total(logpmf * w)
+        # -2 sum w log dpois(y, mu) = dev - 2 sum w (y log y - y - log y!): the
+        # deviance (which the fit has) and a sum over y alone, the Poisson
+        # log-likelihood at mu = y; for integer counts a sum over the distinct
+        # counts (one gammaln each).
+        counts = _weighted_counts(y, w)
+        if counts is None:
+            saturated = w * (_np_xlogy(y, y) - y - gammaln(y + 1))
+        else:
+            k = np.arange(counts.shape[0], dtype=np.float64)
+            saturated = counts @ (_np_xlogy(k, k) - k - gammaln(k + 1))
+        return dev - 2.0 * total(saturated)
 
 
-# Counts up to this size take log(y!) from a table (one gammaln per distinct
-# count instead of one per row: 5 ms against 16 ms at n = 1e6).
-_FACTORIAL_TABLE_MAX = 1 << 16
+# Responses whose values are integers 0..this (counts) are summed over their
+# distinct values: sum_i w_i f(y_i) = sum_k c_k f(k), c_k the weight of the
+# rows with y_i = k (one pass over y; f evaluated 65537 times at most).
+_COUNT_TABLE_MAX = 1 << 16
 
 
-def _log_factorial(y: Any) -> Any:
-    """gammaln(y + 1), looked up in a table for a NumPy vector of small integer counts."""
-    if isinstance(y, np.ndarray) and y.dtype == np.float64 and y.ndim == 1 and y.size:
-        top = float(np.max(y))
-        if 0.0 <= float(np.min(y)) and top <= _FACTORIAL_TABLE_MAX:
-            k = y.astype(np.intp)
-            if np.array_equal(k, y):  # integer counts: the table holds the same values
-                return gammaln(np.arange(int(top) + 1, dtype=np.float64) + 1.0)[k]
-    return gammaln(y + 1)
+def _weighted_counts(y: Any, w: Any) -> np.ndarray | None:
+    """c_k = sum of w_i over the rows with y_i = k, k = 0..max(y), for a NumPy vector of
+    integer counts at most ``_COUNT_TABLE_MAX``; None for any other y (or a GPU array).
+
+    ``w`` may be a constant vector (stride 0): the rows are then counted
+    exactly and the counts scaled once.
+    """
+    if not (
+        isinstance(y, np.ndarray)
+        and isinstance(w, np.ndarray)
+        and y.dtype == np.float64
+        and w.dtype == np.float64
+        and y.ndim == 1
+        and y.size
+    ):
+        return None
+    constant = w.strides == (0,) or w.shape[0] == 1
+    counts, top = _count_rows(y, np.ones(1) if constant else w, _COUNT_TABLE_MAX + 1)
+    if top < 0:
+        return None
+    return counts[: top + 1] * w[0] if constant else counts[: top + 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_rows(y, w, size):  # pragma: no cover - compiled
+    """(sum of w over the rows with y_i = k for k < size, the largest k), or (_, -1) when
+    some y_i is not an integer in [0, size); a w of one element weighs every row alike."""
+    counts = np.zeros(size)
+    ws = 1 if w.shape[0] > 1 else 0
+    top = -1
+    for i in range(y.shape[0]):
+        v = y[i]
+        if not (0.0 <= v < size):  # NaN fails too
+            return counts, -1
+        k = int(v)
+        if k != v:
+            return counts, -1
+        counts[k] += w[i * ws]
+        top = max(top, k)
+    return counts, top
 
 
 class Gamma(Family):

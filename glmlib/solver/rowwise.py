@@ -274,7 +274,7 @@ def kernel_constant(prob: Any, kernel: RowKernel) -> float | None:
     """The family's constant to add to the kernel's sum, or None: no fused pass for ``prob``.
 
     Binomial: computed in one compiled pass (the unfused state's sign vector
-    is not needed). Poisson: from ``Family.eta_loss_state``, None where that
+    is not needed). Poisson: ``Family.eta_loss_constant``, None where that
     shortcut is off (large counts).
     """
     if kernel is _logit_pass:
@@ -282,10 +282,9 @@ def kernel_constant(prob: Any, kernel: RowKernel) -> float | None:
         if not np.any((y > 0.0) & (y < 1.0)):  # 0/1 responses: every term is 0 (vectorised test)
             return 0.0
         return float(_binomial_constant(y, *_packed(prob.weights)))
-    # Not cached on the problem: the state's w * y (n floats) would stay alive
-    # through the fit, and the fused pass does not need it.
-    state = prob.family.eta_loss_state(prob.y, prob.weights)
-    return None if state is None else float(state["constant"])
+    # Not the cached state: its w * y (n floats) would stay alive through the
+    # fit, and the fused pass does not need it.
+    return prob.family.eta_loss_constant(prob.y, prob.weights)
 
 
 def fused_kernel(prob: Any) -> RowKernel | None:
