@@ -172,33 +172,79 @@ class DenseDesign(AllRowsHere):
         next gradient's X.T @ score read X once instead of twice. Where
         ``row_pass`` returns None, X.T @ u is not formed (zeros are returned).
 
-        ``row_pass`` may also offer ``row_pass.over_rows(X, beta, shift, out,
-        grad)``: the same pass as one compiled loop over the rows of X, which
-        writes the first result into ``out`` and adds X.T @ u to ``grad``. It
-        is taken for a C-ordered X when BLAS runs on one thread: it reads each
-        row once, into L1, where the block loop reads X from memory for the
-        first product and from cache for the second, and calls ``row_pass`` on
-        each block (0.06 -> 0.04 s a pass at n = 1e6, p = 50; with more
-        threads BLAS's products are the faster).
+        ``row_pass`` may also offer ``row_pass.over_rows(start, stop, X_b,
+        beta, shift, v, grad)``: the same work on rows start:stop as one
+        compiled loop over the rows of X_b, which writes v and adds X_b.T @ u
+        to ``grad``. It is taken for a C-ordered X when BLAS runs on one
+        thread, over all of X at once: it reads each row once, into L1, where
+        the block loop reads X from memory for the first product and from
+        cache for the second, and calls ``row_pass`` on each block (0.055 ->
+        0.042 s a pass at n = 1e6, p = 50; with more threads BLAS's products
+        are the faster).
         """
-        X = self.X
         out = np.empty(self.n)
         grad = np.zeros(self.p)
-        over_rows = getattr(row_pass, "over_rows", None)
-        if over_rows is not None and X.flags.c_contiguous and blas_threads() == 1:
-            over_rows(X, np.ascontiguousarray(beta, dtype=np.float64), shift, out, grad)
+        if self._rowwise(row_pass):
+            row_pass.over_rows(0, self.n, self.X, beta, shift, out, grad)
             return out, grad
+        for _ in self._trial_blocks(beta, shift, row_pass, out, grad, False):
+            pass
+        return out, grad
+
+    def matvec_rmatvec_gram(
+        self, beta: Any, shift: float, row_pass: Any, d: Any, intercept: bool = True
+    ) -> tuple[Any, Any, Any]:
+        """:meth:`matvec_rmatvec` and :meth:`gram` of ``d`` from the same pass over X.
+
+        ``d`` is an n-vector that ``row_pass`` fills (the Fisher weights at the
+        trial point, which the next Newton iteration's Gram matrix needs).
+        Each block of diag(sqrt(d)) X is formed and multiplied while X_b is
+        still in cache from the trial's products, so the Gram matrix costs no
+        read of X of its own; it equals ``gram(d, intercept)`` exactly (the
+        same blocks, products and sums).
+        """
+        out = np.empty(self.n)
+        grad = np.zeros(self.p)
+        g = np.zeros((self.p, self.p))
+        col = np.zeros(self.p)
+        buf = np.empty((min(_chunk_rows(self.p, True), self.n), self.p))
+        blocks = self._trial_blocks(beta, shift, row_pass, out, grad, self._rowwise(row_pass))
+        for start, stop, block in blocks:
+            s = np.sqrt(d[start:stop])
+            scaled = np.multiply(block, s[:, None], out=buf[: stop - start])
+            g = g + scaled.T @ scaled
+            if intercept:
+                col = col + scaled.T @ s
+        if not intercept:
+            return out, grad, g
+        return out, grad, _with_intercept(np, g, col, np.sum(d))
+
+    def _rowwise(self, row_pass: Any) -> bool:
+        """Whether ``row_pass.over_rows`` is taken (see :meth:`matvec_rmatvec`)."""
+        return (
+            getattr(row_pass, "over_rows", None) is not None
+            and self.X.flags.c_contiguous
+            and blas_threads() == 1
+        )
+
+    def _trial_blocks(
+        self, beta: Any, shift: float, row_pass: Any, out: Any, grad: Any, rowwise: bool
+    ) -> Any:
+        """(start, stop, X_b) for each row block, once the trial's products on it are done."""
         chunk = _chunk_rows(self.p, True)
         for start in range(0, self.n, chunk):
             stop = min(start + chunk, self.n)
-            block = X[start:stop]
+            block = self.X[start:stop]
             v = out[start:stop]
-            np.matmul(block, beta, out=v)
-            v += shift
-            u = row_pass(start, stop, v)
-            if u is not None:
-                grad += block.T @ u
-        return out, grad
+            if rowwise:
+                row_pass.over_rows(start, stop, block, beta, shift, v, grad)
+            else:
+                np.matmul(block, beta, out=v)
+                v += shift
+                u = row_pass(start, stop, v)
+                if u is not None:
+                    grad += block.T @ u
+            yield start, stop, block
 
     def _row_blocks(self) -> Any:
         chunk = _chunk_rows(self.p, self.backend.name == "numpy")

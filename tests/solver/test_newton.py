@@ -319,3 +319,30 @@ def test_hook_refuses_the_paths_that_skip_gram_matrices():
     prob = problem(n=200, p=3, l2=0.01)
     with pytest.raises(ValueError, match="fresh Gram"):
         newton(prob, start(prob), reuse_last_model=True, between_iterations=lambda s: (True, {}))
+
+
+@pytest.mark.parametrize("family", ["poisson", "binomial"])
+def test_exact_gram_from_the_last_sampled_trial_changes_nothing(family, monkeypatch):
+    """A cold start on sampled Hessians forms its first exact Gram matrix in the last
+    sampled step's pass over X (no separate DenseDesign.gram call); the fit is the
+    one with that fusion switched off, to round-off."""
+    import glmlib.design.dense as dense
+
+    prob = problem(family, "log" if family == "poisson" else "logit", n=40_000, p=4, l2=1e-3)
+    prob = prob.with_row_sample()
+    assert prob.row_sample is not None
+    grams = []
+    gram = dense.DenseDesign.gram
+    monkeypatch.setattr(
+        dense.DenseDesign,
+        "gram",
+        lambda self, d, intercept=True: grams.append(1) or gram(self, d, intercept),
+    )
+    fused = newton(replace(prob), start(prob), tol=1e-8, sampled_start=True)
+    fused_grams = len(grams)
+    monkeypatch.delattr(dense.DenseDesign, "matvec_rmatvec_gram")
+    plain = newton(replace(prob), start(prob), tol=1e-8, sampled_start=True)
+    assert fused.converged and plain.converged and fused.n_iter == plain.n_iter
+    assert fused_grams < len(grams) - fused_grams
+    np.testing.assert_allclose(fused.theta, plain.theta, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fused.hess, plain.hess, rtol=1e-12)

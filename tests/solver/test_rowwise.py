@@ -226,3 +226,33 @@ def test_row_by_row_trial_needs_a_c_ordered_x(monkeypatch):
     assert calls == []
     prob.full_step_trial(np.zeros(2000), step, theta, *prob.penalties())
     assert calls == [1]
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_trial_gram_equals_the_design_gram(family, link, threads, fit_intercept, monkeypatch):
+    """full_step_trial(need_gram=True) forms X'WX at the trial point from its own blocks:
+    exactly the design's gram of the trial's Fisher weights, on either path; the trial's
+    other results are those of a trial without it (1e-12)."""
+    import glmlib.design.dense as dense
+
+    monkeypatch.setattr(dense, "blas_threads", lambda: threads)
+    rng = np.random.default_rng(5)
+    n = 3000
+    prob = replace(problem(family, link, n=n, l2=0.01), fit_intercept=fit_intercept)
+    eta = etas(family, n, rng)
+    k = prob.design.p + int(fit_intercept)
+    step, theta = 0.3 * rng.normal(size=k), rng.normal(size=k)
+    l1, l2 = prob.penalties()
+    with_gram, plain = replace(prob), replace(prob)
+    x_step, eta_t, f = with_gram.full_step_trial(eta, step, theta, l1, l2, True, True)
+    x_step0, eta_t0, f0 = plain.full_step_trial(eta, step, theta, l1, l2, True, False)
+    gram = with_gram.gram(eta_t, None)  # the trial's: no Fisher weights needed
+    score, fisher = with_gram.score_fisher(eta_t)
+    np.testing.assert_array_equal(gram, prob.design.gram(fisher, intercept=fit_intercept))
+    assert with_gram.gram(eta_t, fisher) is not gram  # handed over once, then formed again
+    assert_all_close(x_step, x_step0)
+    assert_all_close(eta_t, eta_t0)
+    assert_close(f, f0)
+    assert_all_close(with_gram.x_score(eta_t), plain.x_score(eta_t0))
