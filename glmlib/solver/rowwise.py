@@ -105,37 +105,51 @@ def _log1p_unit(a):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _logit_row(e, yi, wi, eps, bound):  # pragma: no cover - compiled
-    """One row of the logit pass: (w d/2 without the constant, score, Fisher weight).
+def _logit_eta(e, eps, bound):  # pragma: no cover - compiled
+    """The logit pass's terms of eta alone: (clipped eta, log(1 + exp(-|eta|)), mu).
 
-    d/2 = y softplus(-eta) + (1 - y) softplus(eta) (+ entropy). eta is clipped
-    to +-``bound`` = +-log((1 - eps) / eps) for the loss and mu = expit(eta)
-    to [eps, 1 - eps], as ``Binomial.eta_loss`` and ``Logit.inverse`` do; one
-    exp(-|eta|) serves both the softplus and expit.
+    eta is clipped to +-``bound`` = +-log((1 - eps) / eps) for the loss and
+    mu = expit(eta) to [eps, 1 - eps], as ``Binomial.eta_loss`` and
+    ``Logit.inverse`` do; one exp(-|eta|) serves both the softplus and expit
+    (past the clipping bound mu is clipped to eps or 1 - eps anyway).
     """
     ec = min(max(e, -bound), bound)
     a = math.exp(-abs(ec))
-    lg = _log1p_unit(a)
+    mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
+    return ec, _log1p_unit(a), min(max(mu, eps), 1.0 - eps)
+
+
+@numba.njit(cache=True, nogil=True)
+def _logit_terms(m, yi, wi):  # pragma: no cover - compiled
+    """(w d/2 without the constant, score, Fisher weight) of a row from ``m = _logit_eta(eta)``.
+
+    d/2 = y softplus(-eta) + (1 - y) softplus(eta) (+ entropy).
+    """
+    ec, lg, mu = m
     sp_pos = max(ec, 0.0) + lg  # softplus(eta)
     sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
     loss = wi * (yi * sp_neg + (1.0 - yi) * sp_pos)
-    # expit(eta) from the same exp(-|eta|); past the clipping bound mu is
-    # clipped to eps or 1 - eps anyway.
-    mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
-    mu = min(max(mu, eps), 1.0 - eps)
     return loss, (yi - mu) * wi, wi * (mu * (1.0 - mu))
 
 
 @numba.njit(cache=True, nogil=True)
-def _log_row(e, yi, wi, bound):  # pragma: no cover - compiled
-    """One row of the log pass: (w d/2 without the constant, score, Fisher weight).
+def _log_eta(e, bound):  # pragma: no cover - compiled
+    """The log pass's terms of eta alone: (clipped eta, mu = exp(eta)).
 
-    d/2 = exp(eta) - y eta (+ y log y - y). eta is clipped to +-``bound`` =
-    +-(log(max float) - 10) for both the loss and mu = exp(eta), as
-    ``Poisson.eta_loss`` and ``Log.inverse`` do.
+    eta is clipped to +-``bound`` = +-(log(max float) - 10) for both the loss
+    and mu, as ``Poisson.eta_loss`` and ``Log.inverse`` do.
     """
     ec = min(max(e, -bound), bound)
-    mu = math.exp(ec)
+    return ec, math.exp(ec)
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_terms(m, yi, wi):  # pragma: no cover - compiled
+    """(w d/2 without the constant, score, Fisher weight) of a row from ``m = _log_eta(eta)``.
+
+    d/2 = exp(eta) - y eta (+ y log y - y).
+    """
+    ec, mu = m
     return wi * mu - (wi * yi) * ec, (yi - mu) * wi, wi * mu
 
 
@@ -143,9 +157,15 @@ def _log_row(e, yi, wi, bound):  # pragma: no cover - compiled
 def _logit_compiled(
     eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
 ):  # pragma: no cover
-    """Binomial, logit link, over n rows (:func:`_logit_row` for each)."""
+    """Binomial, logit link, over n rows (:func:`_logit_eta`, :func:`_logit_terms`).
+
+    A constant eta (the null model's, stride 0, no step) has its terms of
+    eta formed once: no exp and log per row.
+    """
     eps = np.finfo(np.float64).eps
     bound = math.log((1.0 - eps) / eps)
+    constant = es == 0 and not has_step
+    m0 = _logit_eta(eta0[0] if y.shape[0] else 0.0, eps, bound)
     total = 0.0
     ok = True
     for i in range(y.shape[0]):
@@ -156,8 +176,8 @@ def _logit_compiled(
             e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
-        wi = w[i * ws]
-        loss, sc, fi = _logit_row(e, y[i], wi, eps, bound)
+        m = m0 if constant else _logit_eta(e, eps, bound)
+        loss, sc, fi = _logit_terms(m, y[i], w[i * ws])
         total += loss
         if has_weights:
             score[i] = sc
@@ -169,8 +189,11 @@ def _logit_compiled(
 def _log_compiled(
     eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
 ):  # pragma: no cover
-    """Poisson, log link, over n rows (:func:`_log_row` for each)."""
+    """Poisson, log link, over n rows (:func:`_log_eta`, :func:`_log_terms`; a
+    constant eta's exp formed once, as in :func:`_logit_compiled`)."""
     bound = math.log(np.finfo(np.float64).max) - 10.0
+    constant = es == 0 and not has_step
+    m0 = _log_eta(eta0[0] if y.shape[0] else 0.0, bound)
     total = 0.0
     ok = True
     for i in range(y.shape[0]):
@@ -181,7 +204,8 @@ def _log_compiled(
             e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
-        loss, sc, fi = _log_row(e, y[i], w[i * ws], bound)
+        m = m0 if constant else _log_eta(e, bound)
+        loss, sc, fi = _log_terms(m, y[i], w[i * ws])
         total += loss
         if has_weights:
             score[i] = sc
@@ -219,8 +243,8 @@ def _over_rows_compiled(
     """A full-step trial row by row of a C-ordered X: one read of each row, while in L1.
 
     For each row: x_step_i = x_i . beta + shift, eta_i = eta0_i + x_step_i,
-    the row's loss, score and Fisher weight (``kind``: :func:`_logit_row` or
-    :func:`_log_row`), and grad += score_i x_i when ``need_grad``.
+    the row's loss, score and Fisher weight (``kind``: ``_LOGIT`` or
+    ``_LOG``), and grad += score_i x_i when ``need_grad``.
     """
     eps = np.finfo(np.float64).eps
     bound = (
@@ -237,9 +261,9 @@ def _over_rows_compiled(
         if not abs(e) < math.inf:
             ok = False
         if kind == _LOGIT:
-            loss, sc, fi = _logit_row(e, y[i], w[i * ws], eps, bound)
+            loss, sc, fi = _logit_terms(_logit_eta(e, eps, bound), y[i], w[i * ws])
         else:
-            loss, sc, fi = _log_row(e, y[i], w[i * ws], bound)
+            loss, sc, fi = _log_terms(_log_eta(e, bound), y[i], w[i * ws])
         total += loss
         score[i] = sc
         fisher[i] = fi

@@ -256,3 +256,20 @@ def test_trial_gram_equals_the_design_gram(family, link, threads, fit_intercept,
     assert_all_close(eta_t, eta_t0)
     assert_close(f, f0)
     assert_all_close(with_gram.x_score(eta_t), plain.x_score(eta_t0))
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("value", [0.3, -2.0, 40.0, 800.0])
+def test_constant_eta_forms_its_mean_once_with_the_same_results(family, link, value):
+    """The null model's eta, a stride-0 constant vector, has its terms of eta formed once
+    per pass: loss, score and Fisher weights equal the unfused ones at the full vector."""
+    from glmlib._backend import constant_vector
+
+    prob = problem(family, link, n=300)
+    eta = constant_vector(300, value)
+    full = np.full(300, value)
+    assert_close(prob.loss(eta), unfused(prob).loss(full))
+    for got, want in zip(
+        prob.score_fisher(eta), unfused(prob).working_weights(full)[1:], strict=True
+    ):
+        assert_all_close(got, want)
