@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_array, validate_data
 
-from ._backend import namespace, to_numpy
+from ._backend import constant_value, namespace, to_numpy
 from .design.categorical import is_categorical
 
 __all__ = [
@@ -185,7 +185,8 @@ def validate_vector(
 
 def check_sample_weight(w: Any, positive_sum: bool = True) -> None:
     """Weights must be non-negative with a positive sum (the sum unchecked if not ``positive_sum``)."""
-    w_h = to_numpy(w)
+    c = constant_value(w)  # absent weights: one number, not n to check
+    w_h = to_numpy(w) if c is None else np.array([c])
     if np.any(w_h < 0):
         raise ValueError("sample_weight must be non-negative; found negative weights")
     if positive_sum and not np.sum(w_h) > 0:

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from scipy.special import gammaln
 
-from ._backend import namespace
+from ._backend import constant_value, namespace
 from .links import Identity, Inverse, InverseSquared, Link, Log, Logit, _max_exp, get_link
 
 
@@ -144,10 +144,13 @@ class Family:
             ok = ok & (mu > 0)
         return xp.all(ok)
 
+    #: Whether :meth:`_aic_term` reads mu (else y, the weights and the deviance suffice).
+    aic_needs_mu = True
+
     def _aic_term(
         self,
         y: np.ndarray,
-        mu: np.ndarray,
+        mu: np.ndarray | None,
         w: np.ndarray,
         dev: float,
         total: Callable[[Any], float] = _local_total,
@@ -212,7 +215,7 @@ class Family:
     def r_aic(
         self,
         y: np.ndarray,
-        mu: np.ndarray,
+        mu: np.ndarray | None,
         w: np.ndarray,
         rank: int,
         deviance: float | None = None,
@@ -223,11 +226,16 @@ class Family:
         ``deviance`` (sum w d, when the caller has it) saves a pass over the data.
         ``total`` sums an array over all rows (default: ``np.sum`` of the local
         rows; a sharded fit passes one that adds the other processes' sums).
+        ``mu`` may be None when ``deviance`` is given and the family's term
+        needs no mu (:attr:`aic_needs_mu` False).
         """
         total = _local_total if total is None else total
-        keep = w > 0
-        if not np.all(keep):
-            y, mu, w = y[keep], mu[keep], w[keep]
+        c = constant_value(w)
+        if c is None or not c > 0:  # constant positive weights drop no row
+            keep = w > 0
+            if not np.all(keep):
+                y, w = y[keep], w[keep]
+                mu = None if mu is None else mu[keep]
         if deviance is None:
             deviance = total(w * np.asarray(self.unit_deviance(y, mu)))
         return self._aic_term(y, mu, w, deviance, total) + 2.0 * rank
@@ -416,6 +424,8 @@ class Poisson(Family):
         mu = namespace(eta).exp(eta)  # = self.link.inverse(eta)
         value = state["constant"] - state["wy"] @ eta + w @ mu
         return value, ok, mu
+
+    aic_needs_mu = False
 
     def _aic_term(self, y, mu, w, dev, total=_local_total):
         # -2 sum w log dpois(y, mu) = dev - 2 sum w (y log y - y - log y!): the

@@ -455,8 +455,11 @@ class _GLMBase(RegressorMixin, BaseEstimator):
             self.deviance_ = self._deviance(prob, res.eta)
         y = to_numpy(data.y)
         w = to_numpy(data.w)
-        mu = to_numpy(prob.family.link.inverse(res.eta))
         fam = prob.family
+        # mu only where a statistic reads it (the Pearson sum, the AIC term,
+        # the binomial separation check): exp(eta) alone is an n-vector pass.
+        needs_mu = fam.has_dispersion or fam.aic_needs_mu or fam.name == "binomial"
+        mu = to_numpy(fam.link.inverse(res.eta)) if needs_mu else None
 
         def total(a: Any) -> float:  # a sum over all rows (every process's, when sharded)
             return float(prob.reduce(prob.backend.asarray(np.sum(a, dtype=np.float64))))
@@ -510,6 +513,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
         if fam.name == "binomial" and not prob.penalized:
+            assert mu is not None  # needs_mu
             eps = 10 * np.finfo(np.float64).eps
             if total((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)) > 0:
                 warnings.warn(
