@@ -33,6 +33,7 @@ from ._validation import (
     validate_frame,
     validate_vector,
     validate_X,
+    validate_X_with_range,
 )
 from .design.categorical import CategoricalLayout, is_categorical
 from .design.dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection, validated_matrix
@@ -119,6 +120,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         elif hasattr(self, "model_spec_"):
             del self.model_spec_
         dask_design = None
+        spread = None  # X's column ranges, when validation's pass found them
         if is_dask_collection(X):  # X stays with Dask; y, weights and offset come into memory
             dask_design = self._dask_design(X)
             backend, kind = dask_design.backend, "dask"
@@ -127,7 +129,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         else:
             backend = resolve_backend(self.backend, self.device, X)
             kind = "device" if _is_device_array(X) else "host"
-            X = validate_X(
+            X, spread = validate_X_with_range(
                 self,
                 X,
                 reset=True,
@@ -173,12 +175,15 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if dask_design is not None:
             design = dask_design
         else:
+            validated = X
             X = _cast_for_precision(X, getattr(self, "precision", None))
             chunk_rows = getattr(self, "stream_chunk_rows", None)
             if chunk_rows is not None:
                 design = streamed_design(X, backend, chunk_rows, getattr(self, "precision", None))
             else:
                 design = make_design(X, backend, self._layout)
+                if isinstance(design, DenseDesign) and spread is not None and design.X is validated:
+                    design.known_column_range = spread  # of this very X (not a cast copy)
                 design = _with_precision(design, getattr(self, "precision", None))
         self.feature_names_out_ = np.asarray(self._term_names()[1:], dtype=object)
         f64 = np.float64

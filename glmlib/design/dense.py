@@ -58,6 +58,8 @@ class DenseDesign(AllRowsHere):
         self.n, self.p = X.shape
         self.dtype = X.dtype
         self.is_sparse = False
+        #: :meth:`column_range` when validation found it (:func:`finite_column_range`).
+        self.known_column_range: np.ndarray | None = None
 
     def _cast(self, v: Any) -> Any:
         return self.xp.astype(v, self.dtype) if v.dtype != self.dtype else v
@@ -254,10 +256,12 @@ class DenseDesign(AllRowsHere):
         """max - min of each column, on the host (zero exactly for a constant column)."""
         xp = self.xp
         X = self.X
+        if self.known_column_range is not None:
+            return self.known_column_range
         if isinstance(X, np.ndarray) and X.flags.c_contiguous and X.shape[0] > 0:
             # One pass over the rows; NumPy's column reductions on C order
             # take two, with strided access (0.09 s against 0.05 s, 1e6 x 50).
-            return _dense_column_range(X).astype(np.float64)
+            return _dense_column_range(X)[0].astype(np.float64)
         return to_numpy(xp.astype(xp.max(X, axis=0) - xp.min(X, axis=0), xp.float64))
 
     def _device(self) -> Any:
@@ -427,19 +431,30 @@ def _gather_scaled_rows(X, rows, s, out):  # pragma: no cover - compiled
             out[i, j] = X[r, j] * si
 
 
+def finite_column_range(X: np.ndarray) -> np.ndarray | None:
+    """max - min of each column of a C-ordered, non-empty float NumPy X (float64), or
+    None when X holds a NaN or an infinity: input validation's finiteness check and
+    the column ranges (:meth:`DenseDesign.column_range`) from one pass over X."""
+    spread, finite = _dense_column_range(X)
+    return spread.astype(np.float64) if finite else None
+
+
 @numba.njit(cache=True, nogil=True)
 def _dense_column_range(X):  # pragma: no cover - compiled
-    """max - min per column of a C-ordered, finite, non-empty 2-D array, in one pass."""
+    """(max - min per column, whether every entry is finite) of a C-ordered, non-empty
+    2-D array, in one pass (v * 0 is NaN exactly for a NaN or infinite v)."""
     top = X[0].copy()
     bottom = X[0].copy()
-    for i in range(1, X.shape[0]):
+    check = np.zeros_like(top)  # per column: no chain of dependent additions
+    for i in range(X.shape[0]):
         for j in range(X.shape[1]):
             v = X[i, j]
+            check[j] += v * 0.0
             if v > top[j]:
                 top[j] = v
             if v < bottom[j]:
                 bottom[j] = v
-    return top - bottom
+    return top - bottom, np.all(check == 0.0)
 
 
 def _last_subset(design: Any, cols: Any, make: Any) -> Any:
