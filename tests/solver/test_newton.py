@@ -181,6 +181,8 @@ def test_sampled_start_reaches_the_exact_solution_with_one_full_gram_fewer(
     sampled_prob = prob.with_row_sample()
     idx, sample = sampled_prob.row_sample
     assert sample.n == prob.design.n // problem_mod._SAMPLE_FRACTION and np.all(np.diff(idx) > 0)
+    # stratified: one row from each run of _SAMPLE_FRACTION consecutive rows
+    np.testing.assert_array_equal(idx // problem_mod._SAMPLE_FRACTION, np.arange(sample.n))
     calls = _count_grams(monkeypatch, type(prob.design))
     exact = newton(prob, start(prob), tol=1e-8, reuse_last_model=reuse)
     exact_full = calls.count(prob.design.n)
