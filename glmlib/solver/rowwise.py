@@ -18,7 +18,15 @@ for other backends, other families, and problems with zero-weight rows left
 out of the loss, and :class:`~glmlib.solver.problem.Problem` then evaluates
 the unfused way. Absent weights and the null model's eta arrive as constant
 vectors (stride 0) and are passed to the compiled loops as one number read at
-index 0, so that the loops see C-ordered, writable arrays only.
+index 0, so that the loops see C-ordered, writable arrays only; a constant
+eta has its terms of eta (exp, log1p) formed once.
+
+Each kernel also has a form fused with the products by X
+(``RowKernel.over_rows``, :func:`_over_rows_compiled`): for a C-ordered
+float64 X, row by row, x_i . step, the row's terms above and score_i x_i
+into X'score, so that the line search's full step reads each row of X once
+(:meth:`glmlib.design.dense.DenseDesign.matvec_rmatvec` takes it when BLAS
+runs on one thread).
 """
 
 from __future__ import annotations
