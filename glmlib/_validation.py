@@ -16,16 +16,19 @@ from typing import Any
 import array_api_compat
 import numpy as np
 import pandas as pd
+from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array, validate_data
 
-from ._backend import namespace, to_numpy
+from ._backend import constant_value, namespace, to_numpy
 from .design.categorical import is_categorical
+from .design.dense import finite_column_range
 
 __all__ = [
     "check_drop_first",
     "check_penalty",
     "has_categorical_columns",
     "validate_X",
+    "validate_X_with_range",
     "validate_frame",
     "validate_vector",
 ]
@@ -104,6 +107,32 @@ def validate_X(
     DataFrame with pandas categorical columns is returned as it is, after
     :func:`validate_frame`; otherwise such columns are rejected like strings.
     """
+    return validate_X_with_range(
+        estimator,
+        X,
+        reset=reset,
+        min_features=min_features,
+        categorical=categorical,
+        min_samples=min_samples,
+    )[0]
+
+
+def validate_X_with_range(
+    estimator: Any,
+    X: Any,
+    *,
+    reset: bool,
+    min_features: int = 1,
+    categorical: bool = False,
+    min_samples: int = 1,
+) -> tuple[Any, np.ndarray | None]:
+    """:func:`validate_X`, and the column ranges (max - min) of a C-ordered NumPy X.
+
+    For such an X the finiteness check and the ranges come from one pass
+    (:func:`glmlib.design.dense.finite_column_range`), so a fit that warns
+    about constant or badly scaled columns reads X once for both; the ranges
+    are None for any other X.
+    """
     if _is_device_array(X):
         xp = namespace(X)
         if X.ndim != 2:
@@ -123,9 +152,9 @@ def validate_X(
                 f"X has {X.shape[1]} features, but {type(estimator).__name__} "
                 f"is expecting {estimator.n_features_in_} features as input."
             )
-        return X
+        return X, None
     if categorical and has_categorical_columns(X):
-        return validate_frame(estimator, X, reset=reset)
+        return validate_frame(estimator, X, reset=reset), None
     _reject_non_numeric(X, categorical)
     if isinstance(X, pd.DataFrame) and X.shape[1] == 0 and min_features == 0:
         X = np.empty((X.shape[0], 0))
@@ -137,8 +166,16 @@ def validate_X(
         dtype=[np.float64, np.float32],
         ensure_min_samples=min_samples,
         ensure_min_features=min_features,
+        ensure_all_finite=False,  # checked below
     )
-    return X
+    spread = None
+    if isinstance(X, np.ndarray) and X.flags.c_contiguous and X.shape[0] and X.shape[1]:
+        spread = finite_column_range(X)
+        if spread is None:  # not finite: scikit-learn's message
+            assert_all_finite(X, input_name="X", estimator_name=type(estimator).__name__)
+    else:
+        assert_all_finite(X, input_name="X", estimator_name=type(estimator).__name__)
+    return X, spread
 
 
 def validate_vector(
@@ -185,7 +222,8 @@ def validate_vector(
 
 def check_sample_weight(w: Any, positive_sum: bool = True) -> None:
     """Weights must be non-negative with a positive sum (the sum unchecked if not ``positive_sum``)."""
-    w_h = to_numpy(w)
+    c = constant_value(w)  # absent weights: one number, not n to check
+    w_h = to_numpy(w) if c is None else np.array([c])
     if np.any(w_h < 0):
         raise ValueError("sample_weight must be non-negative; found negative weights")
     if positive_sum and not np.sum(w_h) > 0:

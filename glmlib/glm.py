@@ -33,6 +33,7 @@ from ._validation import (
     validate_frame,
     validate_vector,
     validate_X,
+    validate_X_with_range,
 )
 from .design.categorical import CategoricalLayout, is_categorical
 from .design.dask import DaskDesign, dask_matrix, dask_vector, is_dask_collection, validated_matrix
@@ -119,6 +120,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         elif hasattr(self, "model_spec_"):
             del self.model_spec_
         dask_design = None
+        spread = None  # X's column ranges, when validation's pass found them
         if is_dask_collection(X):  # X stays with Dask; y, weights and offset come into memory
             dask_design = self._dask_design(X)
             backend, kind = dask_design.backend, "dask"
@@ -127,7 +129,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         else:
             backend = resolve_backend(self.backend, self.device, X)
             kind = "device" if _is_device_array(X) else "host"
-            X = validate_X(
+            X, spread = validate_X_with_range(
                 self,
                 X,
                 reset=True,
@@ -173,12 +175,15 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         if dask_design is not None:
             design = dask_design
         else:
+            validated = X
             X = _cast_for_precision(X, getattr(self, "precision", None))
             chunk_rows = getattr(self, "stream_chunk_rows", None)
             if chunk_rows is not None:
                 design = streamed_design(X, backend, chunk_rows, getattr(self, "precision", None))
             else:
                 design = make_design(X, backend, self._layout)
+                if isinstance(design, DenseDesign) and spread is not None and design.X is validated:
+                    design.known_column_range = spread  # of this very X (not a cast copy)
                 design = _with_precision(design, getattr(self, "precision", None))
         self.feature_names_out_ = np.asarray(self._term_names()[1:], dtype=object)
         f64 = np.float64
@@ -456,11 +461,10 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         y = to_numpy(data.y)
         w = to_numpy(data.w)
         fam = prob.family
-        separation_check = fam.name == "binomial" and not prob.penalized
-        # The means (a pass over n rows) only where a statistic below reads them.
-        mu: Any = None
-        if fam.has_dispersion or fam.aic_needs_mu or separation_check:
-            mu = to_numpy(fam.link.inverse(res.eta))
+        # mu only where a statistic reads it (the Pearson sum, the AIC term,
+        # the binomial separation check): exp(eta) alone is an n-vector pass.
+        needs_mu = fam.has_dispersion or fam.aic_needs_mu or fam.name == "binomial"
+        mu = to_numpy(fam.link.inverse(res.eta)) if needs_mu else None
 
         def total(a: Any) -> float:  # a sum over all rows (every process's, when sharded)
             return float(prob.reduce(prob.backend.asarray(np.sum(a, dtype=np.float64))))
@@ -513,7 +517,8 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        if separation_check:
+        if fam.name == "binomial" and not prob.penalized:
+            assert mu is not None  # needs_mu
             eps = 10 * np.finfo(np.float64).eps
             if total((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)) > 0:
                 warnings.warn(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy import stats
+from scipy.special import gammaln
 
 from glmlib import families
 from glmlib.families import (
@@ -398,20 +399,6 @@ def test_binomial_aic_for_single_binary_trials_is_the_deviance():
     )
 
 
-def test_saturated_loglik_table_equals_direct_formula():
-    """Poisson's AIC term takes y log y - y - log y! of integer counts from a table: the
-    same values as the row-wise formula, exactly; other responses use that formula."""
-    from scipy.special import gammaln, xlogy
-
-    from glmlib.families import _saturated_loglik
-
-    y = np.random.default_rng(0).poisson(3.0, size=10_000).astype(np.float64)
-    np.testing.assert_array_equal(_saturated_loglik(y), xlogy(y, y) - y - gammaln(y + 1))
-    for other in (y + 0.5, np.array([1e6, 2.0])):
-        direct = xlogy(other, other) - other - gammaln(other + 1)
-        np.testing.assert_array_equal(_saturated_loglik(other), direct)
-
-
 def test_poisson_aic_from_the_deviance_equals_the_loglik_sum():
     """The AIC term is the deviance plus a term of y alone (any link): the same as
     -2 sum w log dpois(y, mu) for large counts, zeros and fractional weights."""
@@ -433,3 +420,50 @@ def test_poisson_aic_needs_no_means_given_the_deviance():
     np.testing.assert_allclose(
         Poisson().r_aic(y, None, w, 3, deviance=dev), Poisson().r_aic(y, mu, w, 3), rtol=1e-13
     )
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.random.default_rng(0).poisson(3.0, size=10_000).astype(np.float64),  # the count table
+        np.random.default_rng(0).poisson(3.0, size=10_000) + 0.5,  # not integers: per row
+        np.array([0.0, 2.0, 7e4]),  # counts past the table
+    ],
+    ids=["counts", "non-integer", "large"],
+)
+@pytest.mark.parametrize("weights", ["varying", "constant"])
+def test_poisson_aic_and_loss_constant_equal_their_per_row_sums(y, weights):
+    """Poisson's AIC term (from the deviance and a sum over y) and its eta-loss constant,
+    taken over the distinct counts for integer y, equal the per-row sums
+    -2 sum w log dpois(y, mu) (scipy.stats) and sum w (y log y - y) to 1e-12, with
+    varying weights and with a stride-0 constant weight vector as fits pass."""
+    from glmlib._backend import constant_vector
+
+    n = y.shape[0]
+    rng = np.random.default_rng(1)
+    mu = rng.uniform(0.5, 6.0, n)
+    w = rng.uniform(0.5, 2.0, n) if weights == "varying" else constant_vector(n, 0.3)
+    wf = np.array(w)  # the same weights as n stored floats
+    fam = Poisson()
+    if np.all(y == np.round(y)):  # scipy's dpois is a density of integers only
+        expected = -2.0 * np.sum(wf * stats.poisson.logpmf(y, mu)) + 4.0
+        np.testing.assert_allclose(fam.r_aic(y, mu, w, rank=2), expected, rtol=1e-12)
+    dev = float(np.sum(wf * fam.unit_deviance(y, mu)))
+    want = dev - 2.0 * np.sum(wf * (families._np_xlogy(y, y) - y - gammaln(y + 1))) + 4.0
+    np.testing.assert_allclose(fam.r_aic(y, mu, w, rank=2, deviance=dev), want, rtol=1e-12)
+    state = fam.eta_loss_state(y, wf)
+    if state is None:  # large counts: no shortcut either way
+        assert fam.eta_loss_constant(y, w) is None
+    else:
+        np.testing.assert_allclose(fam.eta_loss_constant(y, w), state["constant"], rtol=1e-12)
+
+
+def test_weighted_counts_only_for_integer_counts_in_the_table():
+    from glmlib.families import _COUNT_TABLE_MAX, _weighted_counts
+
+    y = np.array([0.0, 3.0, 3.0, 1.0])
+    w = np.array([1.0, 0.5, 0.25, 2.0])
+    np.testing.assert_array_equal(_weighted_counts(y, w), [1.0, 2.0, 0.0, 0.75])
+    for bad in (y + 0.5, -y, np.array([np.nan, 1.0]), np.array([_COUNT_TABLE_MAX + 1.0])):
+        assert _weighted_counts(bad, np.ones(bad.shape[0])) is None
+    assert _weighted_counts(y.astype(np.float32), w) is None

@@ -174,6 +174,45 @@ def test_nonfinite_torch_input_raises(value):
         GLM(family="poisson").fit(torch.as_tensor(X), torch.as_tensor(bad(y, value)))
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_validation_finds_the_column_ranges_in_its_finiteness_pass(value, dtype, order):
+    """validate_X_with_range: for a C-ordered NumPy X, max - min of each column (np.ptp,
+    exactly) from the finiteness check's own pass, which still rejects NaN and infinities
+    anywhere with scikit-learn's messages; None for other layouts."""
+    from glmlib._validation import validate_X_with_range
+
+    X, _ = make_data()
+    X = np.asarray(X, dtype=dtype, order=order)
+    got, spread = validate_X_with_range(GLM(), X, reset=True)
+    if order == "C":
+        np.testing.assert_array_equal(spread, np.ptp(X, axis=0).astype(np.float64))
+    else:
+        assert spread is None
+    for row in (0, X.shape[0] - 1):
+        broken = X.copy(order=order)
+        broken[row, 1] = value
+        with pytest.raises(ValueError, match=r"X contains (NaN|infinity)"):
+            validate_X_with_range(GLM(), broken, reset=True)
+
+
+def test_a_fit_uses_the_ranges_validation_found(monkeypatch):
+    """GLM.fit reads X once for the finiteness check and the column warnings: the dense
+    design holds validation's ranges (not recomputed), and a constant column still warns."""
+    import glmlib.design.dense as dense
+
+    X, y = make_data()
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    X[:, 2] = 1.5
+    calls = []
+    original = dense._dense_column_range
+    monkeypatch.setattr(dense, "_dense_column_range", lambda X: calls.append(1) or original(X))
+    with pytest.warns(UserWarning, match="constant"):
+        GLM(family="poisson").fit(X, y)
+    assert calls == [1]
+
+
 def test_nonfinite_in_sparse_X_raises():
     X, y = make_data(sparse_frac=0.5)
     X[0, 0] = np.nan

@@ -7,19 +7,6 @@ passes over the data (X'WX) keep the library's thread pool.
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
-from threadpoolctl import ThreadpoolController
+from .._threads import small_blas
 
 __all__ = ["small_blas"]
-
-
-@functools.cache
-def _controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def small_blas() -> Any:
-    """Context manager limiting BLAS to one thread."""
-    return _controller().limit(limits=1, user_api="blas")

@@ -228,7 +228,17 @@ def newton(
                 # over n rows, not over X) in the rare case the step fails.
                 fisher = None
                 step, _, decrease = model.step(theta, grad, approx)
-                ls = _line_search(prob, theta, eta, f, step, decrease)
+                # A full step below the switch makes the next iteration exact
+                # (if taken whole): its pass also forms the next Gram matrix.
+                ls = _line_search(
+                    prob,
+                    theta,
+                    eta,
+                    f,
+                    step,
+                    decrease,
+                    need_gram=model.scaled_change(step, approx) <= _SAMPLE_SWITCH,
+                )
                 if ls is not None:
                     theta, eta, f, t, x_step = ls
                     change = model.scaled_change(step, approx) * t
@@ -260,7 +270,7 @@ def newton(
         if pending_gram is not None:
             hess = pending_gram
         else:
-            hess = prob.design.gram(fisher, intercept=prob.fit_intercept)
+            hess = prob.gram(eta, fisher)  # the last full-step trial's, if it formed it here
         may_stop, extra = True, {}  # without a hook: stop at convergence, nothing to add
         if hook is not None:
             before = prob.penalty(theta, l1, l2)
@@ -440,17 +450,20 @@ def _line_search(
     step: Any,
     model_decrease: float,
     need_x_score: bool = True,
+    need_gram: bool = False,
 ) -> tuple[Any, Any, float, float, Any] | None:
     """Backtracking (Armijo) along ``step``; X @ step is formed once, so trials cost O(n).
 
     Returns (theta, eta, objective, step size, X @ step), or None when no step
     size decreases the objective. ``need_x_score=False``: the fit ends after
     this step, so the full step's pass leaves out the next X.T @ score.
+    ``need_gram``: the full step's pass also forms the Gram matrix there
+    (:meth:`Problem.gram`), for an exact next iteration.
     """
     l1, l2 = prob.penalties()
     # The full step's trial, X @ step and the next gradient's X.T @ score
     # from one pass over X where the problem allows (Problem.full_step_trial).
-    first = prob.full_step_trial(eta, step, theta + step, l1, l2, need_x_score)
+    first = prob.full_step_trial(eta, step, theta + step, l1, l2, need_x_score, need_gram)
     if first is None:
         b0_step, beta_step = prob.split(step)
         x_step = prob.design.matvec(beta_step)

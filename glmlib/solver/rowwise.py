@@ -18,7 +18,15 @@ for other backends, other families, and problems with zero-weight rows left
 out of the loss, and :class:`~glmlib.solver.problem.Problem` then evaluates
 the unfused way. Absent weights and the null model's eta arrive as constant
 vectors (stride 0) and are passed to the compiled loops as one number read at
-index 0, so that the loops see C-ordered, writable arrays only.
+index 0, so that the loops see C-ordered, writable arrays only; a constant
+eta has its terms of eta (exp, log1p) formed once.
+
+Each kernel also has a form fused with the products by X
+(``RowKernel.over_rows``, :func:`_over_rows_compiled`): for a C-ordered
+float64 X, row by row, x_i . step, the row's terms above and score_i x_i
+into X'score, so that the line search's full step reads each row of X once
+(:meth:`glmlib.design.dense.DenseDesign.matvec_rmatvec` takes it when BLAS
+runs on one thread).
 """
 
 from __future__ import annotations
@@ -53,8 +61,12 @@ def _packed(v: np.ndarray) -> tuple[np.ndarray, int]:
     return v, 1
 
 
-def _row_kernel(compiled: Any) -> RowKernel:
-    """The :data:`RowKernel` over ``compiled``, which takes index strides for eta0, step and w."""
+def _row_kernel(compiled: Any, kind: int) -> RowKernel:
+    """The :data:`RowKernel` over ``compiled``, which takes index strides for eta0, step and w.
+
+    Its ``over_rows`` attribute runs the same per-row formulas fused with the
+    products by X (:func:`_over_rows_compiled`).
+    """
 
     def run(eta0, step, t, has_step, y, w, eta_out, score, fisher):  # noqa: ANN001, ANN202
         (eta0, es), (step, ss), (w, ws) = _packed(eta0), _packed(step), _packed(w)
@@ -65,7 +77,22 @@ def _row_kernel(compiled: Any) -> RowKernel:
             eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
         )
 
+    def over_rows(X, beta, shift, eta0, y, w, x_step, eta_out, score, fisher, grad):  # noqa: ANN001, ANN202
+        """(X @ beta + shift into x_step, the trial at eta0 + x_step, X.T @ score added to grad).
+
+        X is C-ordered float64; ``grad`` None leaves X.T @ score out.
+        Returns what the kernel returns.
+        """
+        (eta0, es), (w, ws) = _packed(eta0), _packed(w)
+        need_grad = grad is not None
+        g = grad if need_grad else np.empty(0)
+        return _over_rows_compiled(
+            kind, X, beta, float(shift), eta0, es, y, w, ws, x_step, eta_out, score, fisher,
+            need_grad, g,
+        )  # fmt: skip
+
     run.compiled = compiled  # type: ignore[attr-defined]
+    run.over_rows = over_rows  # type: ignore[attr-defined]
     return run
 
 
@@ -86,23 +113,69 @@ def _log1p_unit(a):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _logit_eta(e, eps, bound):  # pragma: no cover - compiled
+    """The logit pass's terms of eta alone: (clipped eta, log(1 + exp(-|eta|)), mu).
+
+    eta is clipped to +-``bound`` = +-log((1 - eps) / eps) for the loss and
+    mu = expit(eta) to [eps, 1 - eps], as ``Binomial.eta_loss`` and
+    ``Logit.inverse`` do; one exp(-|eta|) serves both the softplus and expit
+    (past the clipping bound mu is clipped to eps or 1 - eps anyway).
+    """
+    ec = min(max(e, -bound), bound)
+    a = math.exp(-abs(ec))
+    mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
+    return ec, _log1p_unit(a), min(max(mu, eps), 1.0 - eps)
+
+
+@numba.njit(cache=True, nogil=True)
+def _logit_terms(m, yi, wi):  # pragma: no cover - compiled
+    """(w d/2 without the constant, score, Fisher weight) of a row from ``m = _logit_eta(eta)``.
+
+    d/2 = y softplus(-eta) + (1 - y) softplus(eta) (+ entropy).
+    """
+    ec, lg, mu = m
+    sp_pos = max(ec, 0.0) + lg  # softplus(eta)
+    sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
+    loss = wi * (yi * sp_neg + (1.0 - yi) * sp_pos)
+    return loss, (yi - mu) * wi, wi * (mu * (1.0 - mu))
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_eta(e, bound):  # pragma: no cover - compiled
+    """The log pass's terms of eta alone: (clipped eta, mu = exp(eta)).
+
+    eta is clipped to +-``bound`` = +-(log(max float) - 10) for both the loss
+    and mu, as ``Poisson.eta_loss`` and ``Log.inverse`` do.
+    """
+    ec = min(max(e, -bound), bound)
+    return ec, math.exp(ec)
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_terms(m, yi, wi):  # pragma: no cover - compiled
+    """(w d/2 without the constant, score, Fisher weight) of a row from ``m = _log_eta(eta)``.
+
+    d/2 = exp(eta) - y eta (+ y log y - y).
+    """
+    ec, mu = m
+    return wi * mu - (wi * yi) * ec, (yi - mu) * wi, wi * mu
+
+
+@numba.njit(cache=True, nogil=True)
 def _logit_compiled(
     eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
 ):  # pragma: no cover
-    """Binomial, logit link: d/2 = y softplus(-eta) + (1 - y) softplus(eta) (+ entropy).
+    """Binomial, logit link, over n rows (:func:`_logit_eta`, :func:`_logit_terms`).
 
-    eta is clipped to +-log((1 - eps) / eps) for the loss and mu = expit(eta)
-    to [eps, 1 - eps], as ``Binomial.eta_loss`` and ``Logit.inverse`` do; one
-    exp(-|eta|) serves both the softplus and expit.
+    A constant eta (the null model's, stride 0, no step) has its terms of
+    eta formed once: no exp and log per row.
     """
     eps = np.finfo(np.float64).eps
     bound = math.log((1.0 - eps) / eps)
+    constant = es == 0 and not has_step
+    m0 = _logit_eta(eta0[0] if y.shape[0] else 0.0, eps, bound)
     total = 0.0
     ok = True
-    # A constant eta (the null model's): its exp and log1p once, not per row.
-    same = es == 0 and not has_step
-    a0 = math.exp(-abs(min(max(eta0[0], -bound), bound))) if same else 0.0
-    lg0 = _log1p_unit(a0)
     for i in range(y.shape[0]):
         if has_step:
             e = eta0[i * es] + t * step[i * ss]
@@ -111,21 +184,12 @@ def _logit_compiled(
             e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
-        ec = min(max(e, -bound), bound)
-        a = a0 if same else math.exp(-abs(ec))
-        lg = lg0 if same else _log1p_unit(a)
-        sp_pos = max(ec, 0.0) + lg  # softplus(eta)
-        sp_neg = max(-ec, 0.0) + lg  # softplus(-eta)
-        yi = y[i]
-        wi = w[i * ws]
-        total += wi * (yi * sp_neg + (1.0 - yi) * sp_pos)
-        # expit(eta) from the same exp(-|eta|); past the clipping bound mu is
-        # clipped to eps or 1 - eps anyway.
+        m = m0 if constant else _logit_eta(e, eps, bound)
+        loss, sc, fi = _logit_terms(m, y[i], w[i * ws])
+        total += loss
         if has_weights:
-            mu = 1.0 / (1.0 + a) if ec >= 0.0 else a / (1.0 + a)
-            mu = min(max(mu, eps), 1.0 - eps)
-            score[i] = (yi - mu) * wi
-            fisher[i] = wi * (mu * (1.0 - mu))
+            score[i] = sc
+            fisher[i] = fi
     return total, ok
 
 
@@ -133,17 +197,13 @@ def _logit_compiled(
 def _log_compiled(
     eta0, es, step, ss, t, has_step, y, w, ws, eta_out, has_weights, score, fisher
 ):  # pragma: no cover
-    """Poisson, log link: d/2 = exp(eta) - y eta (+ y log y - y).
-
-    eta is clipped to +-(log(max float) - 10) for both the loss and
-    mu = exp(eta), as ``Poisson.eta_loss`` and ``Log.inverse`` do.
-    """
+    """Poisson, log link, over n rows (:func:`_log_eta`, :func:`_log_terms`; a
+    constant eta's exp formed once, as in :func:`_logit_compiled`)."""
     bound = math.log(np.finfo(np.float64).max) - 10.0
+    constant = es == 0 and not has_step
+    m0 = _log_eta(eta0[0] if y.shape[0] else 0.0, bound)
     total = 0.0
     ok = True
-    # A constant eta (the null model's): its exp once, not per row.
-    same = es == 0 and not has_step
-    mu0 = math.exp(min(max(eta0[0], -bound), bound)) if same else 0.0
     for i in range(y.shape[0]):
         if has_step:
             e = eta0[i * es] + t * step[i * ss]
@@ -152,19 +212,76 @@ def _log_compiled(
             e = eta0[i * es]
         if not abs(e) < math.inf:
             ok = False
-        ec = min(max(e, -bound), bound)
-        mu = mu0 if same else math.exp(ec)
-        yi = y[i]
-        wi = w[i * ws]
-        total += wi * mu - (wi * yi) * ec
+        m = m0 if constant else _log_eta(e, bound)
+        loss, sc, fi = _log_terms(m, y[i], w[i * ws])
+        total += loss
         if has_weights:
-            score[i] = (yi - mu) * wi
-            fisher[i] = wi * mu
+            score[i] = sc
+            fisher[i] = fi
     return total, ok
 
 
-_logit_pass = _row_kernel(_logit_compiled)
-_log_pass = _row_kernel(_log_compiled)
+# The dot product and the update of X.T @ score over one row may reassociate
+# their sums (so LLVM vectorises them, as BLAS does); the per-row formulas
+# above may not (they are compared to the unfused ones to 1e-12).
+_SUM_MATH = {"reassoc", "contract"}
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUM_MATH)
+def _dot(x, beta):  # pragma: no cover - compiled
+    s = 0.0
+    for j in range(x.shape[0]):
+        s += x[j] * beta[j]
+    return s
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUM_MATH)
+def _axpy(a, x, out):  # pragma: no cover - compiled
+    for j in range(x.shape[0]):
+        out[j] += a * x[j]
+
+
+_LOGIT, _LOG = 0, 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _over_rows_compiled(
+    kind, X, beta, shift, eta0, es, y, w, ws, x_step, eta_out, score, fisher, need_grad, grad
+):  # pragma: no cover
+    """A full-step trial row by row of a C-ordered X: one read of each row, while in L1.
+
+    For each row: x_step_i = x_i . beta + shift, eta_i = eta0_i + x_step_i,
+    the row's loss, score and Fisher weight (``kind``: ``_LOGIT`` or
+    ``_LOG``), and grad += score_i x_i when ``need_grad``.
+    """
+    eps = np.finfo(np.float64).eps
+    bound = (
+        math.log((1.0 - eps) / eps) if kind == _LOGIT else math.log(np.finfo(np.float64).max) - 10.0
+    )
+    total = 0.0
+    ok = True
+    for i in range(X.shape[0]):
+        xi = X[i]
+        xs = _dot(xi, beta) + shift
+        x_step[i] = xs
+        e = eta0[i * es] + xs
+        eta_out[i] = e
+        if not abs(e) < math.inf:
+            ok = False
+        if kind == _LOGIT:
+            loss, sc, fi = _logit_terms(_logit_eta(e, eps, bound), y[i], w[i * ws])
+        else:
+            loss, sc, fi = _log_terms(_log_eta(e, bound), y[i], w[i * ws])
+        total += loss
+        score[i] = sc
+        fisher[i] = fi
+        if need_grad:
+            _axpy(sc, xi, grad)
+    return total, ok
+
+
+_logit_pass = _row_kernel(_logit_compiled, _LOGIT)
+_log_pass = _row_kernel(_log_compiled, _LOG)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -185,48 +302,21 @@ def _binomial_constant(y, w, ws):  # pragma: no cover - compiled
     return total
 
 
-@numba.njit(cache=True, nogil=True)
-def _poisson_constant(y, w, ws):  # pragma: no cover - compiled
-    """(sum_i w_i (y_i log y_i - y_i), sum_i w_i y_i (1 + |log y_i|), sum_i w_i), in one pass.
-
-    The constant of the Poisson loss from eta and the scale that decides
-    whether that shortcut applies, as ``Poisson.eta_loss_state`` forms them
-    (log y with y clipped to the smallest normal number; rows with y = 0
-    add nothing to either sum), without its n-vectors.
-    """
-    tiny = np.finfo(np.float64).tiny
-    constant = 0.0
-    scale = 0.0
-    total_w = 0.0
-    for i in range(y.shape[0]):
-        wi = w[i * ws]
-        total_w += wi
-        yi = y[i]
-        if yi == 0.0:
-            continue
-        log_y = math.log(max(yi, tiny))
-        wy = wi * yi
-        constant += wy * log_y - wy
-        scale += wy * (1.0 + abs(log_y))
-    return constant, scale, total_w
-
-
 def kernel_constant(prob: Any, kernel: RowKernel) -> float | None:
     """The family's constant to add to the kernel's sum, or None: no fused pass for ``prob``.
 
-    Each is computed in one compiled pass (the unfused state's n-vectors are
-    not needed). Poisson: None where ``Poisson.eta_loss_state`` turns its
-    shortcut off (large counts).
+    Binomial: computed in one compiled pass (the unfused state's sign vector
+    is not needed). Poisson: ``Family.eta_loss_constant``, None where that
+    shortcut is off (large counts).
     """
     if kernel is _logit_pass:
         y = prob.y
         if not np.any((y > 0.0) & (y < 1.0)):  # 0/1 responses: every term is 0 (vectorised test)
             return 0.0
         return float(_binomial_constant(y, *_packed(prob.weights)))
-    constant, scale, total_w = _poisson_constant(prob.y, *_packed(prob.weights))
-    if not (total_w > 0 and scale / total_w <= Poisson._ETA_LOSS_MAX_SCALE):
-        return None
-    return float(constant)
+    # Not the cached state: its w * y (n floats) would stay alive through the
+    # fit, and the fused pass does not need it.
+    return prob.family.eta_loss_constant(prob.y, prob.weights)
 
 
 def fused_kernel(prob: Any) -> RowKernel | None:

@@ -181,6 +181,8 @@ def test_sampled_start_reaches_the_exact_solution_with_one_full_gram_fewer(
     sampled_prob = prob.with_row_sample()
     idx, sample = sampled_prob.row_sample
     assert sample.n == prob.design.n // problem_mod._SAMPLE_FRACTION and np.all(np.diff(idx) > 0)
+    # stratified: one row from each run of _SAMPLE_FRACTION consecutive rows
+    np.testing.assert_array_equal(idx // problem_mod._SAMPLE_FRACTION, np.arange(sample.n))
     calls = _count_grams(monkeypatch, type(prob.design))
     exact = newton(prob, start(prob), tol=1e-8, reuse_last_model=reuse)
     exact_full = calls.count(prob.design.n)
@@ -319,3 +321,30 @@ def test_hook_refuses_the_paths_that_skip_gram_matrices():
     prob = problem(n=200, p=3, l2=0.01)
     with pytest.raises(ValueError, match="fresh Gram"):
         newton(prob, start(prob), reuse_last_model=True, between_iterations=lambda s: (True, {}))
+
+
+@pytest.mark.parametrize("family", ["poisson", "binomial"])
+def test_exact_gram_from_the_last_sampled_trial_changes_nothing(family, monkeypatch):
+    """A cold start on sampled Hessians forms its first exact Gram matrix in the last
+    sampled step's pass over X (no separate DenseDesign.gram call); the fit is the
+    one with that fusion switched off, to round-off."""
+    import glmlib.design.dense as dense
+
+    prob = problem(family, "log" if family == "poisson" else "logit", n=40_000, p=4, l2=1e-3)
+    prob = prob.with_row_sample()
+    assert prob.row_sample is not None
+    grams = []
+    gram = dense.DenseDesign.gram
+    monkeypatch.setattr(
+        dense.DenseDesign,
+        "gram",
+        lambda self, d, intercept=True: grams.append(1) or gram(self, d, intercept),
+    )
+    fused = newton(replace(prob), start(prob), tol=1e-8, sampled_start=True)
+    fused_grams = len(grams)
+    monkeypatch.delattr(dense.DenseDesign, "matvec_rmatvec_gram")
+    plain = newton(replace(prob), start(prob), tol=1e-8, sampled_start=True)
+    assert fused.converged and plain.converged and fused.n_iter == plain.n_iter
+    assert fused_grams < len(grams) - fused_grams
+    np.testing.assert_allclose(fused.theta, plain.theta, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fused.hess, plain.hess, rtol=1e-12)

@@ -210,3 +210,107 @@ def test_constant_eta_equals_the_same_values_in_a_vector(family, link, value):
     assert loss_c == loss_f or (math.isnan(loss_c) and math.isnan(loss_f))
     np.testing.assert_array_equal(score_c, score_f)
     np.testing.assert_array_equal(fisher_c, fisher_f)
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("need_x_score", [True, False])
+@pytest.mark.parametrize("constant_eta", [False, True])
+def test_row_by_row_trial_equals_the_block_loop(
+    family, link, need_x_score, constant_eta, monkeypatch
+):
+    """The full-step trial as one compiled loop over X's rows (taken with one BLAS thread)
+    against the block loop of BLAS products: X @ step, the trial point, its objective,
+    its working weights and X.T @ score, to 1e-12; unit weights and the null model's
+    constant eta arrive as stride-0 vectors, as in a fit."""
+    import glmlib.design.dense as dense
+    from glmlib._backend import constant_vector
+
+    rng = np.random.default_rng(4)
+    n = 3000  # several of the block loop's blocks (_chunk_rows: 1024 rows at least)
+    prob = replace(problem(family, link, n=n, l2=0.01), weights=constant_vector(n, 1.0 / n))
+    eta = constant_vector(n, 0.2) if constant_eta else etas(family, n, rng)
+    step = 0.3 * rng.normal(size=prob.design.p + 1)
+    theta = rng.normal(size=prob.design.p + 1)
+    l1, l2 = prob.penalties()
+    got = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(dense, "blas_threads", lambda threads=threads: threads)
+        p = replace(prob)
+        x_step, eta_t, f = p.full_step_trial(eta, step, theta, l1, l2, need_x_score)
+        x_score = p.x_score(eta_t)
+        got[threads] = (x_step, eta_t, f, *p.score_fisher(eta_t), x_score)
+    rows, blocks = got[1], got[2]
+    for a, b in zip(rows[:2] + rows[3:5], blocks[:2] + blocks[3:5], strict=True):
+        assert_all_close(a, b)
+    assert_close(rows[2], blocks[2])
+    if need_x_score:
+        np.testing.assert_allclose(rows[5], blocks[5], rtol=1e-12, atol=1e-14)
+    else:
+        assert rows[5] is None and blocks[5] is None
+
+
+def test_row_by_row_trial_needs_a_c_ordered_x(monkeypatch):
+    """An F-ordered X takes the block loop, whatever the threads."""
+    import glmlib.design.dense as dense
+
+    monkeypatch.setattr(dense, "blas_threads", lambda: 1)
+    prob = problem("poisson", "log", n=2000)
+    calls = []
+    kernel = prob._kernel if prob._fusable(np.zeros(1)) else None
+    assert kernel is not None
+    f_prob = replace(prob, design=type(prob.design)(np.asfortranarray(prob.design.X), prob.backend))
+    original = kernel.over_rows
+    monkeypatch.setattr(kernel, "over_rows", lambda *a: calls.append(1) or original(*a))
+    step = np.full(prob.design.p + 1, 0.01)
+    theta = step.copy()
+    f_prob.full_step_trial(np.zeros(2000), step, theta, *prob.penalties())
+    assert calls == []
+    prob.full_step_trial(np.zeros(2000), step, theta, *prob.penalties())
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_trial_gram_equals_the_design_gram(family, link, threads, fit_intercept, monkeypatch):
+    """full_step_trial(need_gram=True) forms X'WX at the trial point from its own blocks:
+    the design's gram of the trial's Fisher weights (to 1e-13: sums over quarter blocks),
+    on either path; the trial's other results are those of a trial without it (1e-12)."""
+    import glmlib.design.dense as dense
+
+    monkeypatch.setattr(dense, "blas_threads", lambda: threads)
+    rng = np.random.default_rng(5)
+    n = 3000
+    prob = replace(problem(family, link, n=n, l2=0.01), fit_intercept=fit_intercept)
+    eta = etas(family, n, rng)
+    k = prob.design.p + int(fit_intercept)
+    step, theta = 0.3 * rng.normal(size=k), rng.normal(size=k)
+    l1, l2 = prob.penalties()
+    with_gram, plain = replace(prob), replace(prob)
+    x_step, eta_t, f = with_gram.full_step_trial(eta, step, theta, l1, l2, True, True)
+    x_step0, eta_t0, f0 = plain.full_step_trial(eta, step, theta, l1, l2, True, False)
+    gram = with_gram.gram(eta_t, None)  # the trial's: no Fisher weights needed
+    score, fisher = with_gram.score_fisher(eta_t)
+    np.testing.assert_allclose(gram, prob.design.gram(fisher, intercept=fit_intercept), rtol=1e-13)
+    assert with_gram.gram(eta_t, fisher) is not gram  # handed over once, then formed again
+    assert_all_close(x_step, x_step0)
+    assert_all_close(eta_t, eta_t0)
+    assert_close(f, f0)
+    assert_all_close(with_gram.x_score(eta_t), plain.x_score(eta_t0))
+
+
+@pytest.mark.parametrize(("family", "link"), sorted(FUSED))
+@pytest.mark.parametrize("value", [0.3, -2.0, 40.0, 800.0])
+def test_constant_eta_forms_its_mean_once_with_the_same_results(family, link, value):
+    """The null model's eta, a stride-0 constant vector, has its terms of eta formed once
+    per pass: loss, score and Fisher weights equal the unfused ones at the full vector."""
+    from glmlib._backend import constant_vector
+
+    prob = problem(family, link, n=300)
+    eta = constant_vector(300, value)
+    full = np.full(300, value)
+    assert_close(prob.loss(eta), unfused(prob).loss(full))
+    for got, want in zip(
+        prob.score_fisher(eta), unfused(prob).working_weights(full)[1:], strict=True
+    ):
+        assert_all_close(got, want)
