@@ -461,9 +461,10 @@ class _GLMBase(RegressorMixin, BaseEstimator):
         y = to_numpy(data.y)
         w = to_numpy(data.w)
         fam = prob.family
+        separation_check = fam.name == "binomial" and not prob.penalized
         # mu only where a statistic reads it (the Pearson sum, the AIC term,
-        # the binomial separation check): exp(eta) alone is an n-vector pass.
-        needs_mu = fam.has_dispersion or fam.aic_needs_mu or fam.name == "binomial"
+        # the separation check): exp(eta) alone is an n-vector pass.
+        needs_mu = fam.has_dispersion or fam.aic_needs_mu or separation_check
         mu = to_numpy(fam.link.inverse(res.eta)) if needs_mu else None
 
         def total(a: Any) -> float:  # a sum over all rows (every process's, when sharded)
@@ -517,7 +518,7 @@ class _GLMBase(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        if fam.name == "binomial" and not prob.penalized:
+        if separation_check:
             assert mu is not None  # needs_mu
             eps = 10 * np.finfo(np.float64).eps
             if total((mu[w > 0] < eps) | (mu[w > 0] > 1 - eps)) > 0:

@@ -228,20 +228,14 @@ def newton(
                 # over n rows, not over X) in the rare case the step fails.
                 fisher = None
                 step, _, decrease = model.step(theta, grad, approx)
+                full_change = model.scaled_change(step, approx)
                 # A full step below the switch makes the next iteration exact
                 # (if taken whole): its pass also forms the next Gram matrix.
-                ls = _line_search(
-                    prob,
-                    theta,
-                    eta,
-                    f,
-                    step,
-                    decrease,
-                    need_gram=model.scaled_change(step, approx) <= _SAMPLE_SWITCH,
-                )
+                need_gram = full_change <= _SAMPLE_SWITCH
+                ls = _line_search(prob, theta, eta, f, step, decrease, need_gram=need_gram)
                 if ls is not None:
                     theta, eta, f, t, x_step = ls
-                    change = model.scaled_change(step, approx) * t
+                    change = full_change * t
                     history.append(_record(it, f, t, change, True))
                     sampled = change > _SAMPLE_SWITCH
                     continue
@@ -282,7 +276,8 @@ def newton(
         rank_deficient |= not ok
         # A full step below tol ends the fit whatever the step size (change
         # only shrinks with t): its pass need not form the next X.T @ score.
-        last = may_stop and model.scaled_change(step, hess) <= tol
+        full_change = model.scaled_change(step, hess)
+        last = may_stop and full_change <= tol
         ls = _line_search(prob, theta, eta, f, step, decrease, need_x_score=not last)
         if ls is None:
             history.append({**_record(it, f, 0.0, 0.0, False), **extra})
@@ -294,7 +289,7 @@ def newton(
             converged = bool(abs(decrease) <= 1e3 * np.finfo(np.float64).eps * max(abs(f), 1.0))
             break
         theta, eta, f, t, x_step = ls
-        change = model.scaled_change(step, hess) * t
+        change = full_change * t
         history.append({**_record(it, f, t, change, True), **extra})
         # Also converged when the fit itself has stopped moving: in a numerically
         # rank-deficient design round-off can shift coefficients along a null
